@@ -1,0 +1,26 @@
+# The two commands of the README. Both create the virtual environment when it is missing.
+PYTHON ?= python3
+VENV := .venv
+CORES ?= all
+
+.PHONY: run test lint setup
+
+$(VENV)/.installed: pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+# Main job: the embedded default, end to end (results/benchmark.parquet, results/report/).
+run: setup
+	$(VENV)/bin/snakemake --cores $(CORES)
+
+# Every test, the slow end-to-end Snakemake runs included; also lints.
+test: setup lint
+	$(VENV)/bin/python -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks workflow/scripts
+	$(VENV)/bin/snakemake --lint --cores 1

@@ -1,0 +1,22 @@
+# iadbench: every dataset x category x model x seed trained and evaluated as its own job.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        "results/benchmark.parquet",
+        "results/report/index.html",
+        "results/report/tables.tex",

@@ -1,0 +1,119 @@
+"""Configuration: JSON-schema validation with defaults, job expansion and the config hash."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jsonschema
+import yaml
+
+from iadbench.datasets import dataset_categories
+from iadbench.models import resolve_class_path
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; the message names the offending key."""
+
+
+class Job(NamedTuple):
+    dataset: str
+    category: str
+    model: str
+    seed: int
+
+
+def _with_defaults(validator_class):
+    """A validator that fills `default` values in while it validates (jsonschema FAQ recipe)."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    def additional_with_defaults(validator, additional, instance, schema):
+        # Defaults inside `additionalProperties` (e.g. each model entry) are filled too.
+        if isinstance(instance, dict) and isinstance(additional, dict):
+            extras = set(instance) - set(schema.get("properties", {}))
+            for name in extras:
+                if instance[name] is None and additional.get("type") == "object":
+                    instance[name] = {}
+        yield from validator_class.VALIDATORS["additionalProperties"](validator, additional, instance, schema)
+
+    return jsonschema.validators.extend(
+        validator_class, {"properties": set_defaults, "additionalProperties": additional_with_defaults}
+    )
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    return ".".join(str(part) for part in error.absolute_path) or "<top level>"
+
+
+def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
+    """Validate ``config`` in place against the schema, fill defaults, and check model names.
+
+    Raises :class:`ConfigError` naming the key (``models.padimm``, ``image_size``…) on failure.
+    """
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+    if errors:
+        error = errors[0]
+        if error.validator == "additionalProperties":
+            unexpected = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+            where = _key_path(error)
+            keys = ", ".join(f"{where}.{key}" if error.absolute_path else key for key in unexpected)
+            raise ConfigError(f"config: unknown key(s) {keys}")
+        raise ConfigError(f"config key '{_key_path(error)}': {error.message}")
+    for name, spec in config["models"].items():
+        try:
+            resolve_class_path(name, spec.get("class_path"))
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+    for name, spec in config["datasets"].items():
+        try:
+            dataset_categories(spec)
+        except ValueError as error:
+            raise ConfigError(f"config key 'datasets.{name}.categories': {error}") from None
+    return config
+
+
+def load_config(path: str | Path, schema_path: str | Path) -> dict[str, Any]:
+    """Read a YAML config file and validate it."""
+    with open(path) as handle:
+        return validate_config(yaml.safe_load(handle) or {}, schema_path)
+
+
+def jobs(config: dict[str, Any]) -> list[Job]:
+    """Every dataset x category x model x seed of a validated config, in a stable order."""
+    return [
+        Job(dataset, category, model, seed)
+        for dataset, spec in config["datasets"].items()
+        for category in dataset_categories(spec)
+        for model in config["models"]
+        for seed in config["seeds"]
+    ]
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """A short hash of a (validated) config; rows record it so results trace back to it."""
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def job_config(config: dict[str, Any], job: Job) -> dict[str, Any]:
+    """The part of the config that determines one job's result (its hash goes in the row)."""
+    return {
+        "dataset": config["datasets"][job.dataset],
+        "model": {job.model: config["models"][job.model]},
+        "seed": job.seed,
+        "image_size": config["image_size"],
+        "weights": config["weights"],
+        "evaluation": config["evaluation"],
+    }

@@ -1,0 +1,99 @@
+"""Model registry: config names (anomalib's snake case) → classes, and model construction.
+
+A config names a model by its registry name, or by any name with an explicit ``class_path``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any
+
+# The 15 models of the study first, then anomalib 2.7's other image models. RKDE is ours.
+MODEL_CLASS_PATHS: dict[str, str] = {
+    "cfa": "anomalib.models.Cfa",
+    "cflow": "anomalib.models.Cflow",
+    "csflow": "anomalib.models.Csflow",
+    "dfkde": "anomalib.models.Dfkde",
+    "dfm": "anomalib.models.Dfm",
+    "fastflow": "anomalib.models.Fastflow",
+    "rkde": "iadbench.models.rkde.Rkde",
+    "draem": "anomalib.models.Draem",
+    "dsr": "anomalib.models.Dsr",
+    "ganomaly": "anomalib.models.Ganomaly",
+    "padim": "anomalib.models.Padim",
+    "patchcore": "anomalib.models.Patchcore",
+    "reverse_distillation": "anomalib.models.ReverseDistillation",
+    "stfpm": "anomalib.models.Stfpm",
+    "uflow": "anomalib.models.Uflow",
+    "anomaly_dino": "anomalib.models.AnomalyDINO",
+    "anomaly_vfm": "anomalib.models.AnomalyVFM",
+    "dinomaly": "anomalib.models.Dinomaly",
+    "efficient_ad": "anomalib.models.EfficientAd",
+    "found_ad": "anomalib.models.FoundAD",
+    "fre": "anomalib.models.Fre",
+    "general_ad": "anomalib.models.GeneralAD",
+    "glass": "anomalib.models.Glass",
+    "inp_former": "anomalib.models.InpFormer",
+    "l2bt": "anomalib.models.L2BT",
+    "mh_patchcore": "anomalib.models.MHPatchcore",
+    "patchflow": "anomalib.models.Patchflow",
+    "rad": "anomalib.models.Rad",
+    "super_add": "anomalib.models.SuperADD",
+    "supersimplenet": "anomalib.models.Supersimplenet",
+    "uninet": "anomalib.models.UniNet",
+    "vlm_ad": "anomalib.models.VlmAd",
+    "winclip": "anomalib.models.WinClip",
+}
+STUDY_MODELS = tuple(list(MODEL_CLASS_PATHS)[:15])
+
+
+def resolve_class_path(name: str, class_path: str | None = None) -> str:
+    """The class path of a configured model; an unknown name without ``class_path`` is an error."""
+    if class_path:
+        return class_path
+    if name not in MODEL_CLASS_PATHS:
+        known = ", ".join(sorted(MODEL_CLASS_PATHS))
+        raise ValueError(f"config key 'models.{name}': unknown model {name!r} (known: {known}; "
+                         "or give 'class_path')")
+    return MODEL_CLASS_PATHS[name]
+
+
+def import_class(class_path: str) -> type:
+    module_name, _, class_name = class_path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as error:
+        raise ValueError(f"cannot import model class {class_path!r}: {error}") from error
+
+
+def init_args_for_weights(model_class: type, init_args: dict[str, Any], weights: str) -> dict[str, Any]:
+    """Apply the weights policy: with ``random`` every backbone starts from random initialisation.
+
+    Models with a ``pre_trained`` argument get ``pre_trained=False``; an explicit
+    ``pre_trained: true`` together with ``weights: random`` is a contradiction and an error.
+    """
+    args = dict(init_args)
+    accepts = inspect.signature(model_class.__init__).parameters
+    if weights == "random" and "pre_trained" in accepts:
+        if args.get("pre_trained") is True:
+            raise ValueError(f"{model_class.__name__}: init_args.pre_trained=true contradicts weights: random")
+        args["pre_trained"] = False
+    return args
+
+
+def build_model(name: str, spec: dict[str, Any], image_size: int, weights: str):
+    """Instantiate an anomalib model that returns raw (unnormalised) scores and anomaly maps."""
+    from anomalib.post_processing import PostProcessor
+
+    model_class = import_class(resolve_class_path(name, spec.get("class_path")))
+    args = init_args_for_weights(model_class, spec.get("init_args", {}), weights)
+    # Raw scores: anomalib's min-max normalisation clips to [0, 1], which creates ties and
+    # changes AUROC. Our metrics are computed from the raw outputs; anomalib's evaluator is off.
+    return model_class(
+        **args,
+        pre_processor=model_class.configure_pre_processor(image_size=(image_size, image_size)),
+        post_processor=PostProcessor(enable_normalization=False),
+        evaluator=False,
+        visualizer=False,
+    )

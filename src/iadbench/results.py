@@ -1,0 +1,97 @@
+"""The result row: one job, one row. Its schema, the one writer, the one reader and the one merger."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from iadbench.io import atomic_write
+
+KEY_COLUMNS = ("dataset", "category", "model", "seed")
+IMAGE_METRICS = ("image_AUROC", "image_AP", "image_F1_max")
+PIXEL_METRICS = ("pixel_AUROC", "pixel_AP", "pixel_F1_max", "pixel_AUPRO")
+METRIC_COLUMNS = IMAGE_METRICS + PIXEL_METRICS
+# Extra AU-PRO limits appear as pixel_AUPRO_<percent> (e.g. pixel_AUPRO_05); they are floats too.
+AUPRO_PREFIX = "pixel_AUPRO_"
+
+# Column → pandas dtype, in the order rows are written.
+ROW_SCHEMA: dict[str, str] = {
+    "dataset": "string", "category": "string", "model": "string", "seed": "int64",
+    **dict.fromkeys(METRIC_COLUMNS, "float64"),
+    "status": "string", "error_type": "string", "error_tail": "string",
+    "task_type": "string", "pixel_metrics_applicable": "boolean", "eval_resolution": "string",
+    "n_train": "Int64", "n_test": "Int64", "n_test_anomalous": "Int64",
+    "fit_seconds": "float64", "inference_seconds": "float64", "images_per_second": "float64",
+    "peak_rss_mb": "float64", "peak_gpu_mb": "float64", "n_parameters": "Int64",
+    "weights": "string", "image_size": "Int64", "max_epochs": "Int64", "threads": "Int64",
+    "device": "string", "hostname": "string", "cpu": "string", "gpu": "string",
+    "python_version": "string", "torch_version": "string", "anomalib_version": "string",
+    "iadbench_version": "string", "git_commit": "string", "config_hash": "string",
+    "finished_at": "datetime64[ns, UTC]",
+}
+
+
+class RowError(ValueError):
+    """A row that does not follow the schema."""
+
+
+def make_row(values: dict[str, Any]) -> pd.DataFrame:
+    """A one-row frame in schema order; unknown columns (except AU-PRO limits) are an error."""
+    unknown = [key for key in values if key not in ROW_SCHEMA and not key.startswith(AUPRO_PREFIX)]
+    if unknown:
+        raise RowError(f"row has columns outside the schema: {unknown}")
+    missing = [key for key in KEY_COLUMNS + ("status",) if key not in values]
+    if missing:
+        raise RowError(f"row lacks required columns: {missing}")
+    columns = list(ROW_SCHEMA) + sorted(key for key in values if key.startswith(AUPRO_PREFIX))
+    row = pd.DataFrame([{column: values.get(column) for column in columns}], columns=columns)
+    return _apply_dtypes(row)
+
+
+def _apply_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
+    for column in frame.columns:
+        dtype = ROW_SCHEMA.get(column, "float64")
+        if dtype.startswith("datetime"):
+            frame[column] = pd.to_datetime(frame[column], utc=True)
+        else:
+            frame[column] = frame[column].astype(dtype)
+    return frame
+
+
+def write_row(row: pd.DataFrame, path: str | Path) -> None:
+    atomic_write(path, lambda temporary: row.to_parquet(temporary, index=False))
+
+
+def read_rows(paths: Iterable[str | Path]) -> pd.DataFrame:
+    """Read row (or benchmark) Parquet files into one frame with the schema's dtypes."""
+    frames = []
+    for path in paths:
+        try:
+            frames.append(pd.read_parquet(path))
+        except Exception as error:
+            raise RowError(f"cannot read result file {path}: {error}") from error
+    if not frames:
+        return _apply_dtypes(pd.DataFrame(columns=list(ROW_SCHEMA)))
+    return _apply_dtypes(pd.concat(frames, ignore_index=True))
+
+
+def merge_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per (dataset, category, model, seed): the newest by ``finished_at`` wins."""
+    ordered = frame.sort_values("finished_at", kind="stable")
+    merged = ordered.drop_duplicates(list(KEY_COLUMNS), keep="last")
+    return merged.sort_values(list(KEY_COLUMNS), kind="stable").reset_index(drop=True)
+
+
+def is_missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def aggregate(row_paths: Iterable[str | Path], benchmark_path: str | Path) -> pd.DataFrame:
+    """Read the jobs' rows, merge them and write the benchmark table."""
+    merged = merge_rows(read_rows(row_paths))
+    write_row(merged, benchmark_path)
+    return merged

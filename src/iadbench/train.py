@@ -1,0 +1,157 @@
+"""One training job: fit an anomalib model on one category, save its checkpoint and predictions.
+
+The predictions file holds everything metrics need (raw image scores, raw anomaly maps, labels,
+masks and file paths), so evaluation never retrains. A job that raises still writes its outputs,
+marked ``status: failed`` with the error, so the benchmark keeps a row for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from iadbench import provenance
+from iadbench.io import atomic_write, write_json
+from iadbench.offline import network_forbidden
+
+logger = logging.getLogger(__name__)
+
+# Models whose outputs are not pixel maps (the study's task types); others are segmentation models.
+MODEL_TASK_TYPES = {"dfkde": "classification", "ganomaly": "classification", "rkde": "detection"}
+EMPTY = np.zeros(0, dtype=np.float32)
+
+
+def save_predictions(path: Path, predictions: dict[str, np.ndarray]) -> None:
+    def write(temporary: Path) -> None:
+        with open(temporary, "wb") as handle:
+            np.savez(handle, **predictions)
+
+    atomic_write(path, write)
+
+
+def load_predictions(path: str | Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+def _as_numpy(value) -> np.ndarray | None:
+    if value is None:
+        return None
+    return value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
+
+
+def collect_predictions(batches, mask_path_of: dict[str, str]) -> dict[str, np.ndarray]:
+    """Stack anomalib prediction batches into flat arrays (maps absent for non-pixel models).
+
+    Mask paths come from ``mask_path_of`` (image path → mask path, "" for defect-free images):
+    anomalib's collate drops the ``None`` mask paths of good images, misaligning the batch's list.
+    """
+    scores, labels, maps, masks, image_paths = [], [], [], [], []
+    for batch in batches:
+        count = len(batch.image_path)
+        scores.append(_as_numpy(batch.pred_score).reshape(count).astype(np.float64))
+        labels.append(_as_numpy(batch.gt_label).reshape(count).astype(np.uint8))
+        image_paths.extend(str(path) for path in batch.image_path)
+        if batch.anomaly_map is not None:
+            anomaly_map = _as_numpy(batch.anomaly_map).astype(np.float32)
+            maps.append(anomaly_map.reshape(count, *anomaly_map.shape[-2:]))
+        if batch.gt_mask is not None:
+            mask = _as_numpy(batch.gt_mask)
+            masks.append((mask.reshape(count, *mask.shape[-2:]) > 0).astype(np.uint8))
+    return {
+        "scores": np.concatenate(scores),
+        "labels": np.concatenate(labels),
+        "maps": np.concatenate(maps) if maps else EMPTY,
+        "masks": np.concatenate(masks) if masks else EMPTY.astype(np.uint8),
+        "image_paths": np.asarray(image_paths, dtype=str),
+        "mask_paths": np.asarray([mask_path_of.get(path, "") for path in image_paths], dtype=str),
+    }
+
+
+def _fit_and_predict(
+    dataset_root: Path, category: str, model_name: str, model_spec: dict[str, Any], seed: int,
+    image_size: int, weights: str, out_dir: Path,
+) -> dict[str, Any]:
+    import torch
+    from anomalib.data import MVTecAD
+    from anomalib.engine import Engine
+    from lightning.pytorch import seed_everything
+
+    from iadbench.models import build_model
+
+    seed_everything(seed, workers=True, verbose=False)
+    model = build_model(model_name, model_spec, image_size, weights)
+    datamodule = MVTecAD(
+        root=dataset_root, category=category, num_workers=0, seed=seed,
+        train_batch_size=model_spec["train_batch_size"], eval_batch_size=model_spec["eval_batch_size"],
+    )
+    with tempfile.TemporaryDirectory(prefix="iadbench-engine-") as engine_dir:
+        engine = Engine(
+            default_root_dir=engine_dir, logger=False, enable_progress_bar=False, devices=1,
+            max_epochs=model_spec["max_epochs"], deterministic="warn",
+        )
+        started = time.perf_counter()
+        engine.fit(model=model, datamodule=datamodule)
+        fit_seconds = time.perf_counter() - started
+        engine.trainer.save_checkpoint(out_dir / "model.ckpt")
+        started = time.perf_counter()
+        batches = engine.predict(model=model, dataloaders=datamodule.test_dataloader(), return_predictions=True)
+        inference_seconds = time.perf_counter() - started
+    samples = datamodule.test_data.samples
+    mask_path_of = {str(image): mask if isinstance(mask, str) else "" for image, mask in zip(samples.image_path, samples.mask_path)}
+    predictions = collect_predictions(batches, mask_path_of)
+    save_predictions(out_dir / "predictions.npz", predictions)
+    n_test = len(predictions["scores"])
+    return {
+        "task_type": MODEL_TASK_TYPES.get(model_name, "segmentation" if predictions["maps"].size else
+                                          "classification"),
+        "n_train": len(datamodule.train_data),
+        "n_test": n_test,
+        "fit_seconds": fit_seconds,
+        "inference_seconds": inference_seconds,
+        "images_per_second": n_test / inference_seconds if inference_seconds > 0 else float("nan"),
+        "n_parameters": int(sum(parameter.numel() for parameter in model.parameters())),
+        "device": str(next(iter(model.parameters()), torch.empty(0)).device),
+    }
+
+
+def train_job(
+    *, dataset_root: str | Path, category: str, model_name: str, model_spec: dict[str, Any], seed: int,
+    image_size: int, weights: str, out_dir: str | Path, threads: int = 1, extra_info: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Fit, predict, and write ``model.ckpt``, ``predictions.npz`` and ``train_info.json``.
+
+    Returns the train info (also written), with ``status`` ``ok`` or ``failed``.
+    """
+    import torch
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(threads)
+    info: dict[str, Any] = {"threads": threads, "weights": weights, "image_size": image_size,
+                            "max_epochs": model_spec["max_epochs"], **provenance.versions(),
+                            **provenance.host_info(), **(extra_info or {})}
+    guard = (network_forbidden("weights: random forbids downloads") if weights == "random"
+             else contextlib.nullcontext())
+    try:
+        with guard:
+            info.update(_fit_and_predict(Path(dataset_root), category, model_name, model_spec, seed,
+                                         image_size, weights, out_dir))
+        info.update(status="ok", error_type="", error_tail="")
+    except Exception as error:  # a failing model must still yield its (failed) row
+        logger.exception("training %s on %s failed", model_name, category)
+        info.update(status="failed", error_type=type(error).__name__,
+                    error_tail="".join(traceback.format_exception(error))[-2000:])
+        save_predictions(out_dir / "predictions.npz", {"scores": EMPTY})
+        if not (out_dir / "model.ckpt").exists():
+            (out_dir / "model.ckpt").write_bytes(b"")
+    info.update(peak_rss_mb=provenance.peak_rss_mb(), peak_gpu_mb=provenance.peak_gpu_mb())
+    write_json(out_dir / "train_info.json", info)
+    return info

@@ -1,0 +1,48 @@
+import json
+
+import numpy as np
+import pytest
+
+from iadbench.train import load_predictions, train_job
+
+SPEC = {"init_args": {"backbone": "resnet18", "layers": ["layer1", "layer2"]}, "max_epochs": 1,
+        "train_batch_size": 4, "eval_batch_size": 4}
+
+
+@pytest.mark.slow
+def test_train_job_saves_raw_predictions(tiny_dataset, tmp_path):
+    info = train_job(dataset_root=tiny_dataset, category="washer", model_name="padim", model_spec=SPEC, seed=0,
+                     image_size=64, weights="random", out_dir=tmp_path)
+    assert info["status"] == "ok", info["error_tail"]
+    assert json.loads((tmp_path / "train_info.json").read_text())["status"] == "ok"
+    assert (tmp_path / "model.ckpt").stat().st_size > 0
+    predictions = load_predictions(tmp_path / "predictions.npz")
+    n_test = 3 + 2 * 3  # good + 2 per defect type (washer has 3)
+    assert predictions["scores"].shape == (n_test,)
+    assert predictions["maps"].shape == predictions["masks"].shape == (n_test, 64, 64)
+    assert predictions["labels"].sum() == 6
+    assert all(bool(path) == bool(label) for path, label in zip(predictions["mask_paths"], predictions["labels"]))
+    assert np.isfinite(predictions["scores"]).all()
+    assert info["n_train"] == 6 and info["n_parameters"] > 0 and info["peak_rss_mb"] > 0
+    assert info["task_type"] == "segmentation"
+
+
+@pytest.mark.slow
+def test_failing_model_still_writes_a_failed_record(tiny_dataset, tmp_path):
+    spec = {**SPEC, "init_args": {"backbone": "no_such_backbone"}}
+    info = train_job(dataset_root=tiny_dataset, category="washer", model_name="padim", model_spec=spec, seed=0,
+                     image_size=64, weights="random", out_dir=tmp_path)
+    assert info["status"] == "failed" and info["error_type"]
+    assert "no_such_backbone" in info["error_tail"]
+    assert (tmp_path / "predictions.npz").exists() and (tmp_path / "model.ckpt").exists()
+
+
+def test_pretrained_true_with_random_weights_is_refused():
+    from anomalib.models import Padim
+
+    from iadbench.models import init_args_for_weights
+
+    assert init_args_for_weights(Padim, {}, "random")["pre_trained"] is False
+    assert "pre_trained" not in init_args_for_weights(Padim, {}, "pretrained")
+    with pytest.raises(ValueError, match="contradicts"):
+        init_args_for_weights(Padim, {"pre_trained": True}, "random")

@@ -1,0 +1,110 @@
+"""End to end: snakemake on a tiny config, checked by content, twice for determinism."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+TINY_CONFIG = {
+    "datasets": {
+        "embedded": {
+            "type": "embedded",
+            "categories": ["washer", "grass"],
+            "generator": {"image_size": 64, "n_train": 8, "n_test_good": 4, "n_test_per_defect": 2},
+        }
+    },
+    "models": {
+        "padim": {"init_args": {"backbone": "resnet18", "layers": ["layer1", "layer2"]}},
+        "dfm": {"init_args": {"backbone": "resnet18", "layer": "layer2"}},
+    },
+    "seeds": [0],
+    "image_size": 64,
+    "weights": "random",
+    "report": {"title": "tiny workflow test"},
+}
+WORKFLOW_FILES = ("Snakefile", "workflow", "report", "profiles", "config")
+
+
+def make_workdir(repo_root: Path, workdir: Path, config: dict) -> Path:
+    for name in WORKFLOW_FILES:
+        source = repo_root / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, workdir / name)
+    config_path = workdir / "config" / "test.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    return config_path
+
+
+def run_snakemake(workdir: Path, config_path: Path, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", str(config_path), *extra]
+    result = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=1200)
+    if check and result.returncode != 0:
+        pytest.fail(f"snakemake failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def finished_run(repo_root, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("run1")
+    config_path = make_workdir(repo_root, workdir, TINY_CONFIG)
+    run_snakemake(workdir, config_path)
+    return workdir
+
+
+@pytest.mark.slow
+def test_rows_one_per_category_and_model(finished_run):
+    rows = pd.read_parquet(finished_run / "results" / "benchmark.parquet")
+    assert sorted(zip(rows["category"], rows["model"])) == sorted(
+        (category, model) for category in ("washer", "grass") for model in ("padim", "dfm")
+    )
+    assert (rows["status"] == "ok").all(), rows[["model", "category", "error_tail"]]
+    for metric in ("image_AUROC", "image_AP", "pixel_AUROC", "pixel_AP", "pixel_AUPRO"):
+        assert rows[metric].between(0, 1).all(), rows[metric]
+    # Two different models do not give identical numbers everywhere.
+    by_model = rows.pivot_table(index="category", columns="model", values="pixel_AUROC")
+    assert not (by_model["padim"] == by_model["dfm"]).all()
+    assert (rows["weights"] == "random").all()
+    assert (rows["peak_rss_mb"] > 0).all() and (rows["n_parameters"] > 0).all()
+    assert rows["config_hash"].str.len().eq(16).all()
+
+
+@pytest.mark.slow
+def test_report_shows_the_computed_numbers(finished_run):
+    rows = pd.read_parquet(finished_run / "results" / "benchmark.parquet")
+    html = (finished_run / "results" / "report" / "index.html").read_text()
+    tex = (finished_run / "results" / "report" / "tables.tex").read_text()
+    padim_washer = rows[(rows["model"] == "padim") & (rows["category"] == "washer")]["image_AUROC"].item()
+    assert f"{100 * padim_washer:.2f}" in html
+    assert f"{100 * padim_washer:.2f}" in tex
+    assert 'id="random-weights"' in html
+    assert "\\toprule" in tex and "\\bottomrule" in tex
+    assert "data:image/png;base64," in html
+
+
+@pytest.mark.slow
+def test_same_config_same_metrics(repo_root, finished_run, tmp_path):
+    config_path = make_workdir(repo_root, tmp_path, TINY_CONFIG)
+    run_snakemake(tmp_path, config_path, "results/benchmark.parquet")
+    metrics = ["image_AUROC", "image_AP", "image_F1_max", "pixel_AUROC", "pixel_AP", "pixel_AUPRO"]
+    first = pd.read_parquet(finished_run / "results" / "benchmark.parquet").set_index(["category", "model"])
+    second = pd.read_parquet(tmp_path / "results" / "benchmark.parquet").set_index(["category", "model"])
+    pd.testing.assert_frame_equal(first[metrics].sort_index(), second[metrics].sort_index())
+
+
+def test_bad_config_stops_before_any_job(repo_root, tmp_path):
+    config = {**TINY_CONFIG, "models": {"padimm": {}}}
+    config_path = make_workdir(repo_root, tmp_path, config)
+    result = run_snakemake(tmp_path, config_path, "-n", check=False)
+    assert result.returncode != 0
+    assert "models.padimm" in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_unknown_key_is_named(repo_root, tmp_path):
+    config = {**TINY_CONFIG, "image_sise": 64}
+    config_path = make_workdir(repo_root, tmp_path, config)
+    result = run_snakemake(tmp_path, config_path, "-n", check=False)
+    assert result.returncode != 0 and "image_sise" in result.stdout + result.stderr

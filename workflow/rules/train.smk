@@ -1,0 +1,21 @@
+rule train:
+    input:
+        data="resources/datasets/{dataset}/{category}",
+    output:
+        checkpoint=f"results/train/{JOB_PATH}/model.ckpt",
+        predictions=f"results/train/{JOB_PATH}/predictions.npz",
+        info=f"results/train/{JOB_PATH}/train_info.json",
+    params:
+        model_spec=lambda wildcards: config["models"][wildcards.model],
+        image_size=config["image_size"],
+        weights=config["weights"],
+    log:
+        f"results/logs/train/{JOB_PATH}.log",
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=8000,
+    conda:
+        "../../envs/iadbench.yaml"
+    script:
+        "../scripts/train.py"

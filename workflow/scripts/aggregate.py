@@ -1,0 +1,8 @@
+"""Merge the jobs' rows into results/benchmark.parquet."""
+
+from iadbench.io import log_to_file
+from iadbench.results import aggregate
+
+snakemake = globals()["snakemake"]
+log_to_file(snakemake.log[0])
+aggregate(snakemake.input, snakemake.output[0])
