@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ ROW_SCHEMA: dict[str, str] = {
     "fit_seconds": "float64", "inference_seconds": "float64", "images_per_second": "float64",
     "peak_rss_mb": "float64", "peak_gpu_mb": "float64", "n_parameters": "Int64",
     "weights": "string", "image_size": "Int64", "max_epochs": "Int64", "threads": "Int64",
-    "device": "string", "hostname": "string", "cpu": "string", "gpu": "string",
+    "device": "string", "cuda_visible_devices": "string", "hostname": "string", "cpu": "string", "gpu": "string",
     "python_version": "string", "torch_version": "string", "anomalib_version": "string",
     "iadbench_version": "string", "git_commit": "string", "config_hash": "string",
     "finished_at": "datetime64[ns, UTC]",
@@ -95,3 +97,31 @@ def aggregate(row_paths: Iterable[str | Path], benchmark_path: str | Path) -> pd
     merged = merge_rows(read_rows(row_paths))
     write_row(merged, benchmark_path)
     return merged
+
+
+def retire_failed_attempts(results_dir: str | Path) -> list[Path]:
+    """Move jobs whose training failed to ``<results>/failed_attempts/…`` so the next run redoes them.
+
+    A failed job writes its outputs (so the benchmark keeps a ``failed`` row), which Snakemake
+    would otherwise take as done forever. Returns the moved job folders.
+    """
+    results_dir = Path(results_dir)
+    retired = []
+    for info_path in sorted(results_dir.glob("train/*/*/*/*/train_info.json")):
+        try:
+            failed = json.loads(info_path.read_text()).get("status") == "failed"
+        except (OSError, ValueError):
+            continue  # unreadable: Snakemake's own incomplete-output tracking handles it
+        if not failed:
+            continue
+        job_dir = info_path.parent
+        job_path = job_dir.relative_to(results_dir / "train")
+        stamp = pd.Timestamp(info_path.stat().st_mtime, unit="s").strftime("%Y%m%dT%H%M%S")
+        destination = results_dir / "failed_attempts" / job_path / stamp
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(job_dir, destination)
+        row = results_dir / "evaluate" / job_path / "row.parquet"
+        if row.exists():
+            shutil.move(row, destination / "row.parquet")
+        retired.append(destination)
+    return retired

@@ -9,6 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import resource
+import signal
+import subprocess
+import sys
 import tempfile
 import time
 import traceback
@@ -18,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from iadbench import provenance
-from iadbench.io import atomic_write, write_json
+from iadbench.gpus import gpu_slot
+from iadbench.io import atomic_write, read_json, write_json
 from iadbench.offline import network_forbidden
 
 logger = logging.getLogger(__name__)
@@ -147,11 +153,71 @@ def train_job(
         info.update(status="ok", error_type="", error_tail="")
     except Exception as error:  # a failing model must still yield its (failed) row
         logger.exception("training %s on %s failed", model_name, category)
-        info.update(status="failed", error_type=type(error).__name__,
-                    error_tail="".join(traceback.format_exception(error))[-2000:])
-        save_predictions(out_dir / "predictions.npz", {"scores": EMPTY})
-        if not (out_dir / "model.ckpt").exists():
-            (out_dir / "model.ckpt").write_bytes(b"")
+        _write_failure(out_dir, info, type(error).__name__, "".join(traceback.format_exception(error)))
+        return info
     info.update(peak_rss_mb=provenance.peak_rss_mb(), peak_gpu_mb=provenance.peak_gpu_mb())
     write_json(out_dir / "train_info.json", info)
     return info
+
+
+def _write_failure(out_dir: Path, info: dict[str, Any], error_type: str, error_text: str) -> None:
+    """Outputs of a failed job: empty predictions, the error and its tail, status ``failed``."""
+    info.update(status="failed", error_type=error_type, error_tail=error_text[-2000:])
+    info.setdefault("peak_rss_mb", provenance.peak_rss_mb())
+    save_predictions(out_dir / "predictions.npz", {"scores": EMPTY})
+    if not (out_dir / "model.ckpt").exists():
+        (out_dir / "model.ckpt").write_bytes(b"")
+    write_json(out_dir / "train_info.json", info)
+
+
+def _tail(path: str | Path | None, size: int = 2000) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - size))
+            return handle.read().decode(errors="replace")
+    except (OSError, TypeError):
+        return ""
+
+
+def run_isolated(*, log_path: str | Path | None = None, gpu_lock_dir: str | Path = ".snakemake/gpu-slots",
+                 gpu_slots: int = 0, **job_args: Any) -> dict[str, Any]:
+    """Run :func:`train_job` in a child process, so that a job killed by the OS (out of memory,
+    segmentation fault) still leaves a ``failed`` record with its log tail instead of nothing.
+
+    Holds a GPU slot for the child's lifetime and pins the child to it (``CUDA_VISIBLE_DEVICES``).
+    """
+    out_dir = Path(job_args["out_dir"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("train_info.json", "predictions.npz", "model.ckpt"):
+        (out_dir / name).unlink(missing_ok=True)  # never mistake a previous attempt for this one
+    args_path = out_dir / "job_args.json"
+    write_json(args_path, job_args)
+    with gpu_slot(gpu_lock_dir, gpu_slots) as device:
+        environment = dict(os.environ)
+        if device is not None:
+            environment["CUDA_VISIBLE_DEVICES"] = device
+        sys.stdout.flush()
+        sys.stderr.flush()
+        child = subprocess.run([sys.executable, "-m", "iadbench.train", str(args_path)], env=environment, check=False)
+    args_path.unlink(missing_ok=True)
+    info_path = out_dir / "train_info.json"
+    if child.returncode == 0 and info_path.exists():
+        info = read_json(info_path)
+    else:
+        if child.returncode < 0:
+            name = signal.Signals(-child.returncode).name
+            error_type = f"Killed{name}" + ("(likely out of memory)" if name == "SIGKILL" else "")
+        else:
+            error_type = f"ExitCode{child.returncode}"
+        info = {**provenance.versions(), "weights": job_args.get("weights"), "image_size": job_args.get("image_size"),
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+        _write_failure(out_dir, info, error_type, _tail(log_path))
+    info["cuda_visible_devices"] = device or ""
+    write_json(info_path, info)
+    return info
+
+
+if __name__ == "__main__":  # the child of run_isolated
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    train_job(**read_json(sys.argv[1]))

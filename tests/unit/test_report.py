@@ -71,6 +71,6 @@ def test_latex_compiles(results, repo_root, tmp_path):
     document = ("\\documentclass{article}\\usepackage{booktabs}\\usepackage{graphicx}\\usepackage[T1]{fontenc}"
                 f"\\begin{{document}}{body}\\end{{document}}")
     (tmp_path / "tables.tex").write_text(document)
-    result = subprocess.run(["pdflatex", "-interaction=nonstopmode", "tables.tex"], cwd=tmp_path,
+    result = subprocess.run(check=False, args=["pdflatex", "-interaction=nonstopmode", "tables.tex"], cwd=tmp_path,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-3000:]

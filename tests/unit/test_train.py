@@ -46,3 +46,23 @@ def test_pretrained_true_with_random_weights_is_refused():
     assert "pre_trained" not in init_args_for_weights(Padim, {}, "pretrained")
     with pytest.raises(ValueError, match="contradicts"):
         init_args_for_weights(Padim, {"pre_trained": True}, "random")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("model_class", "error_type"), [("KilledPadim", "KilledSIGKILL"),
+                                                          ("RaisingPadim", "RuntimeError")])
+def test_isolated_job_failure_leaves_failed_record(tiny_dataset, tmp_path, monkeypatch, repo_root,
+                                                   model_class, error_type):
+    from iadbench.train import run_isolated
+
+    monkeypatch.setenv("PYTHONPATH", str(repo_root / "tests" / "support"))
+    log = tmp_path / "job.log"
+    log.write_text("earlier output of this job\n")
+    spec = {**SPEC, "class_path": f"misbehaving_models.{model_class}"}
+    info = run_isolated(log_path=log, dataset_root=str(tiny_dataset), category="washer", model_name="padim",
+                        model_spec=spec, seed=0, image_size=64, weights="random", out_dir=str(tmp_path / "out"))
+    assert info["status"] == "failed" and info["error_type"].startswith(error_type)
+    assert json.loads((tmp_path / "out" / "train_info.json").read_text())["status"] == "failed"
+    assert (tmp_path / "out" / "predictions.npz").exists()
+    if model_class == "KilledPadim":
+        assert "earlier output of this job" in info["error_tail"]

@@ -3,7 +3,11 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
+import os
+
 from iadbench.config import ConfigError, Job, config_hash, job_config, jobs, validate_config
+from iadbench.gpus import SLOTS_VARIABLE, detect_gpus
+from iadbench.results import retire_failed_attempts
 
 try:
     validate_config(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
@@ -11,6 +15,23 @@ except ConfigError as error:
     raise WorkflowError(str(error)) from None
 
 JOBS = jobs(config)
+
+# GPUs: `--resources gpu=N` caps concurrent training jobs; without it, a machine with GPUs gets one
+# slot per GPU and a CPU-only machine needs no flag. Jobs inherit the slot count to pick a device.
+def global_resource(name):
+    resource = workflow.global_resources.get(name)
+    return getattr(resource, "value", resource)
+
+
+if global_resource("gpu") is None and detect_gpus() > 0:
+    workflow.register_resource("gpu", detect_gpus())
+GPU_SLOTS = global_resource("gpu")
+os.environ[SLOTS_VARIABLE] = str(GPU_SLOTS or 0)
+TRAIN_GPUS = 1 if GPU_SLOTS else 0
+
+# A job that failed last time is moved aside (kept under results/failed_attempts/) so it reruns.
+if workflow.is_main_process:
+    retire_failed_attempts("results")
 JOB_PATH = "{dataset}/{category}/{model}/{seed}"
 
 

@@ -13,7 +13,7 @@ rule train:
         f"results/logs/train/{JOB_PATH}.log",
     threads: 2
     resources:
-        gpu=1,
+        gpu=TRAIN_GPUS,
         mem_mb=8000,
     conda:
         "../../envs/iadbench.yaml"

@@ -1,23 +1,26 @@
-"""Fit one model on one category and save its checkpoint and predictions."""
+"""Fit one model on one category (in a child process) and save its checkpoint and predictions."""
 
+import os
 from pathlib import Path
 
+from iadbench.gpus import SLOTS_VARIABLE
 from iadbench.io import log_to_file
 from iadbench.provenance import git_commit
-from iadbench.train import train_job
+from iadbench.train import run_isolated
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])
-out_dir = Path(snakemake.output.info).parent
-train_job(
-    dataset_root=Path(snakemake.input.data).parent,
+run_isolated(
+    log_path=snakemake.log[0],
+    gpu_slots=int(os.environ.get(SLOTS_VARIABLE, "0")) if snakemake.resources.gpu else 0,
+    dataset_root=str(Path(snakemake.input.data).parent),
     category=snakemake.wildcards.category,
     model_name=snakemake.wildcards.model,
     model_spec=snakemake.params.model_spec,
     seed=int(snakemake.wildcards.seed),
     image_size=snakemake.params.image_size,
     weights=snakemake.params.weights,
-    out_dir=out_dir,
+    out_dir=str(Path(snakemake.output.info).parent),
     threads=snakemake.threads,
     extra_info={"git_commit": git_commit(Path(snakemake.scriptdir))},
 )

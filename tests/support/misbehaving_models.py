@@ -1,0 +1,35 @@
+"""Models that fail in the ways real jobs fail, for containment tests (importable by class_path)."""
+
+import os
+import signal
+
+from anomalib.models import Padim
+
+
+class KilledPadim(Padim):
+    """Dies like an out-of-memory kill: SIGKILL, no Python exception, no record written."""
+
+    def __init__(self, **kwargs):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class RaisingPadim(Padim):
+    def __init__(self, **kwargs):
+        raise RuntimeError("this model always fails")
+
+
+class DevicePadim(Padim):
+    """Records the GPU slot it was given and holds it a moment (concurrency tests)."""
+
+    def __init__(self, **kwargs):
+        import time
+        from pathlib import Path
+
+        record_dir = os.environ.get("IADBENCH_TEST_RECORD_DIR")
+        if record_dir:
+            start = time.time()
+            time.sleep(1.5)
+            line = f"{os.environ.get('CUDA_VISIBLE_DEVICES')} {start} {time.time()}\n"
+            with open(Path(record_dir) / f"{os.getpid()}.txt", "w") as handle:
+                handle.write(line)
+        super().__init__(**kwargs)

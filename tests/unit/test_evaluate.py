@@ -1,0 +1,76 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from iadbench.config import Job
+from iadbench.evaluate import compute_metrics, evaluate_job, native_masks
+from iadbench.train import save_predictions
+
+JOB = Job("embedded", "washer", "padim", 0)
+
+
+@pytest.fixture
+def predictions(tmp_path):
+    """Two 8x8 images (one good, one with a 2x2 defect) and 4x4 model-resolution maps."""
+    image_paths, mask_paths = [], []
+    for name, defect in (("good", False), ("bad", True)):
+        image_paths.append(str(tmp_path / f"{name}.png"))
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(image_paths[-1])
+        mask = np.zeros((8, 8), np.uint8)
+        if defect:
+            mask[2:4, 2:4] = 255
+            mask_paths.append(str(tmp_path / f"{name}_mask.png"))
+            Image.fromarray(mask).save(mask_paths[-1])
+        else:
+            mask_paths.append("")
+    maps = np.zeros((2, 4, 4), np.float32)
+    maps[1, 1, 1] = 1.0
+    return {
+        "scores": np.array([0.1, 0.9]), "labels": np.array([0, 1], np.uint8), "maps": maps,
+        "masks": (np.kron(maps, np.ones((1, 1, 1))) > 0).astype(np.uint8),
+        "image_paths": np.array(image_paths), "mask_paths": np.array(mask_paths),
+    }
+
+
+def test_native_masks_read_files_and_zero_for_good(predictions):
+    masks = native_masks(predictions["image_paths"], predictions["mask_paths"])
+    assert masks.shape == (2, 8, 8) and not masks[0].any() and masks[1].sum() == 4
+
+
+def test_native_resolution_upsamples_maps(predictions):
+    native = compute_metrics(predictions, "native", [0.3])
+    model = compute_metrics(predictions, "model", [0.3])
+    assert native["eval_resolution"] == "native" and native["pixel_metrics_applicable"]
+    assert native["image_AUROC"] == 1.0
+    assert 0 <= native["pixel_AUROC"] <= 1 and model["pixel_AUROC"] == 1.0
+
+
+def test_model_without_maps_has_no_pixel_metrics(predictions):
+    values = compute_metrics({**predictions, "maps": np.zeros(0, np.float32)}, "native", [0.3])
+    assert values["pixel_metrics_applicable"] is False
+    assert "pixel_AUROC" not in values
+
+
+def test_failed_training_gives_failed_row(tmp_path):
+    (tmp_path / "info.json").write_text(json.dumps({"status": "failed", "error_type": "RuntimeError",
+                                                    "error_tail": "boom", "weights": "random"}))
+    save_predictions(tmp_path / "p.npz", {"scores": np.zeros(0)})
+    row = evaluate_job(job=JOB, predictions_path=tmp_path / "p.npz", train_info_path=tmp_path / "info.json",
+                       row_path=tmp_path / "row.parquet", resolution="native", fpr_limits=[0.3], config_hash="h")
+    stored = pd.read_parquet(tmp_path / "row.parquet")
+    assert stored["status"].item() == "failed" and stored["error_type"].item() == "RuntimeError"
+    assert np.isnan(row["image_AUROC"].item())
+
+
+def test_row_has_metrics_and_keys(tmp_path, predictions):
+    (tmp_path / "info.json").write_text(json.dumps({"status": "ok", "weights": "random", "fit_seconds": 1.5}))
+    save_predictions(tmp_path / "p.npz", predictions)
+    evaluate_job(job=JOB, predictions_path=tmp_path / "p.npz", train_info_path=tmp_path / "info.json",
+                 row_path=tmp_path / "row.parquet", resolution="model", fpr_limits=[0.3, 0.05], config_hash="h")
+    stored = pd.read_parquet(tmp_path / "row.parquet")
+    assert stored[["dataset", "category", "model", "seed"]].iloc[0].tolist() == list(JOB)
+    assert stored["image_AUROC"].item() == 1.0 and stored["pixel_AUPRO"].item() == stored["pixel_AUPRO_30"].item()
+    assert "pixel_AUPRO_05" in stored and stored["n_test_anomalous"].item() == 1
