@@ -18,6 +18,9 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> None:
         temporary = Path(handle.name)
     try:
         write(temporary)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp creates 0600; outputs get normal permissions
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)

@@ -33,3 +33,13 @@ class DevicePadim(Padim):
             with open(Path(record_dir) / f"{os.getpid()}.txt", "w") as handle:
                 handle.write(line)
         super().__init__(**kwargs)
+
+
+class FlakyPadim(Padim):
+    """Fails while the file named by IADBENCH_TEST_FAIL_FLAG exists (a bug that gets fixed)."""
+
+    def __init__(self, **kwargs):
+        flag = os.environ.get("IADBENCH_TEST_FAIL_FLAG")
+        if flag and os.path.exists(flag):
+            raise RuntimeError("flaky model failed on purpose")
+        super().__init__(**kwargs)

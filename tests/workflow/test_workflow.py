@@ -1,57 +1,8 @@
 """End to end: snakemake on a tiny config, checked by content, twice for determinism."""
 
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pandas as pd
 import pytest
-import yaml
-
-TINY_CONFIG = {
-    "datasets": {
-        "embedded": {
-            "type": "embedded",
-            "categories": ["washer", "grass"],
-            "generator": {"image_size": 64, "n_train": 8, "n_test_good": 4, "n_test_per_defect": 2},
-        }
-    },
-    "models": {
-        "padim": {"init_args": {"backbone": "resnet18", "layers": ["layer1", "layer2"]}},
-        "dfm": {"init_args": {"backbone": "resnet18", "layer": "layer2"}},
-    },
-    "seeds": [0],
-    "image_size": 64,
-    "weights": "random",
-    "report": {"title": "tiny workflow test"},
-}
-WORKFLOW_FILES = ("Snakefile", "workflow", "report", "profiles", "config")
-
-
-def make_workdir(repo_root: Path, workdir: Path, config: dict) -> Path:
-    for name in WORKFLOW_FILES:
-        source = repo_root / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, workdir / name)
-    config_path = workdir / "config" / "test.yaml"
-    config_path.write_text(yaml.safe_dump(config))
-    return config_path
-
-
-def run_snakemake(workdir: Path, config_path: Path, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", str(config_path), *extra]
-    result = subprocess.run(command, check=False, cwd=workdir, capture_output=True, text=True, timeout=1200)
-    if check and result.returncode != 0:
-        pytest.fail(f"snakemake failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
-    return result
-
-
-@pytest.fixture(scope="module")
-def finished_run(repo_root, tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("run1")
-    config_path = make_workdir(repo_root, workdir, TINY_CONFIG)
-    run_snakemake(workdir, config_path)
-    return workdir
+from workflow_helpers import TINY_CONFIG, make_workdir, run_snakemake
 
 
 @pytest.mark.slow

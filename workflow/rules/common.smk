@@ -7,6 +7,7 @@ import os
 
 from iadbench.config import ConfigError, Job, config_hash, job_config, jobs, validate_config
 from iadbench.gpus import SLOTS_VARIABLE, detect_gpus
+from iadbench.models import train_mem_mb, train_runtime_minutes
 from iadbench.results import retire_failed_attempts
 
 try:

@@ -14,7 +14,8 @@ rule train:
     threads: 2
     resources:
         gpu=TRAIN_GPUS,
-        mem_mb=8000,
+        mem_mb=lambda wildcards, attempt: train_mem_mb(wildcards.model, attempt),
+        runtime=lambda wildcards, attempt: train_runtime_minutes(wildcards.model, attempt),
     conda:
         "../../envs/iadbench.yaml"
     script:
