@@ -6,9 +6,8 @@ with autoescaping and StrictUndefined. Only :func:`build_report` touches files.
 
 from __future__ import annotations
 
-import base64
-import io
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,10 @@ import jinja2
 import pandas as pd
 import yaml
 
+from iadbench import figures
 from iadbench.io import write_text
 from iadbench.results import KEY_COLUMNS, read_rows
+from iadbench.statistics import compare_methods
 
 # (column, title) in the order the report prints them; values are shown in percent.
 REPORT_METRICS = (
@@ -57,6 +58,11 @@ class Table:
     columns: list[str]
     rows: list[tuple[str, list[Cell]]] = field(default_factory=list)
 
+    @property
+    def label(self) -> str:
+        """A LaTeX/HTML-safe identifier (letters, digits, dashes)."""
+        return re.sub(r"[^A-Za-z0-9]+", "-", f"{self.dataset}-{self.metric}")
+
 
 def _percent(value: float) -> str:
     return f"{100 * value:.2f}"
@@ -65,7 +71,7 @@ def _percent(value: float) -> str:
 def metric_table(frame: pd.DataFrame, dataset: str, metric: str, title: str) -> Table:
     """Methods x categories (+ mean over categories) of one metric; the best per column in bold.
 
-    Seeds are averaged. A cell is "failed" when every seed failed, "–" when the metric does not
+    Seeds are averaged (mean ± standard deviation when there are several). A cell is "failed" when every seed failed, "–" when the metric does not
     apply (e.g. pixel metrics of a classification model) or is undefined. The mean is only
     given when every category has a value. Ties (at the printed precision) are all bold.
     """
@@ -74,6 +80,7 @@ def metric_table(frame: pd.DataFrame, dataset: str, metric: str, title: str) -> 
     models = list(dict.fromkeys(rows["model"]))
     ok = rows[rows["status"] == "ok"]
     means = ok.groupby(["model", "category"], sort=False)[metric].mean()
+    spreads = ok.groupby(["model", "category"], sort=False)[metric].std()  # NaN with one seed
     failed = set(rows.loc[rows["status"] != "ok", ["model", "category"]].itertuples(index=False, name=None))
     failed -= set(ok[["model", "category"]].itertuples(index=False, name=None))
     values: dict[str, list[float]] = {}
@@ -95,7 +102,9 @@ def metric_table(frame: pd.DataFrame, dataset: str, metric: str, title: str) -> 
             elif math.isnan(value):
                 cells.append(Cell(NOT_APPLICABLE))
             else:
-                cells.append(Cell(_percent(value), bold=round(100 * value, 2) == best[index]))
+                spread = spreads.get((model, categories[index]), math.nan) if index < len(categories) else math.nan
+                text = _percent(value) + ("" if math.isnan(spread) else f" ± {100 * spread:.2f}")
+                cells.append(Cell(text, bold=round(100 * value, 2) == best[index]))
         table.rows.append((model, cells))
     return table
 
@@ -108,29 +117,6 @@ def report_tables(frame: pd.DataFrame) -> list[Table]:
             if metric in frame and frame.loc[frame["dataset"] == dataset, metric].notna().any():
                 tables.append(metric_table(frame, dataset, metric, title))
     return tables
-
-
-def heatmap_png(frame: pd.DataFrame, dataset: str, metric: str) -> str:
-    """A seaborn heatmap (models x categories, seeds averaged) as a base64 PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    rows = frame[(frame["dataset"] == dataset) & (frame["status"] == "ok")]
-    grid = rows.pivot_table(index="model", columns="category", values=metric, aggfunc="mean", sort=False)
-    figure, axes = plt.subplots(figsize=(1.2 + 0.9 * grid.shape[1], 0.9 + 0.45 * grid.shape[0]))
-    sns.heatmap(100 * grid.astype(float), annot=True, fmt=".1f", vmin=0, vmax=100, cmap="viridis",
-                cbar_kws={"label": f"{metric} (%)"}, ax=axes)
-    axes.set_title(f"{dataset}: {metric}")
-    axes.set_xlabel("")
-    axes.set_ylabel("")
-    buffer = io.BytesIO()
-    figure.tight_layout()
-    figure.savefig(buffer, format="png", dpi=90)
-    plt.close(figure)
-    return base64.b64encode(buffer.getvalue()).decode()
 
 
 def provenance(frame: pd.DataFrame) -> dict[str, str]:
@@ -161,6 +147,7 @@ def _environment(template_dir: str | Path, latex: bool) -> jinja2.Environment:
 LATEX_SPECIALS = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
     "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "–": "--", "≤": r"$\leq$",
+    "±": r"$\pm$", "α": r"$\alpha$",
 }
 
 
@@ -182,13 +169,46 @@ def _context(frame: pd.DataFrame, title: str) -> dict[str, Any]:
     }
 
 
+RANKED_METRICS = ("image_AUROC", "pixel_AUROC", "pixel_AUPRO")
+
+
+def rank_summary(frame: pd.DataFrame) -> tuple[list[str], list[tuple[str, list[str]]], dict]:
+    """Average rank of each method over all complete categories, per ranked metric."""
+    comparisons = {metric: compare_methods(frame, metric) for metric in RANKED_METRICS if metric in frame}
+    comparisons = {metric: comparison for metric, comparison in comparisons.items() if comparison is not None}
+    models = sorted({model for comparison in comparisons.values() for model in comparison.average_ranks.index})
+    rows = [(model, [f"{comparisons[metric].average_ranks[model]:.2f}"
+                     if model in comparisons[metric].average_ranks else NOT_APPLICABLE for metric in comparisons])
+            for model in models]
+    return list(comparisons), rows, comparisons
+
+
+def _figures(frame: pd.DataFrame, tables: list[Table], comparisons: dict) -> list[dict[str, str]]:
+    made = []
+    for table in tables:
+        if table.metric in RANKED_METRICS:
+            made.append({"caption": f"{table.dataset}: {table.title}",
+                         "png": figures.heatmap(frame, table.dataset, table.metric)})
+    for dataset in dict.fromkeys(frame.loc[frame["status"] == "ok", "dataset"]):
+        made.append({"caption": f"{dataset}: image AUROC per category",
+                     "png": figures.category_boxplot(frame, dataset, "image_AUROC")})
+    if (frame["status"] == "ok").any():
+        made.append({"caption": "Image AUROC vs throughput",
+                     "png": figures.efficiency(frame, "image_AUROC", "images_per_second", "images/s")})
+        made.append({"caption": "Image AUROC vs peak memory",
+                     "png": figures.efficiency(frame, "image_AUROC", "peak_rss_mb", "peak RSS (MB)")})
+    for metric, comparison in comparisons.items():
+        made.append({"caption": f"Critical difference diagram, {metric}",
+                     "png": figures.critical_difference(comparison, metric)})
+    return made
+
+
 def render_html(frame: pd.DataFrame, template_dir: str | Path, title: str, config: dict[str, Any] | None = None,
-                heatmaps: bool = True) -> str:
+                with_figures: bool = True) -> str:
     context = _context(frame, title)
-    context["heatmaps"] = [
-        {"dataset": table.dataset, "metric": table.metric, "png": heatmap_png(frame, table.dataset, table.metric)}
-        for table in context["tables"] if heatmaps and table.metric in ("image_AUROC", "pixel_AUROC")
-    ]
+    context["rank_metrics"], context["rank_rows"], comparisons = rank_summary(frame)
+    context["comparisons"] = comparisons
+    context["figures"] = _figures(frame, context["tables"], comparisons) if with_figures else []
     context["config_yaml"] = yaml.safe_dump(config, sort_keys=False) if config else ""
     return _environment(template_dir, latex=False).get_template("index.html.j2").render(**context)
 

@@ -82,20 +82,20 @@ def collect_predictions(batches, mask_path_of: dict[str, str]) -> dict[str, np.n
 
 
 def _fit_and_predict(
-    dataset_root: Path, category: str, model_name: str, model_spec: dict[str, Any], seed: int,
-    image_size: int, weights: str, out_dir: Path,
+    dataset_spec: dict[str, Any], dataset_root: Path, category: str, model_name: str, model_spec: dict[str, Any],
+    seed: int, image_size: int, weights: str, out_dir: Path,
 ) -> dict[str, Any]:
     import torch
-    from anomalib.data import MVTecAD
     from anomalib.engine import Engine
     from lightning.pytorch import seed_everything
 
+    from iadbench.datasets import datamodule_for
     from iadbench.models import build_model
 
     seed_everything(seed, workers=True, verbose=False)
     model = build_model(model_name, model_spec, image_size, weights)
-    datamodule = MVTecAD(
-        root=dataset_root, category=category, num_workers=0, seed=seed,
+    datamodule = datamodule_for(
+        dataset_spec, dataset_root, category, num_workers=0, seed=seed,
         train_batch_size=model_spec["train_batch_size"], eval_batch_size=model_spec["eval_batch_size"],
     )
     with tempfile.TemporaryDirectory(prefix="iadbench-engine-") as engine_dir:
@@ -129,8 +129,9 @@ def _fit_and_predict(
 
 
 def train_job(
-    *, dataset_root: str | Path, category: str, model_name: str, model_spec: dict[str, Any], seed: int,
-    image_size: int, weights: str, out_dir: str | Path, threads: int = 1, extra_info: dict[str, Any] | None = None,
+    *, dataset_spec: dict[str, Any] | None = None, dataset_root: str | Path, category: str, model_name: str,
+    model_spec: dict[str, Any], seed: int, image_size: int, weights: str, out_dir: str | Path, threads: int = 1,
+    extra_info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Fit, predict, and write ``model.ckpt``, ``predictions.npz`` and ``train_info.json``.
 
@@ -148,8 +149,8 @@ def train_job(
              else contextlib.nullcontext())
     try:
         with guard:
-            info.update(_fit_and_predict(Path(dataset_root), category, model_name, model_spec, seed,
-                                         image_size, weights, out_dir))
+            info.update(_fit_and_predict(dataset_spec or {"type": "embedded"}, Path(dataset_root), category,
+                                         model_name, model_spec, seed, image_size, weights, out_dir))
         info.update(status="ok", error_type="", error_tail="")
     except Exception as error:  # a failing model must still yield its (failed) row
         logger.exception("training %s on %s failed", model_name, category)

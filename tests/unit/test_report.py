@@ -37,7 +37,7 @@ def cells(table, model):
 def test_table_means_seeds_and_bolds_ties(results):
     table = metric_table(results, "embedded", "image_AUROC", "Image AUROC")
     padim, dfkde = cells(table, "padim"), cells(table, "dfkde")
-    assert padim["washer"].text == "80.00"  # mean of seeds 0.9 and 0.7
+    assert padim["washer"].text == "80.00 ± 14.14"  # mean ± std of seeds 0.9 and 0.7
     assert padim["washer"].bold and dfkde["washer"].bold  # tie at 80.00
     assert padim["grass"].bold and dfkde["grass"].bold
     assert padim["Mean"].text == "70.00"
@@ -52,7 +52,7 @@ def test_not_applicable_and_failed_cells(results):
 
 
 def test_html_escapes_and_labels_random_weights(results, repo_root):
-    html = render_html(results, repo_root / "report" / "templates", "T", heatmaps=False)
+    html = render_html(results, repo_root / "report" / "templates", "T", with_figures=False)
     assert "&lt;b&gt;evil&lt;/b&gt;" in html and "<b>evil</b>" not in html
     assert 'id="random-weights"' in html
     assert "<b>80.00</b>" in html

@@ -34,7 +34,8 @@ def test_two_gpu_slots_two_jobs_at_a_time_on_distinct_devices(repo_root, tmp_pat
     workdir = tmp_path / "work"
     workdir.mkdir()
     config_path = make_workdir(repo_root, workdir, config)
-    run_snakemake(workdir, config_path, "--cores", "8", "--resources", "gpu=2", "results/benchmark.parquet")
+    run_snakemake(workdir, config_path, "--cores", "8", "--resources", "gpu=2",
+                  targets=("results/benchmark.parquet",))
     intervals = []
     for record in records.iterdir():
         device, start, end = record.read_text().split()

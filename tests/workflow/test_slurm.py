@@ -43,7 +43,7 @@ def test_slurm_run_equals_local_run(slurm_cluster, repo_root, tmp_path, finished
     before = set(subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True, check=True)
                  .stdout.split())
     result = run_snakemake(tmp_path, config_path, "--profile", "profiles/slurm", *LOCAL_OVERRIDE,
-                           "results/benchmark.parquet", timeout=1500)
+                           targets=("results/benchmark.parquet",), timeout=1500)
     assert "sbatch" in result.stdout + result.stderr or "SLURM" in result.stdout + result.stderr
     jobs = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%i %j %T"], capture_output=True, text=True,
                           check=True).stdout.splitlines()

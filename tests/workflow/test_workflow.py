@@ -38,7 +38,7 @@ def test_report_shows_the_computed_numbers(finished_run):
 @pytest.mark.slow
 def test_same_config_same_metrics(repo_root, finished_run, tmp_path):
     config_path = make_workdir(repo_root, tmp_path, TINY_CONFIG)
-    run_snakemake(tmp_path, config_path, "results/benchmark.parquet")
+    run_snakemake(tmp_path, config_path, targets=("results/benchmark.parquet",))
     metrics = ["image_AUROC", "image_AP", "image_F1_max", "pixel_AUROC", "pixel_AP", "pixel_AUPRO"]
     first = pd.read_parquet(finished_run / "results" / "benchmark.parquet").set_index(["category", "model"])
     second = pd.read_parquet(tmp_path / "results" / "benchmark.parquet").set_index(["category", "model"])

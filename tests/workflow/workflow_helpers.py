@@ -25,7 +25,7 @@ TINY_CONFIG = {
     "weights": "random",
     "report": {"title": "tiny workflow test"},
 }
-WORKFLOW_FILES = ("Snakefile", "workflow", "report", "profiles", "config")
+WORKFLOW_FILES = ("Snakefile", "workflow", "report", "profiles", "config", "envs")
 
 
 def make_workdir(repo_root: Path, workdir: Path, config: dict) -> Path:
@@ -37,9 +37,10 @@ def make_workdir(repo_root: Path, workdir: Path, config: dict) -> Path:
     return config_path
 
 
-def run_snakemake(workdir: Path, config_path: Path, *extra: str, check: bool = True,
+def run_snakemake(workdir: Path, config_path: Path, *extra: str, targets: tuple[str, ...] = (), check: bool = True,
                   timeout: int = 1200) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", str(config_path), *extra]
+    # Targets first and --configfile last: several snakemake options take a variable number of values.
+    command = [sys.executable, "-m", "snakemake", *targets, "--cores", "2", *extra, "--configfile", str(config_path)]
     # `timeout -k`: a run that cannot see its jobs' status would otherwise hang.
     command = ["timeout", "-k", "30", str(timeout), *command]
     result = subprocess.run(command, check=False, cwd=workdir, capture_output=True, text=True,

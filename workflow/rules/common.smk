@@ -6,6 +6,7 @@ from snakemake.exceptions import WorkflowError
 import os
 
 from iadbench.config import ConfigError, Job, config_hash, job_config, jobs, validate_config
+from iadbench.datasets.real import source_spec
 from iadbench.gpus import SLOTS_VARIABLE, detect_gpus
 from iadbench.models import train_mem_mb, train_runtime_minutes
 from iadbench.results import retire_failed_attempts
@@ -53,3 +54,8 @@ def job_config_hash(wildcards):
 
 def all_rows(wildcards):
     return [f"results/evaluate/{job.dataset}/{job.category}/{job.model}/{job.seed}/row.parquet" for job in JOBS]
+
+
+def category_spec(spec):
+    """A dataset entry without its category list: editing `categories:` must not redo prepared ones."""
+    return {key: value for key, value in spec.items() if key != "categories"}

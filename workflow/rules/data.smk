@@ -1,8 +1,29 @@
+# Fetched once per dataset, on the machine running Snakemake (compute nodes often lack internet).
+# params: only the keys saying where the data comes from, so editing `categories:` re-downloads nothing.
+localrules:
+    download_dataset,
+
+
+rule download_dataset:
+    output:
+        "resources/datasets/{dataset}/.complete",
+    params:
+        spec=lambda wildcards: source_spec(config["datasets"][wildcards.dataset]),
+    log:
+        "results/logs/download_dataset/{dataset}.log",
+    conda:
+        "../../envs/iadbench.yaml"
+    script:
+        "../scripts/download_dataset.py"
+
+
 rule prepare_data:
+    input:
+        complete="resources/datasets/{dataset}/.complete",
     output:
         directory("resources/datasets/{dataset}/{category}"),
     params:
-        spec=lambda wildcards: config["datasets"][wildcards.dataset],
+        spec=lambda wildcards: category_spec(config["datasets"][wildcards.dataset]),
     log:
         "results/logs/prepare_data/{dataset}/{category}.log",
     conda:

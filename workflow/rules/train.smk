@@ -6,6 +6,7 @@ rule train:
         predictions=f"results/train/{JOB_PATH}/predictions.npz",
         info=f"results/train/{JOB_PATH}/train_info.json",
     params:
+        dataset_spec=lambda wildcards: category_spec(config["datasets"][wildcards.dataset]),
         model_spec=lambda wildcards: config["models"][wildcards.model],
         image_size=config["image_size"],
         weights=config["weights"],

@@ -13,6 +13,7 @@ log_to_file(snakemake.log[0])
 run_isolated(
     log_path=snakemake.log[0],
     gpu_slots=int(os.environ.get(SLOTS_VARIABLE, "0")) if snakemake.resources.gpu else 0,
+    dataset_spec=snakemake.params.dataset_spec,
     dataset_root=str(Path(snakemake.input.data).parent),
     category=snakemake.wildcards.category,
     model_name=snakemake.wildcards.model,

@@ -1,0 +1,238 @@
+"""Download one file once: file lock, resumable (HTTP Range) retried transfer, checksum, atomic rename.
+
+``dest`` only ever appears complete and verified: bytes go to ``<dest>.part`` and are renamed to
+``dest`` after the checksum matched. ``<dest>.lock`` (``fcntl.flock``) serialises concurrent
+downloads of the same file; a process that waited for the lock finds ``dest`` there and re-checks it
+instead of downloading again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import requests
+import urllib3
+
+from iadbench.datasets.catalog import checksum_algorithm
+
+logger = logging.getLogger(__name__)
+
+CHUNK_BYTES = 1 << 20
+LOG_EVERY_BYTES = 256 << 20
+# Statuses worth another try (server trouble, throttling); other 4xx mean the link itself is wrong.
+RETRIABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
+
+
+class DownloadError(RuntimeError):
+    """The file could not be downloaded (HTTP error, connection kept failing, truncated body)."""
+
+
+class ChecksumMismatchError(DownloadError, ValueError):
+    """The downloaded bytes do not hash to the published checksum."""
+
+    def __init__(self, path: Path, algorithm: str, expected: str, actual: str, note: str = "") -> None:
+        self.path, self.algorithm, self.expected, self.actual = path, algorithm, expected, actual
+        super().__init__(
+            f"{algorithm} checksum mismatch for {path}: expected {expected}, got {actual} "
+            f"(a truncated or changed file, or a wrong `checksum:` in the config){note}"
+        )
+
+
+def file_checksum(path: str | Path, algorithm: str) -> str:
+    """Hex digest of a file, read in chunks (archives are gigabytes)."""
+    hasher = hashlib.new(algorithm)
+    with Path(path).open("rb") as file:
+        for chunk in iter(lambda: file.read(CHUNK_BYTES), b""):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def verify_checksum(path: str | Path, checksum: str, algorithm: str | None = None) -> None:
+    """Raise :class:`ChecksumMismatchError` unless ``path`` hashes to ``checksum``."""
+    algorithm = algorithm or checksum_algorithm(checksum)
+    actual = file_checksum(path, algorithm)
+    if actual != checksum.strip().lower():
+        raise ChecksumMismatchError(Path(path), algorithm, checksum.strip().lower(), actual)
+
+
+@contextlib.contextmanager
+def file_lock(lock_path: str | Path) -> Iterator[None]:
+    """Hold an exclusive ``fcntl.flock`` on ``lock_path`` (created if needed) for the block.
+
+    The lock file is left in place: deleting it would let a waiting process lock an unlinked inode
+    while a newcomer locks a fresh file, and both would run.
+    """
+    lock_path = Path(lock_path)
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def download(
+    url: str,
+    dest: str | Path,
+    *,
+    checksum: str | None = None,
+    algorithm: str | None = None,
+    retries: int = 5,
+    backoff_seconds: float = 2.0,
+    timeout_seconds: float = 60.0,
+    session: requests.Session | None = None,
+) -> Path:
+    """Download ``url`` to ``dest`` once, verified against ``checksum`` when one is given.
+
+    A partial ``<dest>.part`` left by an interrupted run or a dropped connection is resumed with an
+    HTTP Range request (restarted from zero when the server ignores the range). ``retries`` counts
+    consecutive attempts that brought no new bytes; waits grow as ``backoff_seconds * 2**n``.
+    ``algorithm`` defaults to the one implied by the checksum's length (32 hex = md5, 64 = sha256).
+
+    An existing ``dest`` is kept when it matches ``checksum`` (or no checksum is given), else fetched
+    again. Returns ``dest``. Raises :class:`DownloadError` (or :class:`ChecksumMismatchError`); on a
+    checksum mismatch nothing is left at ``dest`` or ``<dest>.part``.
+    """
+    if not url.startswith(("http://", "https://")):
+        raise DownloadError(f"only http(s) URLs can be downloaded, not {url!r}")
+    dest = Path(dest)
+    if checksum is not None:
+        algorithm = algorithm or checksum_algorithm(checksum)
+    with file_lock(dest.with_name(dest.name + ".lock")):
+        if dest.exists():
+            # Someone (maybe a process we waited for) finished it. Re-check: a changed `checksum:` in the
+            # config means another version of the file is wanted.
+            try:
+                if checksum is not None:
+                    verify_checksum(dest, checksum, algorithm)
+                logger.info("already downloaded: %s", dest)
+                return dest
+            except ChecksumMismatchError as error:
+                logger.warning("%s; downloading it again", error)
+                dest.unlink()
+        part = dest.with_name(dest.name + ".part")
+        own_session = session is None
+        session = session or requests.Session()
+        try:
+            _fetch_resumable(session, url, part, retries, backoff_seconds, timeout_seconds)
+        finally:
+            if own_session:
+                session.close()
+        if checksum is not None:
+            try:
+                verify_checksum(part, checksum, algorithm)
+            except ChecksumMismatchError as error:
+                part.unlink(missing_ok=True)
+                raise ChecksumMismatchError(
+                    dest, error.algorithm, error.expected, error.actual, note="; the download was deleted"
+                ) from None
+        else:
+            logger.warning("no checksum to verify %s against", dest)
+        os.replace(part, dest)
+        logger.info("downloaded %s (%d bytes)", dest, dest.stat().st_size)
+        return dest
+
+
+class _Restart(Exception):
+    """The server's answer does not continue the partial file: start again from byte zero."""
+
+
+def _fetch_resumable(
+    session: requests.Session, url: str, part: Path, retries: int, backoff_seconds: float,
+    timeout_seconds: float,
+) -> None:
+    """Fill ``part`` with the whole body of ``url``, resuming and retrying as needed."""
+    part.parent.mkdir(parents=True, exist_ok=True)
+    best_size = part.stat().st_size if part.exists() else 0
+    failures = 0
+    while True:
+        offset = part.stat().st_size if part.exists() else 0
+        try:
+            if _fetch_once(session, url, part, offset, timeout_seconds):
+                return
+            problem = "connection closed before the end of the body"
+        except _Restart as restart:
+            logger.info("restarting download of %s from zero: %s", url, restart)
+            part.unlink(missing_ok=True)
+            problem = str(restart)
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
+            problem = f"{type(error).__name__}: {error}"
+        size = part.stat().st_size if part.exists() else 0
+        if size > best_size:
+            best_size, failures = size, 0
+        else:
+            failures += 1
+        if failures > retries:
+            raise DownloadError(
+                f"download of {url} failed {failures} times in a row without progress "
+                f"({size} bytes in {part}, kept for resuming): {problem}"
+            )
+        delay = backoff_seconds * 2 ** max(failures - 1, 0)
+        logger.warning(
+            "download of %s interrupted at %d bytes (%s); retrying in %.1f s", url, size, problem, delay
+        )
+        time.sleep(delay)
+
+
+def _fetch_once(session: requests.Session, url: str, part: Path, offset: int, timeout_seconds: float) -> bool:
+    """One request appending to ``part`` from ``offset``; True when the file is complete."""
+    # identity: byte counts must match Content-Length / Content-Range, which a compressed transfer breaks.
+    headers = {"Accept-Encoding": "identity"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    request = session.get(url, headers=headers, stream=True, timeout=timeout_seconds, allow_redirects=True)
+    with request as response:
+        if response.status_code == 416 and offset:
+            # Nothing after `offset`: either the part is already whole, or it is longer than the file.
+            total = _total_from_content_range(response.headers.get("Content-Range", ""))
+            if total == offset:
+                return True
+            raise _Restart(f"range {offset}- not satisfiable (file has {total} bytes)")
+        if response.status_code >= 400:
+            if response.status_code in RETRIABLE_STATUSES:
+                response.raise_for_status()
+            raise DownloadError(f"HTTP {response.status_code} {response.reason} for {url}")
+        if response.status_code == 206:
+            match = CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", "").strip())
+            if not match or int(match.group(1)) != offset:
+                raise _Restart(f"unexpected Content-Range {response.headers.get('Content-Range')!r}")
+            total = None if match.group(3) == "*" else int(match.group(3))
+            mode = "ab"
+        else:
+            if offset:
+                logger.info("server ignored the Range request for %s; downloading from zero", url)
+            total = int(response.headers["Content-Length"]) if "Content-Length" in response.headers else None
+            mode, offset = "wb", 0
+        written = offset
+        next_log = written + LOG_EVERY_BYTES
+        with part.open(mode) as file:
+            # raw.read1 hands over whatever arrived; iter_content (urllib3's read(amt)) would drop the
+            # last partial chunk when the connection breaks, losing up to CHUNK_BYTES per interruption.
+            while chunk := response.raw.read1(CHUNK_BYTES, decode_content=False):
+                file.write(chunk)
+                written += len(chunk)
+                if written >= next_log:
+                    logger.info("%s: %d of %s bytes", part.name, written, total if total is not None else "?")
+                    next_log += LOG_EVERY_BYTES
+    if total is None:
+        # Without a length the end of the stream is all we have; the checksum is the real check.
+        return True
+    if written > total:
+        raise _Restart(f"received {written} bytes, more than the announced {total}")
+    return written == total
+
+
+def _total_from_content_range(value: str) -> int | None:
+    """The complete length in ``bytes */<total>`` (or ``bytes a-b/<total>``), if any."""
+    match = re.fullmatch(r"bytes (?:\*|\d+-\d+)/(\d+)", value.strip())
+    return int(match.group(1)) if match else None

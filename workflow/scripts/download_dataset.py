@@ -1,0 +1,10 @@
+"""Download (or locate), verify and safely extract one dataset; writes its `.complete` last."""
+
+from pathlib import Path
+
+from iadbench.datasets import prepare_dataset
+from iadbench.io import log_to_file
+
+snakemake = globals()["snakemake"]
+log_to_file(snakemake.log[0])
+prepare_dataset(snakemake.params.spec, root=Path(snakemake.output[0]).parent)
