@@ -18,8 +18,10 @@ run: setup
 	$(VENV)/bin/snakemake --cores $(CORES)
 
 # Every test, the slow end-to-end Snakemake runs included; also lints.
+# pytest's exit code 5 (no test collected) is a failure, never a success.
 test: setup lint
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest --durations=20; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
 
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks workflow/scripts

@@ -6,6 +6,7 @@ with autoescaping and StrictUndefined. Only :func:`build_report` touches files.
 
 from __future__ import annotations
 
+import base64
 import math
 import re
 from dataclasses import dataclass, field
@@ -204,8 +205,10 @@ def _figures(frame: pd.DataFrame, tables: list[Table], comparisons: dict) -> lis
 
 
 def render_html(frame: pd.DataFrame, template_dir: str | Path, title: str, config: dict[str, Any] | None = None,
-                with_figures: bool = True) -> str:
+                with_figures: bool = True, gallery: list[dict[str, str]] | None = None) -> str:
+    """The HTML report; ``gallery`` items are {"caption", "png" (base64)} made by :mod:`iadbench.gallery`."""
     context = _context(frame, title)
+    context["gallery"] = gallery or []
     context["rank_metrics"], context["rank_rows"], comparisons = rank_summary(frame)
     context["comparisons"] = comparisons
     context["figures"] = _figures(frame, context["tables"], comparisons) if with_figures else []
@@ -217,8 +220,19 @@ def render_latex(frame: pd.DataFrame, template_dir: str | Path, title: str) -> s
     return _environment(template_dir, latex=True).get_template("tables.tex.j2").render(**_context(frame, title))
 
 
+def gallery_items(paths) -> list[dict[str, str]]:
+    """Gallery PNGs (``results/gallery/<dataset>/<category>/<model>/<seed>.png``) as report items."""
+    items = []
+    for path in map(Path, paths):
+        dataset, category, model = path.parts[-4:-1]
+        items.append({"caption": f"{dataset} / {category} / {model}",
+                      "png": base64.b64encode(path.read_bytes()).decode()})
+    return items
+
+
 def build_report(*, benchmark_path: str | Path, template_dir: str | Path, html_path: str | Path,
-                 tex_path: str | Path, title: str, config: dict[str, Any] | None = None) -> None:
+                 tex_path: str | Path, title: str, config: dict[str, Any] | None = None,
+                 gallery_paths=()) -> None:
     frame = read_rows([benchmark_path])
-    write_text(html_path, render_html(frame, template_dir, title, config))
+    write_text(html_path, render_html(frame, template_dir, title, config, gallery=gallery_items(gallery_paths)))
     write_text(tex_path, render_latex(frame, template_dir, title))

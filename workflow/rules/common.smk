@@ -56,6 +56,13 @@ def all_rows(wildcards):
     return [f"results/evaluate/{job.dataset}/{job.category}/{job.model}/{job.seed}/row.parquet" for job in JOBS]
 
 
+def all_galleries(wildcards):
+    """The first seed's gallery strip of every dataset x category x model."""
+    first_seed = config["seeds"][0]
+    return [f"results/gallery/{job.dataset}/{job.category}/{job.model}/{job.seed}.png"
+            for job in JOBS if job.seed == first_seed]
+
+
 def category_spec(spec):
     """A dataset entry without its category list: editing `categories:` must not redo prepared ones."""
     return {key: value for key, value in spec.items() if key != "categories"}

@@ -12,4 +12,5 @@ build_report(
     tex_path=snakemake.output.tex,
     title=snakemake.params.title,
     config=snakemake.params.config,
+    gallery_paths=snakemake.input.galleries,
 )

@@ -1,0 +1,14 @@
+"""Render one job's anomaly-map gallery strip."""
+
+from iadbench.gallery import render_gallery
+from iadbench.io import log_to_file
+
+snakemake = globals()["snakemake"]
+log_to_file(snakemake.log[0])
+wildcards = snakemake.wildcards
+render_gallery(
+    predictions_path=snakemake.input.predictions,
+    train_info_path=snakemake.input.info,
+    png_path=snakemake.output[0],
+    title=f"{wildcards.dataset} / {wildcards.category} / {wildcards.model} (seed {wildcards.seed})",
+)
