@@ -103,7 +103,8 @@ def retire_failed_attempts(results_dir: str | Path) -> list[Path]:
     """Move jobs whose training failed to ``<results>/failed_attempts/…`` so the next run redoes them.
 
     A failed job writes its outputs (so the benchmark keeps a ``failed`` row), which Snakemake
-    would otherwise take as done forever. Returns the moved job folders.
+    would otherwise take as done forever. Its row and gallery strip move with it, and the merged
+    ``benchmark.parquet`` is removed so that Snakemake rebuilds the chain. Returns the moved folders.
     """
     results_dir = Path(results_dir)
     retired = []
@@ -120,8 +121,12 @@ def retire_failed_attempts(results_dir: str | Path) -> list[Path]:
         destination = results_dir / "failed_attempts" / job_path / stamp
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(job_dir, destination)
-        row = results_dir / "evaluate" / job_path / "row.parquet"
-        if row.exists():
-            shutil.move(row, destination / "row.parquet")
+        for derived in (results_dir / "evaluate" / job_path / "row.parquet", results_dir / "gallery" / f"{job_path}.png"):
+            if derived.exists():
+                shutil.move(derived, destination / derived.name)
         retired.append(destination)
+    if retired:
+        # Snakemake does not redo a job whose output is missing while everything downstream of it is
+        # present (as for temp files): drop the merged table, which is rebuilt from the rows.
+        (results_dir / "benchmark.parquet").unlink(missing_ok=True)
     return retired

@@ -10,6 +10,7 @@ from iadbench.datasets.real import source_spec
 from iadbench.gpus import SLOTS_VARIABLE, detect_gpus
 from iadbench.models import train_mem_mb, train_runtime_minutes
 from iadbench.results import retire_failed_attempts
+from iadbench.runlock import claim_workdir
 
 try:
     validate_config(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
@@ -31,8 +32,9 @@ GPU_SLOTS = global_resource("gpu")
 os.environ[SLOTS_VARIABLE] = str(GPU_SLOTS or 0)
 TRAIN_GPUS = 1 if GPU_SLOTS else 0
 
-# A job that failed last time is moved aside (kept under results/failed_attempts/) so it reruns.
-if workflow.is_main_process:
+# Only while no other run is alive here (a killed run's stale locks are then cleared): a job that
+# failed last time is moved aside (kept under results/failed_attempts/) so that it reruns.
+if workflow.is_main_process and claim_workdir():
     retire_failed_attempts("results")
 JOB_PATH = "{dataset}/{category}/{model}/{seed}"
 
