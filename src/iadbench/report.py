@@ -80,8 +80,8 @@ def metric_table(frame: pd.DataFrame, dataset: str, metric: str, title: str) -> 
     categories = list(dict.fromkeys(rows["category"]))
     models = list(dict.fromkeys(rows["model"]))
     ok = rows[rows["status"] == "ok"]
-    means = ok.groupby(["model", "category"], sort=False)[metric].mean()
-    spreads = ok.groupby(["model", "category"], sort=False)[metric].std()  # NaN with one seed
+    grouped = ok.groupby(["model", "category"], sort=False)[metric]
+    means, spreads = grouped.mean().to_dict(), grouped.std().to_dict()  # std is NaN with one seed
     failed = set(rows.loc[rows["status"] != "ok", ["model", "category"]].itertuples(index=False, name=None))
     failed -= set(ok[["model", "category"]].itertuples(index=False, name=None))
     values: dict[str, list[float]] = {}
@@ -171,6 +171,45 @@ def _context(frame: pd.DataFrame, title: str) -> dict[str, Any]:
 
 
 RANKED_METRICS = ("image_AUROC", "pixel_AUROC", "pixel_AUPRO")
+REFERENCE_COLUMNS = ("dataset", "model", "variant", "metric", "value", "source", "table")
+
+
+def read_references(paths) -> pd.DataFrame:
+    """Published numbers to compare with; a file without the expected columns is an error naming it."""
+    frames = []
+    for path in paths:
+        try:
+            table = pd.read_csv(path)
+        except (OSError, pd.errors.ParserError) as error:
+            raise ValueError(f"cannot read reference file {path}: {error}") from error
+        missing = [column for column in REFERENCE_COLUMNS if column not in table]
+        if missing:
+            raise ValueError(f"reference file {path} lacks columns {missing}")
+        frames.append(table[list(REFERENCE_COLUMNS)])
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(REFERENCE_COLUMNS))
+
+
+def reference_deltas(frame: pd.DataFrame, references: pd.DataFrame) -> list[dict[str, str]]:
+    """Our mean over categories (seeds averaged) next to each published number, where we ran that model."""
+    from iadbench.datasets import DATASET_CATEGORIES
+
+    rows = []
+    ok = frame[frame["status"] == "ok"]
+    for reference in references.itertuples(index=False):
+        ours = ok[(ok["dataset"] == reference.dataset) & (ok["model"] == reference.model)]
+        if ours.empty or reference.metric not in ours:
+            continue
+        per_category = ours.groupby("category")[reference.metric].mean().dropna()
+        if per_category.empty:
+            continue
+        mean = float(per_category.mean())
+        known = DATASET_CATEGORIES.get(reference.dataset, ())
+        coverage = f"{len(per_category)} of {len(known)}" if known else str(len(per_category))
+        rows.append({"dataset": reference.dataset, "model": reference.model, "variant": reference.variant,
+                     "metric": reference.metric, "published": _percent(reference.value), "ours": _percent(mean),
+                     "delta": f"{100 * (mean - reference.value):+.2f}", "categories": coverage,
+                     "source": f"{reference.source}, {reference.table}"})
+    return rows
 
 
 def rank_summary(frame: pd.DataFrame) -> tuple[list[str], list[tuple[str, list[str]]], dict]:
@@ -205,10 +244,12 @@ def _figures(frame: pd.DataFrame, tables: list[Table], comparisons: dict) -> lis
 
 
 def render_html(frame: pd.DataFrame, template_dir: str | Path, title: str, config: dict[str, Any] | None = None,
-                with_figures: bool = True, gallery: list[dict[str, str]] | None = None) -> str:
+                with_figures: bool = True, gallery: list[dict[str, str]] | None = None,
+                references: pd.DataFrame | None = None) -> str:
     """The HTML report; ``gallery`` items are {"caption", "png" (base64)} made by :mod:`iadbench.gallery`."""
     context = _context(frame, title)
     context["gallery"] = gallery or []
+    context["reference_rows"] = reference_deltas(frame, references) if references is not None else []
     context["rank_metrics"], context["rank_rows"], comparisons = rank_summary(frame)
     context["comparisons"] = comparisons
     context["figures"] = _figures(frame, context["tables"], comparisons) if with_figures else []
@@ -232,7 +273,9 @@ def gallery_items(paths) -> list[dict[str, str]]:
 
 def build_report(*, benchmark_path: str | Path, template_dir: str | Path, html_path: str | Path,
                  tex_path: str | Path, title: str, config: dict[str, Any] | None = None,
-                 gallery_paths=()) -> None:
+                 gallery_paths=(), reference_paths=()) -> None:
     frame = read_rows([benchmark_path])
-    write_text(html_path, render_html(frame, template_dir, title, config, gallery=gallery_items(gallery_paths)))
+    html = render_html(frame, template_dir, title, config, gallery=gallery_items(gallery_paths),
+                       references=read_references(reference_paths))
+    write_text(html_path, html)
     write_text(tex_path, render_latex(frame, template_dir, title))

@@ -74,3 +74,19 @@ def test_latex_compiles(results, repo_root, tmp_path):
     result = subprocess.run(check=False, args=["pdflatex", "-interaction=nonstopmode", "tables.tex"], cwd=tmp_path,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_reference_deltas_and_bad_reference_file(results, tmp_path):
+    from iadbench.report import read_references, reference_deltas
+
+    reference = tmp_path / "ref.csv"
+    reference.write_text("dataset,model,variant,metric,value,source,table\n"
+                         "embedded,padim,PaDiM-R18,image_AUROC,0.9,Some paper,Table 1\n"
+                         "embedded,nothere,X,image_AUROC,0.9,Some paper,Table 1\n")
+    rows = reference_deltas(results, read_references([reference]))
+    assert len(rows) == 1
+    assert rows[0]["ours"] == "70.00" and rows[0]["delta"] == "-20.00" and rows[0]["categories"] == "2 of 4"
+    broken = tmp_path / "broken.csv"
+    broken.write_text("model,value\npadim,0.9\n")
+    with pytest.raises(ValueError, match="broken.csv"):
+        read_references([broken])

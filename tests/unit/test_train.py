@@ -66,3 +66,17 @@ def test_isolated_job_failure_leaves_failed_record(tiny_dataset, tmp_path, monke
     assert (tmp_path / "out" / "predictions.npz").exists()
     if model_class == "KilledPadim":
         assert "earlier output of this job" in info["error_tail"]
+
+
+def test_random_weights_reach_parent_constructors():
+    from anomalib.models import Padim
+
+    from iadbench.models import accepts_argument, init_args_for_weights
+
+    class Subclass(Padim):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+
+    assert accepts_argument(Subclass, "pre_trained")
+    assert not accepts_argument(Subclass, "no_such_argument")
+    assert init_args_for_weights(Subclass, {}, "random") == {"pre_trained": False}

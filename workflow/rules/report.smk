@@ -21,6 +21,7 @@ rule report:
         benchmark="results/benchmark.parquet",
         templates="report/templates",
         galleries=all_galleries,
+        references=config["report"]["references"],
     output:
         html=report("results/report/index.html", category="Report"),
         tex=report("results/report/tables.tex", category="Report"),

@@ -13,4 +13,5 @@ build_report(
     title=snakemake.params.title,
     config=snakemake.params.config,
     gallery_paths=snakemake.input.galleries,
+    reference_paths=snakemake.input.references,
 )

@@ -93,6 +93,19 @@ def import_class(class_path: str) -> type:
         raise ValueError(f"cannot import model class {class_path!r}: {error}") from error
 
 
+def accepts_argument(model_class: type, name: str) -> bool:
+    """Whether the constructor takes ``name``, following ``**kwargs`` up to the parent classes."""
+    for klass in model_class.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        parameters = inspect.signature(klass.__init__).parameters
+        if name in parameters:
+            return True
+        if not any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters.values()):
+            return False
+    return False
+
+
 def init_args_for_weights(model_class: type, init_args: dict[str, Any], weights: str) -> dict[str, Any]:
     """Apply the weights policy: with ``random`` every backbone starts from random initialisation.
 
@@ -100,8 +113,7 @@ def init_args_for_weights(model_class: type, init_args: dict[str, Any], weights:
     ``pre_trained: true`` together with ``weights: random`` is a contradiction and an error.
     """
     args = dict(init_args)
-    accepts = inspect.signature(model_class.__init__).parameters
-    if weights == "random" and "pre_trained" in accepts:
+    if weights == "random" and accepts_argument(model_class, "pre_trained"):
         if args.get("pre_trained") is True:
             raise ValueError(f"{model_class.__name__}: init_args.pre_trained=true contradicts weights: random")
         args["pre_trained"] = False
