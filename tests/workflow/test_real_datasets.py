@@ -39,3 +39,14 @@ def test_all_five_datasets_plan_one_job_per_category(repo_root, tmp_path):
     train_jobs = Counter(re.findall(r"results/train/(\w+)/\w+/padim/0/model\.ckpt", plan))
     assert train_jobs == {"mvtec_ad": 15, "mvtec_3d": 10, "btech": 3, "kolektor": 1, "visa": 12}
     assert len(re.findall(r"rule download_dataset:", plan)) == 5
+
+
+def test_paper_config_plans_the_study_grid(repo_root, tmp_path):
+    import yaml
+
+    paper = yaml.safe_load((repo_root / "config" / "paper.yaml").read_text())
+    config_path = make_workdir(repo_root, tmp_path, paper)
+    plan = run_snakemake(tmp_path, config_path, "-n").stdout
+    jobs = set(re.findall(r"results/train/mvtec_ad/(\w+)/(\w+)/0/model\.ckpt", plan))
+    assert len(jobs) == 225
+    assert {model for _, model in jobs} == set(paper["models"]) and len(paper["models"]) == 15

@@ -59,3 +59,12 @@ def test_unknown_key_is_named(repo_root, tmp_path):
     config_path = make_workdir(repo_root, tmp_path, config)
     result = run_snakemake(tmp_path, config_path, "-n", check=False)
     assert result.returncode != 0 and "image_sise" in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_report_target_rebuilds_from_the_table_alone(finished_run):
+    (finished_run / "results" / "report" / "index.html").unlink()
+    result = run_snakemake(finished_run, finished_run / "config" / "test.yaml", targets=("report",))
+    log = result.stdout + result.stderr
+    assert "rule report" in log and "rule train" not in log and "rule evaluate" not in log
+    assert "Anomaly maps" in (finished_run / "results" / "report" / "index.html").read_text()
