@@ -25,17 +25,9 @@ DATASET_CATEGORIES: dict[str, tuple[str, ...]] = {
 
 def dataset_categories(spec: dict[str, Any]) -> list[str]:
     """The categories a dataset entry of the config selects (``all`` expands)."""
-    kind = spec.get("type", "embedded")
-    if kind == real.FOLDER_TYPE:
+    if spec.get("type", "embedded") != "embedded":
         return real.categories_of(spec)
-    known = DATASET_CATEGORIES[kind]
-    selected = spec.get("categories", "all")
-    if selected == "all":
-        return list(known)
-    unknown = [category for category in selected if category not in known]
-    if unknown:
-        raise ValueError(f"unknown categories {unknown} (known: {', '.join(known)})")
-    return list(selected)
+    return real.select_categories(spec.get("categories", "all"), embedded.CATEGORIES, "embedded")
 
 
 def prepare_dataset(spec: dict[str, Any], root: str | Path) -> None:

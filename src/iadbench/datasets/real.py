@@ -84,7 +84,11 @@ def categories_of(spec: dict[str, Any]) -> list[str]:
         if len(selected) != 1 or selected[0] in RESERVED_NAMES or selected[0].startswith("."):
             raise ValueError(f"a folder dataset is one category with a plain name, not {selected}")
         return list(selected)
-    known = dataset_info(kind).categories
+    return select_categories(selected, dataset_info(kind).categories, kind)
+
+
+def select_categories(selected: str | list[str], known: tuple[str, ...], kind: str) -> list[str]:
+    """``all`` → every known category; a list → itself, each one checked against ``known``."""
     if selected == "all":
         return list(known)
     unknown = [category for category in selected if category not in known]
