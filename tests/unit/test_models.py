@@ -23,3 +23,11 @@ def test_registered_classes_import(name):
 def test_unknown_model_names_the_key():
     with pytest.raises(ValueError, match="models.padimm"):
         resolve_class_path("padimm")
+
+
+def test_cluster_requests_scale_with_attempt_and_memory_class():
+    from iadbench.models import train_mem_mb, train_runtime_minutes
+
+    assert train_mem_mb("patchcore") > train_mem_mb("fastflow")  # memory bank
+    assert train_mem_mb("patchcore", attempt=2) == 2 * train_mem_mb("patchcore")
+    assert train_runtime_minutes("draem", attempt=2) == 2 * train_runtime_minutes("draem")

@@ -48,24 +48,23 @@ MODEL_CLASS_PATHS: dict[str, str] = {
 STUDY_MODELS = tuple(list(MODEL_CLASS_PATHS)[:15])
 
 # Cluster requests for paper-size training (256 px, full MVTec AD categories, pretrained backbones):
-# (memory class, RAM in MB, runtime in minutes). Memory-bank models keep every training patch's
-# features in RAM before subsampling; long-schedule models train for hundreds of epochs.
-MEMORY_BANK = ("memory-bank", 48_000)
-MODEL_RESOURCES: dict[str, tuple[tuple[str, int], int]] = {
-    "patchcore": (MEMORY_BANK, 60), "padim": (MEMORY_BANK, 30), "cfa": (MEMORY_BANK, 120),
-    "dfkde": (MEMORY_BANK, 30), "rkde": (MEMORY_BANK, 60), "dfm": (MEMORY_BANK, 30),
-    "mh_patchcore": (MEMORY_BANK, 60), "anomaly_dino": (MEMORY_BANK, 60),
-    "csflow": (("standard", 16_000), 480), "reverse_distillation": (("standard", 16_000), 480),
-    "draem": (("standard", 16_000), 720), "dsr": (("standard", 16_000), 720),
-    "efficient_ad": (("standard", 16_000), 480), "stfpm": (("standard", 16_000), 240),
+# memory class → RAM in MB; model → (memory class, runtime in minutes). Memory-bank models keep every
+# training patch's features in RAM before subsampling; long-schedule models train hundreds of epochs.
+MEMORY_CLASS_MB = {"memory-bank": 48_000, "standard": 16_000}
+MODEL_RESOURCES: dict[str, tuple[str, int]] = {
+    "patchcore": ("memory-bank", 60), "padim": ("memory-bank", 30), "cfa": ("memory-bank", 120),
+    "dfkde": ("memory-bank", 30), "rkde": ("memory-bank", 60), "dfm": ("memory-bank", 30),
+    "mh_patchcore": ("memory-bank", 60), "anomaly_dino": ("memory-bank", 60),
+    "csflow": ("standard", 480), "reverse_distillation": ("standard", 480), "draem": ("standard", 720),
+    "dsr": ("standard", 720), "efficient_ad": ("standard", 480), "stfpm": ("standard", 240),
 }
-DEFAULT_RESOURCES = (("standard", 16_000), 180)
+DEFAULT_RESOURCES = ("standard", 180)
 
 
 def train_mem_mb(model: str, attempt: int = 1) -> int:
-    """RAM to ask the scheduler for; doubles with each retry."""
-    (_, mem_mb), _ = MODEL_RESOURCES.get(model, DEFAULT_RESOURCES)
-    return mem_mb * attempt
+    """RAM to ask the scheduler for; grows with each retry."""
+    memory_class, _ = MODEL_RESOURCES.get(model, DEFAULT_RESOURCES)
+    return MEMORY_CLASS_MB[memory_class] * attempt
 
 
 def train_runtime_minutes(model: str, attempt: int = 1) -> int:
