@@ -101,6 +101,11 @@ def jobs(config: dict[str, Any]) -> list[Job]:
     ]
 
 
+def model_image_size(config: dict[str, Any], model: str) -> int:
+    """The model's own ``image_size`` when it has one, else the top-level one."""
+    return config["models"][model].get("image_size", config["image_size"])
+
+
 def config_hash(config: dict[str, Any]) -> str:
     """A short hash of a (validated) config; rows record it so results trace back to it."""
     canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)

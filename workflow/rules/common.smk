@@ -5,7 +5,7 @@ from snakemake.exceptions import WorkflowError
 
 import os
 
-from iadbench.config import ConfigError, Job, config_hash, job_config, jobs, validate_config
+from iadbench.config import ConfigError, Job, config_hash, job_config, jobs, model_image_size, validate_config
 from iadbench.datasets.real import source_spec
 from iadbench.gpus import SLOTS_VARIABLE, detect_gpus
 from iadbench.models import train_mem_mb, train_runtime_minutes

@@ -8,7 +8,7 @@ rule train:
     params:
         dataset_spec=lambda wildcards: category_spec(config["datasets"][wildcards.dataset]),
         model_spec=lambda wildcards: config["models"][wildcards.model],
-        image_size=config["image_size"],
+        image_size=lambda wildcards: model_image_size(config, wildcards.model),
         weights=config["weights"],
     log:
         f"results/logs/train/{JOB_PATH}.log",
