@@ -83,7 +83,7 @@ def collect_predictions(batches, mask_path_of: dict[str, str]) -> dict[str, np.n
 
 def _fit_and_predict(
     dataset_spec: dict[str, Any], dataset_root: Path, category: str, model_name: str, model_spec: dict[str, Any],
-    seed: int, image_size: int, weights: str, out_dir: Path,
+    seed: int, image_size: int, weights: str, out_dir: Path, asset_dir: Path,
 ) -> dict[str, Any]:
     import torch
     from anomalib.engine import Engine
@@ -93,7 +93,7 @@ def _fit_and_predict(
     from iadbench.models import build_model
 
     seed_everything(seed, workers=True, verbose=False)
-    model = build_model(model_name, model_spec, image_size, weights)
+    model = build_model(model_name, model_spec, image_size, weights, asset_dir)
     datamodule = datamodule_for(
         dataset_spec, dataset_root, category, num_workers=0, seed=seed,
         train_batch_size=model_spec["train_batch_size"], eval_batch_size=model_spec["eval_batch_size"],
@@ -131,7 +131,7 @@ def _fit_and_predict(
 def train_job(
     *, dataset_spec: dict[str, Any] | None = None, dataset_root: str | Path, category: str, model_name: str,
     model_spec: dict[str, Any], seed: int, image_size: int, weights: str, out_dir: str | Path, threads: int = 1,
-    extra_info: dict[str, Any] | None = None,
+    extra_info: dict[str, Any] | None = None, asset_dir: str | Path = "resources/assets",
 ) -> dict[str, Any]:
     """Fit, predict, and write ``model.ckpt``, ``predictions.npz`` and ``train_info.json``.
 
@@ -145,12 +145,18 @@ def train_job(
     info: dict[str, Any] = {"threads": threads, "weights": weights, "image_size": image_size,
                             "max_epochs": model_spec["max_epochs"], **provenance.versions(),
                             **provenance.host_info(), **(extra_info or {})}
-    guard = (network_forbidden("weights: random forbids downloads") if weights == "random"
-             else contextlib.nullcontext())
     try:
-        with guard:
+        with contextlib.ExitStack() as guards:
+            if weights == "random":
+                from iadbench.models import import_class, resolve_class_path
+                from iadbench.models.random_weights import random_weights_patches
+
+                guards.enter_context(network_forbidden("weights: random forbids downloads"))
+                model_class = import_class(resolve_class_path(model_name, model_spec.get("class_path")))
+                guards.enter_context(random_weights_patches(model_name, model_class))
             info.update(_fit_and_predict(dataset_spec or {"type": "embedded"}, Path(dataset_root), category,
-                                         model_name, model_spec, seed, image_size, weights, out_dir))
+                                         model_name, model_spec, seed, image_size, weights, out_dir,
+                                         Path(asset_dir)))
         info.update(status="ok", error_type="", error_tail="")
     except Exception as error:  # a failing model must still yield its (failed) row
         logger.exception("training %s on %s failed", model_name, category)

@@ -37,15 +37,14 @@ def test_failing_model_still_writes_a_failed_record(tiny_dataset, tmp_path):
     assert (tmp_path / "predictions.npz").exists() and (tmp_path / "model.ckpt").exists()
 
 
-def test_pretrained_true_with_random_weights_is_refused():
+def test_pretrained_true_with_random_weights_is_refused(tmp_path):
     from anomalib.models import Padim
 
-    from iadbench.models import init_args_for_weights
+    from iadbench.models.random_weights import random_weights_init_args
 
-    assert init_args_for_weights(Padim, {}, "random")["pre_trained"] is False
-    assert "pre_trained" not in init_args_for_weights(Padim, {}, "pretrained")
+    assert random_weights_init_args("padim", Padim, {}, tmp_path)["pre_trained"] is False
     with pytest.raises(ValueError, match="contradicts"):
-        init_args_for_weights(Padim, {"pre_trained": True}, "random")
+        random_weights_init_args("padim", Padim, {"pre_trained": True}, tmp_path)
 
 
 @pytest.mark.slow
@@ -68,10 +67,11 @@ def test_isolated_job_failure_leaves_failed_record(tiny_dataset, tmp_path, monke
         assert "earlier output of this job" in info["error_tail"]
 
 
-def test_random_weights_reach_parent_constructors():
+def test_random_weights_reach_parent_constructors(tmp_path):
     from anomalib.models import Padim
 
-    from iadbench.models import accepts_argument, init_args_for_weights
+    from iadbench.models import accepts_argument
+    from iadbench.models.random_weights import random_weights_init_args
 
     class Subclass(Padim):
         def __init__(self, **kwargs):
@@ -79,4 +79,4 @@ def test_random_weights_reach_parent_constructors():
 
     assert accepts_argument(Subclass, "pre_trained")
     assert not accepts_argument(Subclass, "no_such_argument")
-    assert init_args_for_weights(Subclass, {}, "random") == {"pre_trained": False}
+    assert random_weights_init_args("sub", Subclass, {}, tmp_path) == {"pre_trained": False}

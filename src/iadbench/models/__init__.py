@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from pathlib import Path
 from typing import Any
 
 # The 15 models of the study first, then anomalib 2.7's other image models. RKDE is ours.
@@ -105,31 +106,34 @@ def accepts_argument(model_class: type, name: str) -> bool:
     return False
 
 
-def init_args_for_weights(model_class: type, init_args: dict[str, Any], weights: str) -> dict[str, Any]:
-    """Apply the weights policy: with ``random`` every backbone starts from random initialisation.
+def build_model(name: str, spec: dict[str, Any], image_size: int, weights: str,
+                asset_dir: str | Path = "resources/assets"):
+    """Instantiate an anomalib model that returns raw (unnormalised) scores and anomaly maps.
 
-    Models with a ``pre_trained`` argument get ``pre_trained=False``; an explicit
-    ``pre_trained: true`` together with ``weights: random`` is a contradiction and an error.
+    With ``weights: random`` the constructor arguments are adjusted (no pretrained backbones, local
+    anomaly-source textures in ``asset_dir``); build and train inside
+    :func:`iadbench.models.random_weights.random_weights_patches` so that nothing is downloaded.
     """
-    args = dict(init_args)
-    if weights == "random" and accepts_argument(model_class, "pre_trained"):
-        if args.get("pre_trained") is True:
-            raise ValueError(f"{model_class.__name__}: init_args.pre_trained=true contradicts weights: random")
-        args["pre_trained"] = False
-    return args
-
-
-def build_model(name: str, spec: dict[str, Any], image_size: int, weights: str):
-    """Instantiate an anomalib model that returns raw (unnormalised) scores and anomaly maps."""
     from anomalib.post_processing import PostProcessor
 
+    from iadbench.models.random_weights import (
+        check_image_size,
+        configure_pre_processor,
+        image_size_init_args,
+        random_weights_init_args,
+    )
+
     model_class = import_class(resolve_class_path(name, spec.get("class_path")))
-    args = init_args_for_weights(model_class, spec.get("init_args", {}), weights)
+    check_image_size(model_class, image_size)
+    args = dict(spec.get("init_args", {}))
+    if weights == "random":
+        args = random_weights_init_args(name, model_class, args, asset_dir)
+    args = image_size_init_args(model_class, args, image_size)
     # Raw scores: anomalib's min-max normalisation clips to [0, 1], which creates ties and
     # changes AUROC. Our metrics are computed from the raw outputs; anomalib's evaluator is off.
     return model_class(
         **args,
-        pre_processor=model_class.configure_pre_processor(image_size=(image_size, image_size)),
+        pre_processor=configure_pre_processor(model_class, image_size),
         post_processor=PostProcessor(enable_normalization=False),
         evaluator=False,
         visualizer=False,
