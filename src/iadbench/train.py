@@ -147,6 +147,9 @@ def train_job(
                             **provenance.host_info(), **(extra_info or {})}
     try:
         with contextlib.ExitStack() as guards:
+            from iadbench.models.coreset import bounded_coreset
+
+            guards.enter_context(bounded_coreset())  # anomalib's coreset selection fragments the heap
             if weights == "random":
                 from iadbench.models import import_class, resolve_class_path
                 from iadbench.models.random_weights import random_weights_patches
