@@ -49,6 +49,7 @@ class Cell:
     text: str
     bold: bool = False
     failed: bool = False
+    link: str = ""  # failed cells: the training log, relative to results/report/
 
 
 @dataclass
@@ -84,6 +85,8 @@ def metric_table(frame: pd.DataFrame, dataset: str, metric: str, title: str) -> 
     means, spreads = grouped.mean().to_dict(), grouped.std().to_dict()  # std is NaN with one seed
     failed = set(rows.loc[rows["status"] != "ok", ["model", "category"]].itertuples(index=False, name=None))
     failed -= set(ok[["model", "category"]].itertuples(index=False, name=None))
+    failed_seeds = {(model, category): seed for model, category, seed in
+                    rows.loc[rows["status"] != "ok", ["model", "category", "seed"]].itertuples(index=False, name=None)}
     values: dict[str, list[float]] = {}
     for model in models:
         per_category = [float(means.get((model, category), math.nan)) for category in categories]
@@ -99,7 +102,9 @@ def metric_table(frame: pd.DataFrame, dataset: str, metric: str, title: str) -> 
         cells = []
         for index, value in enumerate(values[model]):
             if index < len(categories) and (model, categories[index]) in failed:
-                cells.append(Cell(FAILED, failed=True))
+                seed = failed_seeds[(model, categories[index])]
+                log = f"../logs/train/{dataset}/{categories[index]}/{model}/{seed}.log"
+                cells.append(Cell(FAILED, failed=True, link=log))
             elif math.isnan(value):
                 cells.append(Cell(NOT_APPLICABLE))
             else:
