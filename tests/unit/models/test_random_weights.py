@@ -290,15 +290,24 @@ def test_bounded_coreset_is_swapped_in_and_restored():
 
 @pytest.mark.slow
 def test_bounded_coreset_memory_stays_flat():
-    """15 360 patches: anomalib's selection peaks at ~17.8 GB here (not run); the bounded one stays ~1 GB."""
+    """15 360 patches: the greedy loop adds almost nothing to the peak set by the embedding and imports.
+
+    anomalib's selection grows ~17.8 GB over the same loop on this project's machine (not run). The
+    baseline is the same selection with one iteration, measured in the same run, so the bound holds
+    on machines whose import footprint differs.
+    """
     import subprocess
     import sys
 
-    script = ("import resource, torch\n"
-              "from iadbench.models.coreset import BoundedKCenterGreedy\n"
-              "torch.manual_seed(0)\n"
-              "BoundedKCenterGreedy(torch.randn(15360, 1536), 0.1).select_coreset_idxs()\n"
-              "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n")
-    peak_mb = int(subprocess.run([sys.executable, "-c", script], check=True, capture_output=True,
-                                 text=True).stdout.split()[-1])
-    assert peak_mb < 2500, peak_mb
+    def peak_mb(ratio: float) -> int:
+        script = ("import resource, sys, torch\n"
+                  "from iadbench.models.coreset import BoundedKCenterGreedy\n"
+                  "torch.manual_seed(0)\n"
+                  "BoundedKCenterGreedy(torch.randn(15360, 1536), float(sys.argv[1])).select_coreset_idxs()\n"
+                  "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n")
+        completed = subprocess.run([sys.executable, "-c", script, str(ratio)], check=True,
+                                   capture_output=True, text=True)
+        return int(completed.stdout.split()[-1])
+
+    one_iteration, full_selection = peak_mb(1 / 15360), peak_mb(0.1)
+    assert full_selection - one_iteration < 400, (one_iteration, full_selection)
