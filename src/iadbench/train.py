@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from iadbench import provenance
+from iadbench.assets import ASSET_DIR
 from iadbench.gpus import gpu_slot
 from iadbench.io import atomic_write, read_json, write_json
 from iadbench.offline import network_forbidden
@@ -131,7 +132,7 @@ def _fit_and_predict(
 def train_job(
     *, dataset_spec: dict[str, Any] | None = None, dataset_root: str | Path, category: str, model_name: str,
     model_spec: dict[str, Any], seed: int, image_size: int, weights: str, out_dir: str | Path, threads: int = 1,
-    extra_info: dict[str, Any] | None = None, asset_dir: str | Path = "resources/assets",
+    extra_info: dict[str, Any] | None = None, asset_dir: str | Path = ASSET_DIR,
 ) -> dict[str, Any]:
     """Fit, predict, and write ``model.ckpt``, ``predictions.npz`` and ``train_info.json``.
 
@@ -157,6 +158,13 @@ def train_job(
                 guards.enter_context(network_forbidden("weights: random forbids downloads"))
                 model_class = import_class(resolve_class_path(model_name, model_spec.get("class_path")))
                 guards.enter_context(random_weights_patches(model_name, model_class))
+            else:
+                from iadbench.assets import FETCH_COMMAND, check_assets
+
+                guards.enter_context(network_forbidden(
+                    f"weights: pretrained: jobs read weights from {asset_dir} and never download "
+                    f"(an asset iadbench did not fetch with `{FETCH_COMMAND}`)"))
+                check_assets(model_name, model_spec, image_size, asset_dir)
             info.update(_fit_and_predict(dataset_spec or {"type": "embedded"}, Path(dataset_root), category,
                                          model_name, model_spec, seed, image_size, weights, out_dir,
                                          Path(asset_dir)))
@@ -207,6 +215,10 @@ def run_isolated(*, log_path: str | Path | None = None, gpu_lock_dir: str | Path
         environment = dict(os.environ)
         if device is not None:
             environment["CUDA_VISIBLE_DEVICES"] = device
+        if job_args.get("weights") == "pretrained":
+            from iadbench.assets import offline_environment
+
+            environment.update(offline_environment(job_args.get("asset_dir", ASSET_DIR)))
         sys.stdout.flush()
         sys.stderr.flush()
         child = subprocess.run([sys.executable, "-m", "iadbench.train", str(args_path)], env=environment, check=False)

@@ -5,6 +5,7 @@ from snakemake.exceptions import WorkflowError
 
 import os
 
+from iadbench.assets import ASSET_DIR
 from iadbench.config import ConfigError, Job, config_hash, job_config, jobs, model_image_size, validate_config
 from iadbench.datasets.real import source_spec
 from iadbench.gpus import SLOTS_VARIABLE, detect_gpus
@@ -63,6 +64,15 @@ def all_galleries(wildcards):
     first_seed = config["seeds"][0]
     return [f"results/gallery/{job.dataset}/{job.category}/{job.model}/{job.seed}.png"
             for job in JOBS if job.seed == first_seed]
+
+
+def asset_manifest(wildcards):
+    """Pretrained weights are fetched (head node) before a job trains; random weights need none."""
+    return [f"{ASSET_DIR}/manifests/{wildcards.model}.json"] if config["weights"] == "pretrained" else []
+
+
+def all_asset_manifests(wildcards):
+    return [f"{ASSET_DIR}/manifests/{model}.json" for model in config["models"]] if config["weights"] == "pretrained" else []
 
 
 def category_spec(spec):

@@ -1,6 +1,7 @@
 rule train:
     input:
         data="resources/datasets/{dataset}/{category}",
+        assets=asset_manifest,
     output:
         checkpoint=f"results/train/{JOB_PATH}/model.ckpt",
         predictions=f"results/train/{JOB_PATH}/predictions.npz",
@@ -10,6 +11,7 @@ rule train:
         model_spec=lambda wildcards: config["models"][wildcards.model],
         image_size=lambda wildcards: model_image_size(config, wildcards.model),
         weights=config["weights"],
+        asset_dir=ASSET_DIR,
     log:
         f"results/logs/train/{JOB_PATH}.log",
     threads: 2

@@ -23,5 +23,6 @@ run_isolated(
     weights=snakemake.params.weights,
     out_dir=str(Path(snakemake.output.info).parent),
     threads=snakemake.threads,
+    asset_dir=snakemake.params.asset_dir,
     extra_info={"git_commit": git_commit(Path(snakemake.scriptdir))},
 )

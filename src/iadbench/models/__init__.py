@@ -10,6 +10,8 @@ import inspect
 from pathlib import Path
 from typing import Any
 
+from iadbench.assets import ASSET_DIR
+
 # The 15 models of the study first, then anomalib 2.7's other image models. RKDE is ours.
 MODEL_CLASS_PATHS: dict[str, str] = {
     "cfa": "anomalib.models.Cfa",
@@ -107,7 +109,7 @@ def accepts_argument(model_class: type, name: str) -> bool:
 
 
 def build_model(name: str, spec: dict[str, Any], image_size: int, weights: str,
-                asset_dir: str | Path = "resources/assets"):
+                asset_dir: str | Path = ASSET_DIR):
     """Instantiate an anomalib model that returns raw (unnormalised) scores and anomaly maps.
 
     With ``weights: random`` the constructor arguments are adjusted (no pretrained backbones, local
@@ -128,6 +130,10 @@ def build_model(name: str, spec: dict[str, Any], image_size: int, weights: str,
     args = dict(spec.get("init_args", {}))
     if weights == "random":
         args = random_weights_init_args(name, model_class, args, asset_dir)
+    else:
+        from iadbench.assets import pretrained_init_args
+
+        args = pretrained_init_args(model_class, args, asset_dir)
     args = image_size_init_args(model_class, args, image_size)
     # Raw scores: anomalib's min-max normalisation clips to [0, 1], which creates ties and
     # changes AUROC. Our metrics are computed from the raw outputs; anomalib's evaluator is off.

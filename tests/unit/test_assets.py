@@ -1,0 +1,168 @@
+"""Offline assets: discovery from the libraries, fetch into their cache layout, offline loading."""
+
+import hashlib
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from iadbench.assets import (
+    FETCH_COMMAND,
+    Asset,
+    MissingAssetError,
+    cache_dir,
+    check_assets,
+    fetch_asset,
+    fetch_assets,
+    mirrored,
+    offline_environment,
+    required_assets,
+)
+from iadbench.datasets.download import ChecksumMismatchError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "datasets"))
+from archives import ArchiveServer, sha256, zip_bytes
+
+RESNET18 = {"init_args": {"backbone": "resnet18", "layers": ["layer1", "layer2"]}}
+ANOMALIB_RELEASES = "https://github.com/open-edge-platform/anomalib/releases/download"
+RESNET18_HF_FILE = "huggingface.co/timm/resnet18.a1_in1k/resolve/main/model.safetensors"
+
+
+def _mirror(server: ArchiveServer) -> str:
+    return server.url("")[:-1]
+
+
+def _offline_python(asset_dir: Path, code: str) -> str:
+    """Run ``code`` in a fresh interpreter with a training job's environment and no network."""
+    import os
+
+    script = ("from iadbench.offline import network_forbidden\n"
+              "with network_forbidden('offline test'):\n" + "".join(f"    {line}\n" for line in code.splitlines()))
+    result = subprocess.run([sys.executable, "-c", script], env={**os.environ, **offline_environment(asset_dir)},
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+@pytest.mark.parametrize(("model", "spec", "expected"), [
+    ("padim", RESNET18, {("https://huggingface.co/timm/resnet18.a1_in1k/resolve/main/model.safetensors",
+                          "huggingface/hub/models--timm--resnet18.a1_in1k/snapshots")}),
+    ("ganomaly", {}, set()),
+    ("draem", {}, {("https://www.robots.ox.ac.uk/~vgg/data/dtd/download/dtd-r1.0.1.tar.gz", "anomalib/datasets/dtd")}),
+    ("dsr", {}, {(f"{ANOMALIB_RELEASES}/dsr_pretrained_weights/dsr_vq_model_pretrained.zip",
+                  "anomalib/pre_trained/dsr/vq_model_pretrained_128_4096.pckl")}),
+    ("efficient_ad", {}, {
+        (f"{ANOMALIB_RELEASES}/efficientad_pretrained_weights/efficientad_pretrained_weights.zip",
+         "anomalib/pre_trained/efficientad_pretrained_weights"),
+        ("https://s3.amazonaws.com/fast-ai-imageclas/imagenette2.tgz", "anomalib/datasets/imagenette")}),
+    ("rkde", {}, {
+        ("https://download.pytorch.org/models/fasterrcnn_resnet50_fpn_coco-258fb6c6.pth",
+         "torch/hub/checkpoints/fasterrcnn_resnet50_fpn_coco-258fb6c6.pth"),
+        ("https://github.com/openvinotoolkit/anomalib/releases/download/rkde-weights/rkde_feature_extractor.pth",
+         "torch/hub/checkpoints/rkde_feature_extractor.pth")}),
+])
+def test_required_assets_are_what_the_libraries_request(tmp_path, model, spec, expected):
+    assets = required_assets(model, spec, 256, tmp_path)
+    # Hugging Face snapshots sit in a folder named after a commit: compare up to "snapshots".
+    assert {(asset.url, asset.path.split("/snapshots/")[0] + "/snapshots" if "/snapshots/" in asset.path
+             else asset.path) for asset in assets} == expected
+    assert not any(cache_dir(tmp_path).rglob("*.pth")), "discovery must not download or write weights"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["cfa", "csflow"])
+def test_hard_coded_torchvision_weights_are_found(tmp_path, model):
+    """CFA and CS-Flow ignore pre_trained and always load torchvision weights: found all the same."""
+    (asset,) = required_assets(model, {}, 256, tmp_path)
+    assert asset.url.startswith("https://download.pytorch.org/models/") and asset.sha256_prefix
+    assert asset.path == f"torch/hub/checkpoints/{asset.url.rsplit('/', 1)[1]}"
+
+
+def test_mirror_keeps_host_and_path():
+    assert mirrored("https://huggingface.co/timm/x/resolve/main/model.safetensors", "http://127.0.0.1:8/m/") == \
+        "http://127.0.0.1:8/m/huggingface.co/timm/x/resolve/main/model.safetensors"
+    assert mirrored("https://a/b", None) == "https://a/b"
+
+
+def test_fetched_timm_weights_load_offline_through_timm(tmp_path):
+    """The Hugging Face cache layout written by fetch is what timm reads with HF_HUB_OFFLINE=1."""
+    import timm
+    from safetensors.torch import save
+
+    torch.manual_seed(1)
+    state = timm.create_model("resnet18", pretrained=False).state_dict()
+    served = save({name: tensor.contiguous() for name, tensor in state.items()})
+    with ArchiveServer({RESNET18_HF_FILE: served}) as server:
+        manifest = fetch_assets("padim", RESNET18, 64, tmp_path, mirror=_mirror(server))
+        fetch_assets("padim", RESNET18, 64, tmp_path, mirror=_mirror(server))  # present: not fetched again
+        assert len(server.gets(RESNET18_HF_FILE)) == 1
+    assert [entry["url"] for entry in manifest["assets"]] == [f"{_mirror(server)}/{RESNET18_HF_FILE}"]
+    check_assets("padim", RESNET18, 64, tmp_path)
+    expected = float(state["conv1.weight"].double().sum())
+    printed = _offline_python(tmp_path, "import timm\n"
+                              "model = timm.create_model('resnet18', pretrained=True)\n"
+                              "print(float(model.conv1.weight.double().sum()))")
+    assert float(printed.split()[-1]) == pytest.approx(expected, abs=0, rel=1e-12)
+
+
+def test_fetched_torch_hub_checkpoint_loads_offline(tmp_path):
+    buffer = io.BytesIO()
+    torch.save({"weight": torch.arange(6.0)}, buffer)
+    data = buffer.getvalue()
+    name = f"tiny-{hashlib.sha256(data).hexdigest()[:8]}.pth"
+    url = f"https://download.pytorch.org/models/{name}"
+    asset = Asset(name="tiny", url=url, path=f"torch/hub/checkpoints/{name}", sha256_prefix=name[5:13])
+    with ArchiveServer({f"download.pytorch.org/models/{name}": data}) as server:
+        fetch_asset(asset, tmp_path, mirror=_mirror(server))
+    printed = _offline_python(tmp_path, f"import torch.hub\nprint(torch.hub.load_state_dict_from_url({url!r})['weight'].sum().item())")
+    assert printed.split()[-1] == "15.0"
+
+
+def test_wrong_digest_leaves_nothing(tmp_path):
+    data = b"not the published checkpoint"
+    asset = Asset(name="tiny", url="https://download.pytorch.org/models/tiny-00000000.pth",
+                  path="torch/hub/checkpoints/tiny-00000000.pth", sha256_prefix="00000000")
+    with ArchiveServer({"download.pytorch.org/models/tiny-00000000.pth": data}) as server, \
+            pytest.raises(ChecksumMismatchError, match="tiny"):
+        fetch_asset(asset, tmp_path, mirror=_mirror(server))
+    assert not (cache_dir(tmp_path) / asset.path).exists()
+    assert [path.name for path in (cache_dir(tmp_path) / "torch").rglob("*") if path.is_file()
+            and path.suffix != ".lock"] == []
+
+
+def test_archive_assets_extract_where_anomalib_looks(tmp_path):
+    archive = zip_bytes({"vq_model_pretrained_128_4096.pckl": b"weights"})
+    asset = Asset(name="anomalib dsr", url="https://example.org/dsr.zip", sha256=sha256(archive),
+                  path="anomalib/pre_trained/dsr/vq_model_pretrained_128_4096.pckl", extract_to="anomalib/pre_trained/dsr")
+    with ArchiveServer({"example.org/dsr.zip": archive, "example.org/bad.zip": archive[:-10]}) as server:
+        entry = fetch_asset(asset, tmp_path, mirror=_mirror(server))
+        bad = Asset(**{**entry, "url": "https://example.org/bad.zip", "path": "anomalib/other/x", "extract_to": "anomalib/other"})
+        with pytest.raises(ChecksumMismatchError):
+            fetch_asset(bad, tmp_path, mirror=_mirror(server))
+    cache = cache_dir(tmp_path)
+    assert (cache / asset.path).read_bytes() == b"weights"
+    assert not (cache / "anomalib" / "other" / "x").exists()
+    assert [path.name for path in (cache / ".downloads").iterdir() if path.suffix != ".lock"] == []
+
+
+def test_missing_asset_names_the_fetch_command(tmp_path):
+    with pytest.raises(MissingAssetError) as raised:
+        check_assets("padim", RESNET18, 64, tmp_path)
+    message = str(raised.value)
+    assert FETCH_COMMAND in message and "resnet18.a1_in1k" in message and str(cache_dir(tmp_path)) in message
+
+
+def test_pretrained_job_without_assets_fails_fast_with_a_failed_record(tiny_dataset, tmp_path):
+    from iadbench.train import run_isolated
+
+    out_dir = tmp_path / "job"
+    info = run_isolated(dataset_root=str(tiny_dataset), category="washer", model_name="padim",
+                        model_spec={**RESNET18, "max_epochs": 1, "train_batch_size": 4, "eval_batch_size": 4},
+                        seed=0, image_size=64, weights="pretrained", out_dir=str(out_dir),
+                        asset_dir=str(tmp_path / "assets"))
+    assert info["status"] == "failed" and info["error_type"] == "MissingAssetError"
+    assert FETCH_COMMAND in json.loads((out_dir / "train_info.json").read_text())["error_tail"]

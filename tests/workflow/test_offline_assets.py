@@ -1,0 +1,40 @@
+"""weights: pretrained on offline compute nodes: the head node fetches, jobs read the cache only."""
+
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from workflow_helpers import TINY_CONFIG, make_workdir, run_snakemake
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "datasets"))
+from archives import ArchiveServer
+
+RESNET18_HF_FILE = "huggingface.co/timm/resnet18.a1_in1k/resolve/main/model.safetensors"
+
+
+@pytest.mark.slow
+def test_pretrained_run_fetches_once_then_trains_offline(repo_root, tmp_path):
+    import timm
+    from safetensors.torch import save
+
+    torch.manual_seed(3)  # stands in for the published weights: same architecture, known values
+    served = save({name: tensor.contiguous() for name, tensor in
+                   timm.create_model("resnet18", pretrained=False).state_dict().items()})
+    dataset = {**TINY_CONFIG["datasets"]["embedded"], "categories": ["washer"]}
+    with ArchiveServer({RESNET18_HF_FILE: served}) as server:
+        config = {**TINY_CONFIG, "datasets": {"embedded": dataset}, "weights": "pretrained",
+                  "models": {"padim": TINY_CONFIG["models"]["padim"]}, "assets": {"mirror": server.url("")[:-1]}}
+        config_path = make_workdir(repo_root, tmp_path, config)
+        run_snakemake(tmp_path, config_path)
+        assert len(server.gets(RESNET18_HF_FILE)) == 1
+        assert "Nothing to be done" in run_snakemake(tmp_path, config_path, "-n").stdout + \
+            run_snakemake(tmp_path, config_path, "-n").stderr
+    rows = pd.read_parquet(tmp_path / "results" / "benchmark.parquet")
+    assert rows[["model", "status", "weights"]].values.tolist() == [["padim", "ok", "pretrained"]]
+    manifest = json.loads((tmp_path / "resources" / "assets" / "manifests" / "padim.json").read_text())
+    assert [Path(entry["path"]).name for entry in manifest["assets"]] == ["model.safetensors"]
+    train_log = (tmp_path / "results" / "logs" / "train" / "embedded" / "washer" / "padim" / "0.log").read_text()
+    assert "refused" not in train_log
