@@ -68,3 +68,14 @@ def test_report_target_rebuilds_from_the_table_alone(finished_run):
     log = result.stdout + result.stderr
     assert "rule report" in log and "rule train" not in log and "rule evaluate" not in log
     assert "Anomaly maps" in (finished_run / "results" / "report" / "index.html").read_text()
+
+
+@pytest.mark.slow
+def test_snakemake_report_bundles_the_report(finished_run):
+    """`snakemake --report` collects the outputs wrapped in report() (our HTML and LaTeX)."""
+    bundle = finished_run / "snakemake_report.zip"
+    run_snakemake(finished_run, finished_run / "config" / "test.yaml", "--report", str(bundle))
+    import zipfile
+
+    names = {name.rsplit("/", 1)[-1] for name in zipfile.ZipFile(bundle).namelist()}
+    assert {"report.html", "index.html", "tables.tex"} <= names, names
