@@ -167,7 +167,7 @@ def test_torch_model_shapes(fitted_grid_model):
     output = model(torch.rand(3, 3, IMAGE_SIZE, IMAGE_SIZE))
     assert output.pred_score.shape == (3,)
     assert output.anomaly_map.shape == (3, IMAGE_SIZE, IMAGE_SIZE)
-    assert torch.all((output.pred_score >= 0) & (output.pred_score <= 1))
+    assert torch.all(output.pred_score > 0)
     # the image score is the maximum region score, which is also the maximum of the painted map
     assert torch.allclose(output.pred_score, output.anomaly_map.amax(dim=(1, 2)))
 
@@ -363,3 +363,29 @@ def test_engine_with_random_faster_rcnn_offline(tmp_path, offline):
     assert scores.shape == (6,) and maps.shape == (6, IMAGE_SIZE, IMAGE_SIZE)
     assert torch.isfinite(scores).all()
     assert model.model.region_extractor.faster_rcnn is not None
+
+
+def test_kde_scores_follow_anomalib_and_do_not_saturate():
+    """Where anomalib's probability p is informative our score is -log(1 - p); far out it keeps ordering."""
+    from anomalib.models.components.classification import KDEClassifier
+
+    torch.manual_seed(0)
+    basis = torch.linalg.qr(torch.randn(4096, 4)).Q.T
+
+    def features(count: int, shift: float = 0.0) -> torch.Tensor:
+        return (torch.randn(count, 4) + shift) @ basis + 0.01 * torch.randn(count, 4096)
+
+    model = RkdeModel(pre_trained=False, region_proposals="grid", n_pca_components=4)
+    model.memory_bank = [features(300)]
+    model.fit()
+    classifier = model.classifier
+    probe = torch.cat([features(40), features(40, shift=2.0)])
+    ours = classifier(probe.clone()).double()  # anomalib's PCA transform works in place
+    anomalib_p = KDEClassifier.predict(classifier, probe.clone()).double()
+    informative = anomalib_p < 0.99  # float32 p loses digits near 1
+    assert informative.sum() > 20
+    torch.testing.assert_close(ours[informative], -torch.log1p(-anomalib_p[informative]), rtol=1e-5, atol=0)
+    far = torch.cat([features(1, shift=shift) for shift in (40.0, 80.0, 160.0, 320.0)])
+    assert (KDEClassifier.predict(classifier, far.clone()) == 1.0).all()  # anomalib: four-way tie
+    far_scores = classifier(far)
+    assert torch.all(far_scores.diff() > 0), far_scores

@@ -10,9 +10,17 @@ extractor normalise internally):
    :class:`~anomalib.models.components.classification.KDEClassifier` (PCA, feature scaling, Gaussian
    KDE on at most ``max_training_points`` randomly chosen region features; its PCA is swapped for
    :class:`GramPCA`, same components without anomalib's N x N SVD matrix);
-4. inference: each region gets the classifier's anomaly probability; the image score is the maximum
-   over its regions and the anomaly map paints each region's score into its box (maximum where boxes
-   overlap, ``0`` outside every box).
+4. inference: each region gets an anomaly score from :class:`LogSpaceKDEClassifier`; the image score is
+   the maximum over its regions and the anomaly map paints each region's score into its box (maximum
+   where boxes overlap, ``0`` outside every box).
+
+Scores: anomalib's KDEClassifier turns the log-density ``l`` into ``p = 1 / (1 + exp(0.05 (l - 12)))``
+after computing the density in float32 plus ``1e-300`` (which is ``0`` in float32). Every region
+whose density underflows gets ``l = -inf`` and ``p = 1.0`` exactly, and ``p`` rounds to ``1.0`` in
+float32 from ``l`` below about -320: far-out regions tie, and tied scores distort AUROC, AP and
+PRO. Here ``l`` is computed in log space (log-sum-exp, float64) and the score is
+``-log(1 - p) = softplus(0.05 (12 - l))``: a strictly increasing function of anomalib's ``p`` (same
+ranking wherever ``p`` does not saturate), positive, and unbounded instead of saturating.
 """
 
 # Copyright (C) 2022-2024 Intel Corporation (pipeline after anomalib 1.x's RKDE)
@@ -21,6 +29,7 @@ extractor normalise internally):
 from __future__ import annotations
 
 import logging
+import math
 
 import torch
 from anomalib.data import InferenceBatch
@@ -84,6 +93,32 @@ def boxes_to_rois(boxes: list[torch.Tensor]) -> torch.Tensor:
     return torch.cat([indices, torch.cat(boxes)], dim=1)
 
 
+class LogSpaceKDEClassifier(KDEClassifier):
+    """anomalib's KDE classifier with log-space densities and a score that never saturates (module docstring)."""
+
+    def compute_kde_scores(self, features: torch.Tensor, as_log_likelihood: bool | None = False) -> torch.Tensor:
+        features = self.pca_model.transform(features)
+        features, _ = self.pre_process(features, self.max_length)
+        kde = self.kde_model
+        transform = kde.bw_transform.double()
+        points = features.double() @ transform
+        dataset = kde.dataset.double()
+        # Exact pairwise distances (no matmul shortcut), in row chunks: at most 256 x M doubles at once.
+        log_kernel_sums = torch.cat([
+            torch.logsumexp(-torch.cdist(chunk, dataset, compute_mode="donot_use_mm_for_euclid_dist").square() / 2, dim=1)
+            for chunk in points.split(256)
+        ]) if points.shape[0] else points.new_empty(0)
+        dimension = transform.shape[0]
+        log_norm = torch.log(torch.diagonal(transform)).sum() - dimension / 2 * math.log(2 * math.pi)
+        log_density = log_kernel_sums + log_norm - math.log(dataset.shape[0])
+        return log_density if as_log_likelihood else log_density.exp()
+
+    def predict(self, features: torch.Tensor) -> torch.Tensor:
+        """``-log(1 - p)`` for anomalib's anomaly probability ``p``; float32 like the features."""
+        log_density = self.compute_kde_scores(features, as_log_likelihood=True)
+        return torch.nn.functional.softplus(0.05 * (12 - log_density)).to(features.dtype)
+
+
 class RkdeModel(nn.Module):
     """Torch model of Region-based Kernel Density Estimation.
 
@@ -143,7 +178,7 @@ class RkdeModel(nn.Module):
 
         self.feature_extractor = FeatureExtractor(pre_trained=pre_trained).eval()
 
-        self.classifier = KDEClassifier(
+        self.classifier = LogSpaceKDEClassifier(
             n_pca_components=n_pca_components,
             feature_scaling_method=FeatureScalingMethod(feature_scaling_method),
             max_training_points=max_training_points,
