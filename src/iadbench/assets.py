@@ -264,44 +264,61 @@ def _present(path: Path) -> bool:
 
 
 def fetch_asset(asset: Asset, asset_dir: str | Path, mirror: str | None = None) -> dict[str, Any]:
-    """Download ``asset`` into the cache unless present; returns its manifest entry."""
-    from iadbench.datasets.download import ChecksumMismatchError, download, file_checksum
-    from iadbench.datasets.extract import safe_extract
+    """Download ``asset`` into the cache unless present; returns its manifest entry.
+
+    All or nothing: files appear by rename after their digest matched; an archive's members are
+    extracted beside the cache and renamed into place (a new folder as a whole). A lock per asset
+    lets parallel ``fetch_assets`` jobs share one (DTD for DRAEM and GLASS, one backbone for many).
+    """
+    from iadbench.datasets.download import file_lock
 
     cache = cache_dir(asset_dir)
     target = _located(asset, cache)
     url = mirrored(asset.url, mirror)
-    if not _present(target):
-        logger.info("fetching %s from %s", asset.name, url)
-        downloads = cache / ".downloads"
-        downloads.mkdir(parents=True, exist_ok=True)
-        archive = downloads / hashlib.sha1(asset.url.encode()).hexdigest()
-        destination = archive if asset.extract_to else target
-        download(url, destination, checksum=asset.sha256, algorithm="sha256" if asset.sha256 else None)
-        if asset.sha256_prefix and not file_checksum(destination, "sha256").startswith(asset.sha256_prefix):
-            actual = file_checksum(destination, "sha256")
-            destination.unlink()
-            raise ChecksumMismatchError(destination, "sha256", asset.sha256_prefix + "...", actual,
-                                        f" ({asset.name}: torch.hub's file-name digest)")
-        if asset.extract_to:
-            root = _located(dataclasses.replace(asset, path=asset.extract_to), cache)
-            root.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=".extracting-", dir=downloads))
-            try:
-                safe_extract(archive, staging / "members")
-                for member in sorted((staging / "members").iterdir()):
-                    if not (root / member.name).exists():
-                        member.rename(root / member.name)
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
-            archive.unlink()
-            if not _present(target):
-                raise MissingAssetError(f"{asset.name}: {url} extracted into {root} but did not provide {target}")
+    downloads = cache / ".downloads"
+    key = hashlib.sha1(asset.url.encode()).hexdigest()
+    with file_lock(downloads / f"{key}.fetch.lock"):
+        if not _present(target):
+            logger.info("fetching %s from %s", asset.name, url)
+            _download_and_place(asset, url, target, downloads / key, cache)
     if asset.hf_ref:
         reference = cache / asset.hf_ref
         reference.parent.mkdir(parents=True, exist_ok=True)
         reference.write_text(Path(asset.path).parent.name)  # the snapshot folder: HF's offline lookup
     return {**dataclasses.asdict(asset), "url": url}
+
+
+def _download_and_place(asset: Asset, url: str, target: Path, archive: Path, cache: Path) -> None:
+    from iadbench.datasets.download import ChecksumMismatchError, download, file_checksum
+    from iadbench.datasets.extract import safe_extract
+
+    destination = archive if asset.extract_to else target
+    download(url, destination, checksum=asset.sha256, algorithm="sha256" if asset.sha256 else None)
+    if asset.sha256_prefix and not file_checksum(destination, "sha256").startswith(asset.sha256_prefix):
+        actual = file_checksum(destination, "sha256")
+        destination.unlink()
+        raise ChecksumMismatchError(destination, "sha256", asset.sha256_prefix + "...", actual,
+                                    f" ({asset.name}: torch.hub's file-name digest)")
+    if not asset.extract_to:
+        return
+    root = _located(dataclasses.replace(asset, path=asset.extract_to), cache)
+    staging = Path(tempfile.mkdtemp(prefix=".extracting-", dir=archive.parent))
+    try:
+        safe_extract(archive, staging / "members")
+        root.parent.mkdir(parents=True, exist_ok=True)
+        if not _present(root):
+            with contextlib.suppress(OSError):
+                root.rmdir()  # an empty folder left by anomalib or an earlier attempt
+            (staging / "members").rename(root)
+        else:
+            for member in sorted((staging / "members").iterdir()):
+                if not (root / member.name).exists():
+                    member.rename(root / member.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    archive.unlink()
+    if not _present(target):
+        raise MissingAssetError(f"{asset.name}: {url} extracted into {root} but did not provide {target}")
 
 
 def fetch_assets(name: str, spec: dict[str, Any], image_size: int, asset_dir: str | Path,

@@ -166,3 +166,18 @@ def test_pretrained_job_without_assets_fails_fast_with_a_failed_record(tiny_data
                         asset_dir=str(tmp_path / "assets"))
     assert info["status"] == "failed" and info["error_type"] == "MissingAssetError"
     assert FETCH_COMMAND in json.loads((out_dir / "train_info.json").read_text())["error_tail"]
+
+
+def test_parallel_fetches_of_one_archive_download_it_once(tmp_path):
+    """DRAEM and GLASS both need DTD: their fetch jobs may run at once and must not trip over each other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    archive = zip_bytes({"dtd/images/banded/banded_0001.jpg": b"jpeg", "dtd/labels/labels.txt": b"x"})
+    asset = Asset(name="dtd", url="https://example.org/dtd.zip", sha256=sha256(archive),
+                  path="anomalib/datasets/dtd", extract_to="anomalib/datasets/dtd")
+    with ArchiveServer({"example.org/dtd.zip": archive}, delay_seconds=0.3) as server:
+        with ThreadPoolExecutor(3) as pool:
+            list(pool.map(lambda _: fetch_asset(asset, tmp_path, mirror=_mirror(server)), range(3)))
+        assert len(server.gets("example.org/dtd.zip")) == 1
+    root = cache_dir(tmp_path) / "anomalib" / "datasets" / "dtd"
+    assert (root / "dtd" / "images" / "banded" / "banded_0001.jpg").read_bytes() == b"jpeg"
