@@ -19,8 +19,12 @@ from iadbench.train import load_predictions
 logger = logging.getLogger(__name__)
 
 
-def native_masks(image_paths: np.ndarray, mask_paths: np.ndarray) -> np.ndarray:
-    """Ground-truth masks at the dataset's own resolution (defect-free images: all zero)."""
+def native_masks(image_paths: np.ndarray, mask_paths: np.ndarray) -> np.ndarray | list[np.ndarray]:
+    """Ground-truth masks at the dataset's own resolution (defect-free images: all zero).
+
+    One ``(N, H, W)`` stack when all images share a size, else a list of ``(H_i, W_i)`` masks
+    (Kolektor's images differ in height): the metrics take either.
+    """
     masks = []
     for image_path, mask_path in zip(image_paths, mask_paths, strict=True):
         if mask_path:
@@ -31,9 +35,8 @@ def native_masks(image_paths: np.ndarray, mask_paths: np.ndarray) -> np.ndarray:
         else:
             with Image.open(image_path) as image:
                 masks.append(np.zeros(image.size[::-1], dtype=bool))
-    shapes = {mask.shape for mask in masks}
-    if len(shapes) > 1:
-        raise ValueError(f"masks of one category differ in size ({sorted(shapes)}); use evaluation.resolution: model")
+    if len({mask.shape for mask in masks}) > 1:
+        return masks
     return np.stack(masks)
 
 
@@ -46,7 +49,10 @@ def compute_metrics(predictions: dict[str, np.ndarray], resolution: str, fpr_lim
     if maps.size:
         if resolution == "native":
             masks = native_masks(predictions["image_paths"], predictions["mask_paths"])
-            maps = metrics.resize_maps_to(maps, masks.shape[-2:])
+            if isinstance(masks, list):
+                maps = [metrics.resize_maps_to(one_map, mask.shape) for one_map, mask in zip(maps, masks, strict=True)]
+            else:
+                maps = metrics.resize_maps_to(maps, masks.shape[-2:])
         else:
             masks = predictions["masks"]
         values.update(metrics.pixel_metrics(maps, masks, fpr_limits=tuple(fpr_limits)))

@@ -11,6 +11,8 @@ numpy arrays in, python floats out. Conventions shared by every function:
 * Bad input raises ``ValueError``: NaN or infinite scores, shapes that differ, non-numeric arrays.
 
 Anomaly maps are ``(N, H, W)`` float arrays (``(N, 1, H, W)`` is squeezed); masks have the same shape.
+Images of different sizes (e.g. Kolektor at native resolution) come as lists of ``(H_i, W_i)``
+arrays, each mask the size of its map; every metric is then taken over all pixels of all images.
 ``resize_maps_to`` brings model-resolution maps to the masks' native size first.
 
 Speed and memory: every pixel metric comes from one sort of the pixels. Each pixel becomes one uint64
@@ -292,14 +294,27 @@ def _image_stack(array, name: str) -> np.ndarray:
     return array
 
 
-def _maps_and_masks(maps, masks) -> tuple[np.ndarray, np.ndarray]:
+def _maps_and_masks(maps, masks) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per-image (map, mask) pairs, checked: a stack of equal-size images, or lists of any sizes."""
+    if isinstance(maps, list | tuple) or isinstance(masks, list | tuple):
+        if len(maps) != len(masks):
+            raise ValueError(f"{len(maps)} anomaly maps but {len(masks)} masks")
+        pairs = [(_image_stack(np.asarray(a)[None], "anomaly maps")[0], _image_stack(np.asarray(m)[None], "masks")[0])
+                 for a, m in zip(maps, masks, strict=True)]
+        for index, (one_map, one_mask) in enumerate(pairs):
+            if one_map.shape != one_mask.shape:
+                raise ValueError(f"anomaly map {index} of shape {one_map.shape} does not match its mask of "
+                                 f"shape {one_mask.shape}")
+        if not pairs or not any(one_map.size for one_map, _ in pairs):
+            raise ValueError("anomaly maps are empty")
+        return [one_map for one_map, _ in pairs], [one_mask for _, one_mask in pairs]
     map_shape, mask_shape = np.shape(maps), np.shape(masks)
     maps, masks = _image_stack(maps, "anomaly maps"), _image_stack(masks, "masks")
     if maps.shape != masks.shape:
         raise ValueError(f"anomaly maps of shape {map_shape} do not match masks of shape {mask_shape}")
     if maps.size == 0:
         raise ValueError(f"anomaly maps are empty (shape {map_shape})")
-    return maps, masks
+    return list(maps), list(masks)
 
 
 def _score_label_blocks(scores, labels, score_name: str, label_name: str):
@@ -380,7 +395,7 @@ class _GroundTruthCodes:
 
 def _pixel_statistics(maps, masks, fpr_limits: tuple[float, ...] = (), keep_pro_curve: bool = False):
     maps, masks = _maps_and_masks(maps, masks)
-    return _rank_statistics(list(maps), list(masks), "anomaly maps", "masks", level="pixel",
+    return _rank_statistics(maps, masks, "anomaly maps", "masks", level="pixel",
                             fpr_limits=fpr_limits, keep_pro_curve=keep_pro_curve)
 
 
@@ -583,22 +598,23 @@ def _reference_pro(maps, masks) -> tuple[np.ndarray, np.ndarray]:
     Independent of the engine above (no packed keys, no chunks); not used by the public functions.
     """
     maps, masks = _maps_and_masks(maps, masks)
-    fp_changes = np.zeros(maps.shape, dtype=np.int64)
-    pro_changes = np.zeros(maps.shape, dtype=np.float64)
+    fp_parts, pro_parts = [], []
     n_ok_pixels = n_regions = 0
-    for index, mask in enumerate(masks):
+    for mask in masks:
         labeled, n_components = ndimage.label(mask > 0, structure=np.ones((3, 3), dtype=int))
         n_regions += n_components
         ok = labeled == 0
         n_ok_pixels += int(ok.sum())
-        fp_changes[index, ok] = 1
         sizes = np.bincount(labeled.ravel(), minlength=n_components + 1)
-        pro_changes[index, ~ok] = 1.0 / sizes[labeled[~ok]]
-    scores = maps.astype(np.float64).ravel()
+        pro_change = np.zeros(mask.shape, dtype=np.float64)
+        pro_change[~ok] = 1.0 / sizes[labeled[~ok]]
+        fp_parts.append(ok.astype(np.int64).ravel())
+        pro_parts.append(pro_change.ravel())
+    scores = np.concatenate([one_map.astype(np.float64).ravel() for one_map in maps])
     order = np.argsort(scores, kind="stable")[::-1]
     scores = scores[order]
-    fprs = np.cumsum(fp_changes.ravel()[order]) / n_ok_pixels
-    pros = np.cumsum(pro_changes.ravel()[order]) / n_regions
+    fprs = np.cumsum(np.concatenate(fp_parts)[order]) / n_ok_pixels
+    pros = np.cumsum(np.concatenate(pro_parts)[order]) / n_regions
     keep = np.append(np.diff(scores) != 0, True)
     fprs = np.clip(fprs[keep], None, 1.0)
     pros = np.clip(pros[keep], None, 1.0)

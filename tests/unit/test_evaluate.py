@@ -7,6 +7,7 @@ from PIL import Image
 
 from iadbench.config import Job
 from iadbench.evaluate import compute_metrics, evaluate_job, native_masks
+from iadbench.metrics import pixel_metrics, resize_maps_to
 from iadbench.train import save_predictions
 
 JOB = Job("embedded", "washer", "padim", 0)
@@ -46,6 +47,20 @@ def test_native_resolution_upsamples_maps(predictions):
     assert native["eval_resolution"] == "native" and native["pixel_metrics_applicable"]
     assert native["image_AUROC"] == 1.0
     assert 0 <= native["pixel_AUROC"] <= 1 and model["pixel_AUROC"] == 1.0
+
+
+def test_native_resolution_with_images_of_different_sizes(predictions, tmp_path):
+    """Kolektor-like: the defect-free image is taller; each map is upsampled to its own mask."""
+    tall = tmp_path / "tall_good.png"
+    Image.fromarray(np.zeros((12, 8, 3), np.uint8)).save(tall)
+    mixed = {**predictions, "image_paths": np.array([str(tall), predictions["image_paths"][1]])}
+    masks = native_masks(mixed["image_paths"], mixed["mask_paths"])
+    assert [mask.shape for mask in masks] == [(12, 8), (8, 8)]
+    values = compute_metrics(mixed, "native", [0.3])
+    upsampled = [resize_maps_to(mixed["maps"][0], (12, 8)), resize_maps_to(mixed["maps"][1], (8, 8))]
+    expected = pixel_metrics(upsampled, masks, fpr_limits=(0.3,))
+    assert values["pixel_AUROC"] == expected["pixel_AUROC"] and 0 < values["pixel_AUROC"] <= 1
+    assert values["pixel_AUPRO"] == expected["pixel_AUPRO"]
 
 
 def test_model_without_maps_has_no_pixel_metrics(predictions):

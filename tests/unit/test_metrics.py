@@ -420,3 +420,42 @@ def test_pixel_metrics_match_sklearn_and_official_pro(seed, levels, dtype, chunk
         official = metrics._reference_trapezoid(official_fpr, official_pro, limit) / limit
         assert values[key] == pytest.approx(official, abs=1e-12)
         assert values[key] == pytest.approx(literal_normalised_area(literal_fpr, literal_pro, limit), abs=1e-12)
+
+
+def _mixed_size_category(seed: int):
+    """Three images of different sizes (like Kolektor at native resolution), with defects and ties."""
+    rng = np.random.default_rng(seed)
+    maps, masks = [], []
+    for height, width in ((9, 7), (12, 7), (5, 11)):
+        mask = np.zeros((height, width), np.uint8)
+        top, left = rng.integers(0, height - 3), rng.integers(0, width - 3)
+        mask[top:top + 3, left:left + 2] = 1
+        maps.append(rng.integers(0, 6, size=(height, width)).astype(np.float32) + 2.0 * mask)
+        masks.append(mask)
+    return maps, masks
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_images_of_different_sizes_are_pooled_like_equal_ones(seed):
+    maps, masks = _mixed_size_category(seed)
+    values = pixel_metrics(maps, masks, fpr_limits=(0.3, 1.0))
+    scores = np.concatenate([one_map.ravel() for one_map in maps])
+    positive = np.concatenate([one_mask.ravel() for one_mask in masks]) > 0
+    assert values["pixel_AUROC"] == pytest.approx(roc_auc_score(positive, scores), abs=1e-12)
+    assert values["pixel_AP"] == pytest.approx(average_precision_score(positive, scores), abs=1e-12)
+    official_fpr, official_pro = metrics._reference_pro(maps, masks)
+    for limit, key in ((0.3, "pixel_AUPRO_30"), (1.0, "pixel_AUPRO_100")):
+        official = metrics._reference_trapezoid(official_fpr, official_pro, limit) / limit
+        assert values[key] == pytest.approx(official, abs=1e-12)
+
+
+def test_equal_size_list_equals_stack(two_regions):
+    maps, masks = two_regions
+    assert pixel_metrics(list(maps), list(masks)) == pixel_metrics(maps, masks)
+
+
+def test_mixed_size_mismatch_names_the_image():
+    maps, masks = _mixed_size_category(0)
+    masks[1] = masks[1][:, :-1]
+    with pytest.raises(ValueError, match=r"anomaly map 1 of shape \(12, 7\) does not match its mask"):
+        pixel_metrics(maps, masks)
