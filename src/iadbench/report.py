@@ -40,7 +40,7 @@ RANDOM_WEIGHTS_NOTE = (
 )
 PROVENANCE_COLUMNS = (
     "python_version", "torch_version", "anomalib_version", "iadbench_version", "git_commit", "config_hash",
-    "hostname", "cpu", "gpu", "device", "weights", "image_size", "eval_resolution",
+    "hostname", "cpu", "gpu", "device", "weights", "pretrained_assets", "image_size", "eval_resolution",
 )
 
 

@@ -29,7 +29,7 @@ ROW_SCHEMA: dict[str, str] = {
     "n_train": "Int64", "n_test": "Int64", "n_test_anomalous": "Int64",
     "fit_seconds": "float64", "inference_seconds": "float64", "images_per_second": "float64",
     "peak_rss_mb": "float64", "peak_gpu_mb": "float64", "n_parameters": "Int64",
-    "weights": "string", "image_size": "Int64", "max_epochs": "Int64", "threads": "Int64",
+    "weights": "string", "pretrained_assets": "string", "image_size": "Int64", "max_epochs": "Int64", "threads": "Int64",
     "device": "string", "cuda_visible_devices": "string", "hostname": "string", "cpu": "string", "gpu": "string",
     "python_version": "string", "torch_version": "string", "anomalib_version": "string",
     "iadbench_version": "string", "git_commit": "string", "config_hash": "string",

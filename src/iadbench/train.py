@@ -164,7 +164,9 @@ def train_job(
                 guards.enter_context(network_forbidden(
                     f"weights: pretrained: jobs read weights from {asset_dir} and never download "
                     f"(an asset iadbench did not fetch with `{FETCH_COMMAND}`)"))
-                check_assets(model_name, model_spec, image_size, asset_dir)
+                # Which published weights (e.g. timm's wide_resnet50_2.racm_in1k, not torchvision's) made the row.
+                info["pretrained_assets"] = "; ".join(
+                    asset.name for asset in check_assets(model_name, model_spec, image_size, asset_dir))
             info.update(_fit_and_predict(dataset_spec or {"type": "embedded"}, Path(dataset_root), category,
                                          model_name, model_spec, seed, image_size, weights, out_dir,
                                          Path(asset_dir)))

@@ -34,6 +34,7 @@ def test_pretrained_run_fetches_once_then_trains_offline(repo_root, tmp_path):
             run_snakemake(tmp_path, config_path, "-n").stderr
     rows = pd.read_parquet(tmp_path / "results" / "benchmark.parquet")
     assert rows[["model", "status", "weights"]].values.tolist() == [["padim", "ok", "pretrained"]]
+    assert rows["pretrained_assets"].item() == "timm resnet18 (hf-hub timm/resnet18.a1_in1k)"
     manifest = json.loads((tmp_path / "resources" / "assets" / "manifests" / "padim.json").read_text())
     assert [Path(entry["path"]).name for entry in manifest["assets"]] == ["model.safetensors"]
     train_log = (tmp_path / "results" / "logs" / "train" / "embedded" / "washer" / "padim" / "0.log").read_text()
