@@ -266,9 +266,10 @@ def _present(path: Path) -> bool:
 def fetch_asset(asset: Asset, asset_dir: str | Path, mirror: str | None = None) -> dict[str, Any]:
     """Download ``asset`` into the cache unless present; returns its manifest entry.
 
-    All or nothing: files appear by rename after their digest matched; an archive's members are
-    extracted beside the cache and renamed into place (a new folder as a whole). A lock per asset
-    lets parallel ``fetch_assets`` jobs share one (DTD for DRAEM and GLASS, one backbone for many).
+    All or nothing: files are downloaded under ``.downloads/`` and renamed into place once their
+    digest matched; an archive's members are extracted beside it and renamed into place (a new
+    folder as a whole). A lock per asset lets parallel ``fetch_assets`` jobs share one (DTD for
+    DRAEM and GLASS, one backbone for many).
     """
     from iadbench.datasets.download import file_lock
 
@@ -288,23 +289,26 @@ def fetch_asset(asset: Asset, asset_dir: str | Path, mirror: str | None = None) 
     return {**dataclasses.asdict(asset), "url": url}
 
 
-def _download_and_place(asset: Asset, url: str, target: Path, archive: Path, cache: Path) -> None:
+def _download_and_place(asset: Asset, url: str, target: Path, download_path: Path, cache: Path) -> None:
+    """Download beside the cache, verify, then rename (a file) or extract (an archive) into place."""
     from iadbench.datasets.download import ChecksumMismatchError, download, file_checksum
     from iadbench.datasets.extract import safe_extract
 
-    destination = archive if asset.extract_to else target
-    download(url, destination, checksum=asset.sha256, algorithm="sha256" if asset.sha256 else None)
-    if asset.sha256_prefix and not file_checksum(destination, "sha256").startswith(asset.sha256_prefix):
-        actual = file_checksum(destination, "sha256")
-        destination.unlink()
-        raise ChecksumMismatchError(destination, "sha256", asset.sha256_prefix + "...", actual,
-                                    f" ({asset.name}: torch.hub's file-name digest)")
+    download(url, download_path, checksum=asset.sha256, algorithm="sha256" if asset.sha256 else None)
+    if asset.sha256_prefix:
+        actual = file_checksum(download_path, "sha256")
+        if not actual.startswith(asset.sha256_prefix):
+            download_path.unlink()
+            raise ChecksumMismatchError(download_path, "sha256", asset.sha256_prefix + "...", actual,
+                                        f" ({asset.name}: torch.hub's file-name digest)")
     if not asset.extract_to:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        download_path.rename(target)
         return
-    root = _located(dataclasses.replace(asset, path=asset.extract_to), cache)
-    staging = Path(tempfile.mkdtemp(prefix=".extracting-", dir=archive.parent))
+    root = cache / asset.extract_to
+    staging = Path(tempfile.mkdtemp(prefix=".extracting-", dir=download_path.parent))
     try:
-        safe_extract(archive, staging / "members")
+        safe_extract(download_path, staging / "members")
         root.parent.mkdir(parents=True, exist_ok=True)
         if not _present(root):
             with contextlib.suppress(OSError):
@@ -316,7 +320,7 @@ def _download_and_place(asset: Asset, url: str, target: Path, archive: Path, cac
                     member.rename(root / member.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    archive.unlink()
+    download_path.unlink()
     if not _present(target):
         raise MissingAssetError(f"{asset.name}: {url} extracted into {root} but did not provide {target}")
 

@@ -132,6 +132,7 @@ def test_wrong_digest_leaves_nothing(tmp_path):
     assert not (cache_dir(tmp_path) / asset.path).exists()
     assert [path.name for path in (cache_dir(tmp_path) / "torch").rglob("*") if path.is_file()
             and path.suffix != ".lock"] == []
+    assert [path.name for path in (cache_dir(tmp_path) / ".downloads").iterdir() if path.suffix != ".lock"] == []
 
 
 def test_archive_assets_extract_where_anomalib_looks(tmp_path):

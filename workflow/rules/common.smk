@@ -66,13 +66,17 @@ def all_galleries(wildcards):
             for job in JOBS if job.seed == first_seed]
 
 
-def asset_manifest(wildcards):
+def asset_manifests(models):
     """Pretrained weights are fetched (head node) before a job trains; random weights need none."""
-    return [f"{ASSET_DIR}/manifests/{wildcards.model}.json"] if config["weights"] == "pretrained" else []
+    return [f"{ASSET_DIR}/manifests/{model}.json" for model in models] if config["weights"] == "pretrained" else []
+
+
+def asset_manifest(wildcards):
+    return asset_manifests([wildcards.model])
 
 
 def all_asset_manifests(wildcards):
-    return [f"{ASSET_DIR}/manifests/{model}.json" for model in config["models"]] if config["weights"] == "pretrained" else []
+    return asset_manifests(config["models"])
 
 
 def category_spec(spec):
