@@ -12,7 +12,7 @@ import jsonschema
 import yaml
 
 from iadbench.datasets import dataset_categories
-from iadbench.models import resolve_class_path
+from iadbench.models import check_init_args, resolve_class_path
 
 
 class ConfigError(ValueError):
@@ -26,9 +26,21 @@ class Job(NamedTuple):
     seed: int
 
 
+# Dataset, category and model names become result paths, Snakemake wildcards and report HTML.
+NAME_PATTERN = "^[A-Za-z0-9_-]+$"
+NAME_RULE = "names may only contain letters, digits, '_' and '-'"
+
+
+def _is_integer(checker, instance) -> bool:
+    # jsonschema counts 64.0 as an integer (JSON has one number type); a YAML 64.0 is a float here.
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
 def _with_defaults(validator_class):
-    """A validator that fills `default` values in while it validates (jsonschema FAQ recipe)."""
+    """A validator that fills `default` values in while it validates (jsonschema FAQ recipe), with
+    integers that are Python ints and patterns whose final ``$`` means the end of the string."""
     validate_properties = validator_class.VALIDATORS["properties"]
+    validate_pattern = validator_class.VALIDATORS["pattern"]
 
     def set_defaults(validator, properties, instance, schema):
         if isinstance(instance, dict):
@@ -46,8 +58,17 @@ def _with_defaults(validator_class):
                     instance[name] = {}
         yield from validator_class.VALIDATORS["additionalProperties"](validator, additional, instance, schema)
 
+    def pattern_to_the_end(validator, pattern, instance, schema):
+        # Python's `$` also matches before a final newline; JSON schema's (ECMA 262) does not.
+        if validator.is_type(instance, "string") and pattern.endswith("$") and instance.endswith("\n"):
+            yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+        else:
+            yield from validate_pattern(validator, pattern, instance, schema)
+
     return jsonschema.validators.extend(
-        validator_class, {"properties": set_defaults, "additionalProperties": additional_with_defaults}
+        validator_class,
+        {"properties": set_defaults, "additionalProperties": additional_with_defaults, "pattern": pattern_to_the_end},
+        type_checker=validator_class.TYPE_CHECKER.redefine("integer", _is_integer),
     )
 
 
@@ -55,8 +76,20 @@ def _key_path(error: jsonschema.ValidationError) -> str:
     return ".".join(str(part) for part in error.absolute_path) or "<top level>"
 
 
+def _name_error(error: jsonschema.ValidationError) -> str | None:
+    """The message for a dataset, category or model name breaking NAME_PATTERN (a category list is one
+    branch of a `oneOf`, so its alternatives are searched), else None."""
+    for candidate in (error, *error.context):
+        if candidate.validator == "pattern" and candidate.validator_value == NAME_PATTERN:
+            if "propertyNames" in candidate.absolute_schema_path:  # a key of `datasets` or `models`
+                return f"config key '{_key_path(candidate)}.{candidate.instance}': {NAME_RULE}"
+            return f"config key '{_key_path(candidate)}' ({candidate.instance!r}): {NAME_RULE}"
+    return None
+
+
 def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
-    """Validate ``config`` in place against the schema, fill defaults, and check model names.
+    """Validate ``config`` in place against the schema, fill defaults, and check model names and each
+    model's ``init_args`` against its constructor (imports the classes of models that have init_args).
 
     Raises :class:`ConfigError` naming the key (``models.padimm``, ``image_size``…) on failure.
     """
@@ -70,10 +103,11 @@ def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str
             where = _key_path(error)
             keys = ", ".join(f"{where}.{key}" if error.absolute_path else key for key in unexpected)
             raise ConfigError(f"config: unknown key(s) {keys}")
-        raise ConfigError(f"config key '{_key_path(error)}': {error.message}")
+        raise ConfigError(_name_error(error) or f"config key '{_key_path(error)}': {error.message}")
     for name, spec in config["models"].items():
         try:
             resolve_class_path(name, spec.get("class_path"))
+            check_init_args(name, spec)
         except ValueError as error:
             raise ConfigError(str(error)) from None
     for name, spec in config["datasets"].items():
@@ -81,6 +115,7 @@ def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str
             dataset_categories(spec)
         except ValueError as error:
             raise ConfigError(f"config key 'datasets.{name}.categories': {error}") from None
+    config["retry_failed"] = config["retry_failed"] in (True, "true")  # `--config` passes text
     return config
 
 
@@ -112,13 +147,24 @@ def config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def job_config(config: dict[str, Any], job: Job) -> dict[str, Any]:
-    """The part of the config that determines one job's result (its hash goes in the row)."""
+def dataset_source(spec: dict[str, Any]) -> dict[str, Any]:
+    """A dataset entry without its category list: what one category's data depends on."""
+    return {key: value for key, value in spec.items() if key != "categories"}
+
+
+def train_config(config: dict[str, Any], job: Job) -> dict[str, Any]:
+    """What can change one job's trained model and predictions: editing anything else (another model,
+    another category in `categories:`, another seed) redoes nothing of this job."""
     return {
-        "dataset": config["datasets"][job.dataset],
+        "dataset": dataset_source(config["datasets"][job.dataset]),
+        "category": job.category,
         "model": {job.model: config["models"][job.model]},
         "seed": job.seed,
-        "image_size": config["image_size"],
+        "image_size": model_image_size(config, job.model),
         "weights": config["weights"],
-        "evaluation": config["evaluation"],
     }
+
+
+def job_config(config: dict[str, Any], job: Job) -> dict[str, Any]:
+    """What can change one job's row: its training and the evaluation settings (its hash goes in the row)."""
+    return {**train_config(config, job), "evaluation": config["evaluation"]}

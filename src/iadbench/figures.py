@@ -29,14 +29,14 @@ def _ok(frame: pd.DataFrame, dataset: str | None = None) -> pd.DataFrame:
     return rows if dataset is None else rows[rows["dataset"] == dataset]
 
 
-def heatmap(frame: pd.DataFrame, dataset: str, metric: str) -> str:
-    """Models x categories of one metric (seeds averaged), in percent."""
+def heatmap(frame: pd.DataFrame, dataset: str, metric: str, title: str) -> str:
+    """Models x categories of one metric (seeds averaged), in percent; ``title`` names the metric."""
     grid = _ok(frame, dataset).pivot_table(index="model", columns="category", values=metric, aggfunc="mean",
                                            sort=False)
     figure, axes = plt.subplots(figsize=(1.5 + 0.8 * grid.shape[1], 1.0 + 0.4 * grid.shape[0]))
     sns.heatmap(100 * grid.astype(float), annot=True, fmt=".1f", vmin=0, vmax=100, cmap="viridis",
-                cbar_kws={"label": f"{metric} (%)"}, ax=axes)
-    axes.set(title=f"{dataset}: {metric}", xlabel="", ylabel="")
+                cbar_kws={"label": f"{title} (%)"}, ax=axes)
+    axes.set(title=f"{dataset}: {title}", xlabel="", ylabel="")
     return _png(figure)
 
 
@@ -64,7 +64,7 @@ def category_boxplot(frame: pd.DataFrame, dataset: str, metric: str) -> str:
     return _png(figure)
 
 
-def critical_difference(comparison: RankComparison, metric: str) -> str:
+def critical_difference(comparison: RankComparison, metric_title: str) -> str:
     """Demšar's critical-difference diagram: average ranks on an axis, with bars joining methods whose
     ranks differ by less than the Nemenyi CD (not significantly different)."""
     ranks = comparison.average_ranks
@@ -94,6 +94,6 @@ def critical_difference(comparison: RankComparison, metric: str) -> str:
         y = -offset - 0.18 * number
         axes.plot([values[start], values[end]], [y, y], color="#c00", linewidth=3, alpha=0.6)
     axes.axis("off")
-    axes.set_title(f"{metric}: average rank over {comparison.n_categories} categories "
+    axes.set_title(f"{metric_title}: average rank over {comparison.n_categories} categories "
                    f"(Friedman p = {comparison.friedman_p_value:.3g})", fontsize=9)
     return _png(figure)

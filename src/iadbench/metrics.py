@@ -177,6 +177,9 @@ def threshold_metrics(scores, labels, threshold: float) -> dict[str, float]:
         raise ValueError("threshold is NaN")
     blocks = _score_label_blocks(scores, labels, "scores", "labels")
     _check_scores(blocks[0], "scores", need_exactness=False)
+    # A numpy float64, not a python float: NumPy 2 would cast a python float to the scores' dtype
+    # (float32), and a threshold just above a score could round onto it.
+    threshold = np.float64(threshold)
     tp = fp = n_pos = n_neg = 0
     for score_block, label_block in zip(blocks[0], blocks[1], strict=True):
         predicted = score_block >= threshold
@@ -433,8 +436,12 @@ def _rank_statistics(score_blocks: list[np.ndarray], truth_blocks: list[np.ndarr
 
 
 def _check_scores(blocks: list[np.ndarray], name: str, *, need_exactness: bool = True) -> bool:
-    """Reject non-finite scores; tell whether float32 holds every score exactly (the fast path)."""
-    exact = blocks[0].dtype in _EXACT_IN_FLOAT32
+    """Reject non-finite scores; tell whether float32 holds every score exactly (the fast path).
+
+    Every block's dtype counts, not the first one's: a float64 image after float32 ones (a list of maps)
+    must send all of them to the float64 path rather than be rounded to the first block's float32.
+    """
+    exact = all(block.dtype in _EXACT_IN_FLOAT32 for block in blocks)
     check_exact = need_exactness and not exact
     for index, block in enumerate(blocks):
         if block.dtype.kind == "f" and not np.isfinite(block).all():
@@ -443,7 +450,8 @@ def _check_scores(blocks: list[np.ndarray], name: str, *, need_exactness: bool =
             else:
                 where = f"index {index * _CHUNK_SIZE + int(np.flatnonzero(~np.isfinite(block))[0])}"
             raise ValueError(f"{name} contain NaN or infinite values ({where})")
-        if check_exact and not np.array_equal(block.astype(np.float32), block):
+        if check_exact and block.dtype not in _EXACT_IN_FLOAT32 and not np.array_equal(
+                block.astype(np.float32), block):
             check_exact = False
     return exact or check_exact
 

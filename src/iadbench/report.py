@@ -20,20 +20,31 @@ import yaml
 from iadbench import figures
 from iadbench.io import write_text
 from iadbench.results import KEY_COLUMNS, read_rows
-from iadbench.statistics import compare_methods
+from iadbench.statistics import compare_methods, complete_cells
 
-# (column, title) in the order the report prints them; values are shown in percent.
-REPORT_METRICS = (
-    ("image_AUROC", "Image AUROC"),
-    ("pixel_AUROC", "Pixel AUROC"),
-    ("pixel_AUPRO", "Pixel AU-PRO (FPR ≤ 0.3)"),
-    ("image_AP", "Image AP"),
-    ("pixel_AP", "Pixel AP"),
-    ("image_F1_max", "Image F1-max"),
-    ("pixel_F1_max", "Pixel F1-max"),
-)
+# Column → title, in the order the report prints them; values are shown in percent. "pixel_AUPRO"
+# stands for one table per AU-PRO limit (see aupro_columns).
+METRIC_TITLES = {
+    "image_AUROC": "Image AUROC",
+    "pixel_AUROC": "Pixel AUROC",
+    "pixel_AUPRO": "Pixel AU-PRO (first configured FPR limit)",
+    "image_AP": "Image AP",
+    "pixel_AP": "Pixel AP",
+    "image_F1_max": "Image F1-max",
+    "pixel_F1_max": "Pixel F1-max",
+}
+# pixel_AUPRO_<percent>: AU-PRO integrated up to FPR <percent>/100 (iadbench.metrics.pixel_metrics).
+AUPRO_LIMIT_COLUMN = re.compile(r"pixel_AUPRO_(\d+)")
+# The literature's AU-PRO (Bergmann et al., MVTec AD, and every paper since) integrates up to FPR 0.3.
+LITERATURE_AUPRO = "pixel_AUPRO_30"
 NOT_APPLICABLE = "–"
 FAILED = "failed"
+PARTIAL_NOTE = ("k/n seeds: only k of the n seeds of that cell succeeded (the others failed); such a cell is "
+                "never bold and is left out of the mean and of the ranks.")
+DEGENERATE_NOTE = ("constant anomaly maps (every map of the job is flat) in at least one seed of the cell: "
+                   "its pixel metrics are meaningless.")
+COMPLETE_CELLS_NOTE = ("A model × category cell is complete when every one of its seeds succeeded; bold, "
+                       "the Mean column and the average ranks use complete cells only.")
 RANDOM_WEIGHTS_NOTE = (
     "Backbones were randomly initialised (weights: random). These numbers exercise the pipeline; "
     "they are not comparable with published, pretrained results."
@@ -50,6 +61,9 @@ class Cell:
     bold: bool = False
     failed: bool = False
     link: str = ""  # failed cells: the training log, relative to results/report/
+    partial: bool = False  # some seeds failed: the value is a mean over the survivors only
+    degenerate: bool = False  # pixel metric of a job whose anomaly maps are all constant
+    note: str = ""  # shown on hover in the HTML: the error tail of a failed cell, the failed seeds of a partial one
 
 
 @dataclass
@@ -65,52 +79,130 @@ class Table:
         """A LaTeX/HTML-safe identifier (letters, digits, dashes)."""
         return re.sub(r"[^A-Za-z0-9]+", "-", f"{self.dataset}-{self.metric}")
 
+    @property
+    def has_partial(self) -> bool:
+        return any(cell.partial for _, cells in self.rows for cell in cells)
+
+    @property
+    def has_degenerate(self) -> bool:
+        return any(cell.degenerate for _, cells in self.rows for cell in cells)
+
+
+def metric_title(column: str) -> str:
+    """The title of a metric column; an AU-PRO title names its FPR limit from the column itself."""
+    limit = AUPRO_LIMIT_COLUMN.fullmatch(column)
+    if limit:
+        return f"Pixel AU-PRO (FPR ≤ {int(limit.group(1)) / 100:g})"
+    return METRIC_TITLES.get(column, column)
+
+
+def aupro_columns(frame: pd.DataFrame) -> list[str]:
+    """AU-PRO columns holding a value, smallest FPR limit first.
+
+    The plain ``pixel_AUPRO`` (the first configured limit, whichever it was) is only used for old
+    rows that lack the ``pixel_AUPRO_<percent>`` columns: its limit is unknown.
+    """
+    limits = {column: int(match.group(1)) for column in frame.columns
+              if (match := AUPRO_LIMIT_COLUMN.fullmatch(column)) and frame[column].notna().any()}
+    if limits:
+        return sorted(limits, key=limits.get)
+    return ["pixel_AUPRO"] if "pixel_AUPRO" in frame and frame["pixel_AUPRO"].notna().any() else []
+
+
+def ranked_metrics(frame: pd.DataFrame) -> list[str]:
+    """Metrics ranked and drawn as heatmaps: AUROCs and one AU-PRO, at FPR 0.3 where we have it."""
+    aupro = aupro_columns(frame)
+    chosen = [LITERATURE_AUPRO if LITERATURE_AUPRO in aupro else aupro[0]] if aupro else []
+    return [metric for metric in ("image_AUROC", "pixel_AUROC") if metric in frame] + chosen
+
+
+def report_metrics(frame: pd.DataFrame) -> list[str]:
+    """The metric columns to tabulate for ``frame``, in the report's order (one table per AU-PRO limit)."""
+    columns = []
+    for metric in METRIC_TITLES:
+        columns.extend(aupro_columns(frame) if metric == "pixel_AUPRO" else [metric])
+    return columns
+
+
+def _flag(frame: pd.DataFrame, column: str) -> pd.Series:
+    """A boolean column as plain bools; missing (old rows, or no such column) is False."""
+    if column not in frame:
+        return pd.Series(False, index=frame.index)
+    return frame[column].astype("boolean").fillna(False).astype(bool)
+
 
 def _percent(value: float) -> str:
     return f"{100 * value:.2f}"
 
 
+def _failure_text(error_type: Any, error_tail: Any) -> str:
+    return next((str(text) for text in (error_tail, error_type) if not pd.isna(text) and str(text)), "")
+
+
 def metric_table(frame: pd.DataFrame, dataset: str, metric: str, title: str) -> Table:
     """Methods x categories (+ mean over categories) of one metric; the best per column in bold.
 
-    Seeds are averaged (mean ± standard deviation when there are several). A cell is "failed" when every seed failed, "–" when the metric does not
-    apply (e.g. pixel metrics of a classification model) or is undefined. The mean is only
-    given when every category has a value. Ties (at the printed precision) are all bold.
+    Seeds are averaged (mean ± standard deviation when there are several). A cell is "failed" when
+    every seed failed, "–" when the metric does not apply (e.g. pixel metrics of a classification
+    model) or is undefined, and says "(k/n seeds)" when only k of its n seeds succeeded: a mean over
+    the survivors is not comparable with a mean over every seed, so such a cell is never bold and
+    the mean is only given when every category has a complete value. Ties (at the printed
+    precision) are all bold. Pixel metrics of jobs with constant anomaly maps are marked degenerate.
     """
     rows = frame[frame["dataset"] == dataset]
     categories = list(dict.fromkeys(rows["category"]))
     models = list(dict.fromkeys(rows["model"]))
-    ok = rows[rows["status"] == "ok"]
+    is_ok = rows["status"].eq("ok").fillna(False).astype(bool)
+    ok = rows[is_ok]
     grouped = ok.groupby(["model", "category"], sort=False)[metric]
     means, spreads = grouped.mean().to_dict(), grouped.std().to_dict()  # std is NaN with one seed
-    failed = set(rows.loc[rows["status"] != "ok", ["model", "category"]].itertuples(index=False, name=None))
-    failed -= set(ok[["model", "category"]].itertuples(index=False, name=None))
-    failed_seeds = {(model, category): seed for model, category, seed in
-                    rows.loc[rows["status"] != "ok", ["model", "category", "seed"]].itertuples(index=False, name=None)}
+    n_seeds = rows.groupby(["model", "category"], sort=False).size().to_dict()
+    n_ok = ok.groupby(["model", "category"], sort=False).size().to_dict()
+    failures: dict[tuple[str, str], list[tuple[Any, str]]] = {}
+    for model, category, seed, error_type, error_tail in rows.loc[
+            ~is_ok, ["model", "category", "seed", "error_type", "error_tail"]].itertuples(index=False, name=None):
+        failures.setdefault((model, category), []).append((seed, _failure_text(error_type, error_tail)))
+    degenerate = set()
+    if metric.startswith("pixel_"):
+        flat = ok[_flag(ok, "degenerate_maps")]
+        degenerate = set(flat[["model", "category"]].itertuples(index=False, name=None))
+
+    def complete(model: str, category: str) -> bool:
+        return n_ok.get((model, category), 0) == n_seeds.get((model, category), 0)
+
     values: dict[str, list[float]] = {}
     for model in models:
         per_category = [float(means.get((model, category), math.nan)) for category in categories]
-        complete = all(not math.isnan(value) for value in per_category)
-        values[model] = per_category + [sum(per_category) / len(per_category) if complete else math.nan]
+        all_complete = all(not math.isnan(value) and complete(model, category)
+                           for value, category in zip(per_category, categories, strict=True))
+        values[model] = per_category + [sum(per_category) / len(per_category) if all_complete else math.nan]
     columns = categories + ["Mean"]
     best = []
-    for index in range(len(columns)):
-        shown = [round(100 * values[model][index], 2) for model in models if not math.isnan(values[model][index])]
+    for index, column in enumerate(columns):
+        shown = [round(100 * values[model][index], 2) for model in models
+                 if not math.isnan(values[model][index]) and (column == "Mean" or complete(model, column))]
         best.append(max(shown) if shown else None)
     table = Table(dataset=dataset, metric=metric, title=title, columns=columns)
     for model in models:
         cells = []
         for index, value in enumerate(values[model]):
-            if index < len(categories) and (model, categories[index]) in failed:
-                seed = failed_seeds[(model, categories[index])]
+            cell = (model, columns[index])
+            if index < len(categories) and n_seeds.get(cell) and not n_ok.get(cell):
+                seed, error = failures[cell][-1]
                 log = f"../logs/train/{dataset}/{categories[index]}/{model}/{seed}.log"
-                cells.append(Cell(FAILED, failed=True, link=log))
+                cells.append(Cell(FAILED, failed=True, link=log, note=error))
             elif math.isnan(value):
                 cells.append(Cell(NOT_APPLICABLE))
             else:
-                spread = spreads.get((model, categories[index]), math.nan) if index < len(categories) else math.nan
+                spread = spreads.get(cell, math.nan) if index < len(categories) else math.nan
                 text = _percent(value) + ("" if math.isnan(spread) else f" ± {100 * spread:.2f}")
-                cells.append(Cell(text, bold=round(100 * value, 2) == best[index]))
+                if index < len(categories) and not complete(*cell):
+                    failed_seeds = ", ".join(str(seed) for seed, _ in failures[cell])
+                    cells.append(Cell(f"{text} ({n_ok[cell]}/{n_seeds[cell]} seeds)", partial=True,
+                                      degenerate=cell in degenerate, note=f"failed seeds: {failed_seeds}"))
+                else:
+                    cells.append(Cell(text, bold=round(100 * value, 2) == best[index],
+                                      degenerate=cell in degenerate))
         table.rows.append((model, cells))
     return table
 
@@ -119,9 +211,10 @@ def report_tables(frame: pd.DataFrame) -> list[Table]:
     """Every dataset x metric table that has at least one value."""
     tables = []
     for dataset in dict.fromkeys(frame["dataset"]):
-        for metric, title in REPORT_METRICS:
-            if metric in frame and frame.loc[frame["dataset"] == dataset, metric].notna().any():
-                tables.append(metric_table(frame, dataset, metric, title))
+        rows = frame[frame["dataset"] == dataset]
+        for metric in report_metrics(rows):
+            if metric in rows and rows[metric].notna().any():
+                tables.append(metric_table(frame, dataset, metric, metric_title(metric)))
     return tables
 
 
@@ -154,6 +247,8 @@ LATEX_SPECIALS = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
     "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "–": "--", "≤": r"$\leq$",
     "±": r"$\pm$", "α": r"$\alpha$",
+    # A line break would end a % comment early, and a blank line inside \caption is an error.
+    "\n": " ", "\r": " ",
 }
 
 
@@ -163,19 +258,22 @@ def latex_escape(text: str) -> str:
 
 def _context(frame: pd.DataFrame, title: str) -> dict[str, Any]:
     random_weights = bool((frame.get("weights") == "random").any()) if len(frame) else False
-    failed = frame[frame["status"] != "ok"][[*KEY_COLUMNS, "error_type"]]
+    failed = frame.loc[frame["status"] != "ok", [*KEY_COLUMNS, "error_type", "error_tail"]].astype(object)
+    failed = failed.where(failed.notna(), "")  # a missing error tail is empty, not "<NA>"
     return {
         "title": title,
         "tables": report_tables(frame),
         "random_weights": random_weights,
         "random_weights_note": RANDOM_WEIGHTS_NOTE,
         "n_rows": len(frame),
+        "partial_note": PARTIAL_NOTE,
+        "degenerate_note": DEGENERATE_NOTE,
+        "complete_cells_note": COMPLETE_CELLS_NOTE,
         "failed": failed.astype(str).to_dict("records"),
         "provenance": provenance(frame),
     }
 
 
-RANKED_METRICS = ("image_AUROC", "pixel_AUROC", "pixel_AUPRO")
 REFERENCE_COLUMNS = ("dataset", "model", "variant", "metric", "value", "source", "table")
 
 
@@ -194,32 +292,45 @@ def read_references(paths) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(REFERENCE_COLUMNS))
 
 
+def our_column(reference_metric: str) -> str:
+    """The column of ours a published metric compares with, like with like.
+
+    A published "pixel_AUPRO" is integrated up to FPR 0.3, the literature's convention, so it
+    compares with our 0.3 limit, never with our plain pixel_AUPRO (whichever limit we listed first).
+    Other limits are written out (pixel_AUPRO_05) and compare with that column.
+    """
+    return LITERATURE_AUPRO if reference_metric == "pixel_AUPRO" else reference_metric
+
+
 def reference_deltas(frame: pd.DataFrame, references: pd.DataFrame) -> list[dict[str, str]]:
-    """Our mean over categories (seeds averaged) next to each published number, where we ran that model."""
+    """Our mean over categories (seeds averaged, complete cells only) next to each published number,
+    where we ran that model and computed that metric."""
     from iadbench.datasets import DATASET_CATEGORIES
 
     rows = []
-    ok = frame[frame["status"] == "ok"]
+    complete = frame[complete_cells(frame)]
     for reference in references.itertuples(index=False):
-        ours = ok[(ok["dataset"] == reference.dataset) & (ok["model"] == reference.model)]
-        if ours.empty or reference.metric not in ours:
+        ours = complete[(complete["dataset"] == reference.dataset) & (complete["model"] == reference.model)]
+        column = our_column(reference.metric)
+        if ours.empty or column not in ours:
             continue
-        per_category = ours.groupby("category")[reference.metric].mean().dropna()
+        per_category = ours.groupby("category")[column].mean().dropna()
         if per_category.empty:
             continue
         mean = float(per_category.mean())
         known = DATASET_CATEGORIES.get(reference.dataset, ())
         coverage = f"{len(per_category)} of {len(known)}" if known else str(len(per_category))
         rows.append({"dataset": reference.dataset, "model": reference.model, "variant": reference.variant,
-                     "metric": reference.metric, "published": _percent(reference.value), "ours": _percent(mean),
+                     "metric": metric_title(column), "published": _percent(reference.value), "ours": _percent(mean),
                      "delta": f"{100 * (mean - reference.value):+.2f}", "categories": coverage,
                      "source": f"{reference.source}, {reference.table}"})
     return rows
 
 
 def rank_summary(frame: pd.DataFrame) -> tuple[list[str], list[tuple[str, list[str]]], dict]:
-    """Average rank of each method over all complete categories, per ranked metric."""
-    comparisons = {metric: compare_methods(frame, metric) for metric in RANKED_METRICS if metric in frame}
+    """Average rank of each method over the categories where every method has a complete cell, per ranked
+    metric."""
+    comparisons = {metric: compare_methods(frame, metric) for metric in ranked_metrics(frame)}
     comparisons = {metric: comparison for metric, comparison in comparisons.items() if comparison is not None}
     models = sorted({model for comparison in comparisons.values() for model in comparison.average_ranks.index})
     rows = [(model, [f"{comparisons[metric].average_ranks[model]:.2f}"
@@ -230,10 +341,11 @@ def rank_summary(frame: pd.DataFrame) -> tuple[list[str], list[tuple[str, list[s
 
 def _figures(frame: pd.DataFrame, tables: list[Table], comparisons: dict) -> list[dict[str, str]]:
     made = []
+    ranked = ranked_metrics(frame)
     for table in tables:
-        if table.metric in RANKED_METRICS:
+        if table.metric in ranked:
             made.append({"caption": f"{table.dataset}: {table.title}",
-                         "png": figures.heatmap(frame, table.dataset, table.metric)})
+                         "png": figures.heatmap(frame, table.dataset, table.metric, table.title)})
     for dataset in dict.fromkeys(frame.loc[frame["status"] == "ok", "dataset"]):
         made.append({"caption": f"{dataset}: image AUROC per category",
                      "png": figures.category_boxplot(frame, dataset, "image_AUROC")})
@@ -243,8 +355,8 @@ def _figures(frame: pd.DataFrame, tables: list[Table], comparisons: dict) -> lis
         made.append({"caption": "Image AUROC vs peak memory",
                      "png": figures.efficiency(frame, "image_AUROC", "peak_rss_mb", "peak RSS (MB)")})
     for metric, comparison in comparisons.items():
-        made.append({"caption": f"Critical difference diagram, {metric}",
-                     "png": figures.critical_difference(comparison, metric)})
+        made.append({"caption": f"Critical difference diagram, {metric_title(metric)}",
+                     "png": figures.critical_difference(comparison, metric_title(metric))})
     return made
 
 
@@ -257,6 +369,7 @@ def render_html(frame: pd.DataFrame, template_dir: str | Path, title: str, confi
     context["reference_rows"] = reference_deltas(frame, references) if references is not None else []
     context["rank_metrics"], context["rank_rows"], comparisons = rank_summary(frame)
     context["comparisons"] = comparisons
+    context["metric_titles"] = {metric: metric_title(metric) for metric in context["rank_metrics"]}
     context["figures"] = _figures(frame, context["tables"], comparisons) if with_figures else []
     context["config_yaml"] = yaml.safe_dump(config, sort_keys=False) if config else ""
     return _environment(template_dir, latex=False).get_template("index.html.j2").render(**context)

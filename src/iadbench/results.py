@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import math
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -25,7 +23,10 @@ ROW_SCHEMA: dict[str, str] = {
     "dataset": "string", "category": "string", "model": "string", "seed": "int64",
     **dict.fromkeys(METRIC_COLUMNS, "float64"),
     "status": "string", "error_type": "string", "error_tail": "string",
+    # Attempts in all (across runs) of the training and of the evaluation; the retry round they ran in.
+    "attempts": "Int64", "evaluation_attempts": "Int64", "retry_round": "Int64",
     "task_type": "string", "pixel_metrics_applicable": "boolean", "eval_resolution": "string",
+    "degenerate_maps": "boolean",
     "n_train": "Int64", "n_test": "Int64", "n_test_anomalous": "Int64",
     "fit_seconds": "float64", "inference_seconds": "float64", "images_per_second": "float64",
     "peak_rss_mb": "float64", "peak_gpu_mb": "float64", "n_parameters": "Int64",
@@ -97,36 +98,3 @@ def aggregate(row_paths: Iterable[str | Path], benchmark_path: str | Path) -> pd
     merged = merge_rows(read_rows(row_paths))
     write_row(merged, benchmark_path)
     return merged
-
-
-def retire_failed_attempts(results_dir: str | Path) -> list[Path]:
-    """Move jobs whose training failed to ``<results>/failed_attempts/…`` so the next run redoes them.
-
-    A failed job writes its outputs (so the benchmark keeps a ``failed`` row), which Snakemake
-    would otherwise take as done forever. Its row and gallery strip move with it, and the merged
-    ``benchmark.parquet`` is removed so that Snakemake rebuilds the chain. Returns the moved folders.
-    """
-    results_dir = Path(results_dir)
-    retired = []
-    for info_path in sorted(results_dir.glob("train/*/*/*/*/train_info.json")):
-        try:
-            failed = json.loads(info_path.read_text()).get("status") == "failed"
-        except (OSError, ValueError):
-            continue  # unreadable: Snakemake's own incomplete-output tracking handles it
-        if not failed:
-            continue
-        job_dir = info_path.parent
-        job_path = job_dir.relative_to(results_dir / "train")
-        stamp = pd.Timestamp(info_path.stat().st_mtime, unit="s").strftime("%Y%m%dT%H%M%S")
-        destination = results_dir / "failed_attempts" / job_path / stamp
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(job_dir, destination)
-        for derived in (results_dir / "evaluate" / job_path / "row.parquet", results_dir / "gallery" / f"{job_path}.png"):
-            if derived.exists():
-                shutil.move(derived, destination / derived.name)
-        retired.append(destination)
-    if retired:
-        # Snakemake does not redo a job whose output is missing while everything downstream of it is
-        # present (as for temp files): drop the merged table, which is rebuilt from the rows.
-        (results_dir / "benchmark.parquet").unlink(missing_ok=True)
-    return retired

@@ -27,10 +27,22 @@ class RankComparison:
     alpha: float
 
 
+CELL_KEYS = ["dataset", "category", "model"]
+
+
+def complete_cells(frame: pd.DataFrame) -> pd.Series:
+    """Per row: whether its model x category cell is complete (every seed of it in ``frame`` is ok)."""
+    ok = frame["status"].eq("ok").fillna(False).astype(bool)
+    return ok.groupby([frame[key] for key in CELL_KEYS], sort=False, dropna=False).transform("all")
+
+
 def score_grid(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Categories x methods of one metric (seeds averaged), keeping categories every method has."""
-    ok = frame[frame["status"] == "ok"]
-    grid = ok.pivot_table(index=["dataset", "category"], columns="model", values=metric, aggfunc="mean")
+    """Categories x methods of one metric (seeds averaged), keeping categories every method has.
+
+    Only complete cells count: the mean of the seeds that happened to survive is not comparable
+    with a mean over every seed (a failing seed is often a hard one)."""
+    complete = frame[complete_cells(frame)]
+    grid = complete.pivot_table(index=["dataset", "category"], columns="model", values=metric, aggfunc="mean")
     return grid.dropna(axis=0, how="any")
 
 

@@ -11,8 +11,6 @@ import contextlib
 import logging
 import os
 import resource
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from iadbench import provenance
+from iadbench import attempts, provenance
 from iadbench.assets import ASSET_DIR
 from iadbench.gpus import gpu_slot
 from iadbench.io import atomic_write, read_json, write_json
@@ -143,9 +141,8 @@ def train_job(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(threads)
-    info: dict[str, Any] = {"threads": threads, "weights": weights, "image_size": image_size,
-                            "max_epochs": model_spec["max_epochs"], **provenance.versions(),
-                            **provenance.host_info(), **(extra_info or {})}
+    info = base_info({"threads": threads, "weights": weights, "image_size": image_size, "model_spec": model_spec,
+                      "extra_info": extra_info})
     try:
         with contextlib.ExitStack() as guards:
             from iadbench.models.coreset import bounded_coreset
@@ -190,30 +187,29 @@ def _write_failure(out_dir: Path, info: dict[str, Any], error_type: str, error_t
     write_json(out_dir / "train_info.json", info)
 
 
-def _tail(path: str | Path | None, size: int = 2000) -> str:
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, handle.tell() - size))
-            return handle.read().decode(errors="replace")
-    except (OSError, TypeError):
-        return ""
+def base_info(job_args: dict[str, Any]) -> dict[str, Any]:
+    """What every record of the job says, failed or not: the settings that ran and where (provenance)."""
+    return {"threads": job_args.get("threads", 1), "weights": job_args.get("weights"),
+            "image_size": job_args.get("image_size"), "max_epochs": job_args.get("model_spec", {}).get("max_epochs"),
+            **provenance.versions(), **provenance.host_info(), **(job_args.get("extra_info") or {})}
 
 
 def run_isolated(*, log_path: str | Path | None = None, gpu_lock_dir: str | Path = ".snakemake/gpu-slots",
-                 gpu_slots: int = 0, **job_args: Any) -> dict[str, Any]:
-    """Run :func:`train_job` in a child process, so that a job killed by the OS (out of memory,
-    segmentation fault) still leaves a ``failed`` record with its log tail instead of nothing.
+                 gpu_slots: int = 0, attempt: int = 1, final_attempt: int = 1, retry_round: int = 0,
+                 results_dir: str | Path = "results", **job_args: Any) -> dict[str, Any]:
+    """Run :func:`train_job` in a child process that holds the job folder's lock (see
+    :mod:`iadbench.attempts`): a job killed by the OS (out of memory, segmentation fault) still leaves a
+    ``failed`` record with its log tail, or, while this run has attempts left, fails so that the
+    scheduler retries it with more memory (:class:`~iadbench.attempts.RetryWithMoreResources`).
 
     Holds a GPU slot for the child's lifetime and pins the child to it (``CUDA_VISIBLE_DEVICES``).
     """
     out_dir = Path(job_args["out_dir"])
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name in ("train_info.json", "predictions.npz", "model.ckpt"):
-        (out_dir / name).unlink(missing_ok=True)  # never mistake a previous attempt for this one
-    args_path = out_dir / "job_args.json"
-    write_json(args_path, job_args)
-    with gpu_slot(gpu_lock_dir, gpu_slots) as device:
+    info_path = out_dir / "train_info.json"
+    with attempts.job_lock(out_dir) as lock, gpu_slot(gpu_lock_dir, gpu_slots) as device:
+        for name in ("train_info.json", "predictions.npz", "model.ckpt"):
+            (out_dir / name).unlink(missing_ok=True)  # never mistake a previous attempt for this one
         environment = dict(os.environ)
         if device is not None:
             environment["CUDA_VISIBLE_DEVICES"] = device
@@ -221,24 +217,25 @@ def run_isolated(*, log_path: str | Path | None = None, gpu_lock_dir: str | Path
             from iadbench.assets import offline_environment
 
             environment.update(offline_environment(job_args.get("asset_dir", ASSET_DIR)))
-        sys.stdout.flush()
-        sys.stderr.flush()
-        child = subprocess.run([sys.executable, "-m", "iadbench.train", str(args_path)], env=environment, check=False)
-    args_path.unlink(missing_ok=True)
-    info_path = out_dir / "train_info.json"
-    if child.returncode == 0 and info_path.exists():
-        info = read_json(info_path)
-    else:
-        if child.returncode < 0:
-            name = signal.Signals(-child.returncode).name
-            error_type = f"Killed{name}" + ("(likely out of memory)" if name == "SIGKILL" else "")
+        returncode = attempts.run_child("iadbench.train", job_args, out_dir, lock, environment)
+        if returncode == 0 and info_path.exists():
+            info = read_json(info_path)
+            outcome = attempts.Outcome(info["status"], info.get("error_type", ""), info.get("error_tail", ""))
         else:
-            error_type = f"ExitCode{child.returncode}"
-        info = {**provenance.versions(), "weights": job_args.get("weights"), "image_size": job_args.get("image_size"),
-                "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
-        _write_failure(out_dir, info, error_type, _tail(log_path))
-    info["cuda_visible_devices"] = device or ""
-    write_json(info_path, info)
+            info = {**base_info(job_args), "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+            outcome = attempts.child_failure(returncode, log_path)
+        try:
+            info["attempts"] = attempts.settle(out_dir, outcome, stage="train", attempt=attempt,
+                                               final_attempt=final_attempt, retry_round_=retry_round,
+                                               log_path=log_path, results_dir=results_dir)
+        except attempts.RetryWithMoreResources:
+            for name in ("train_info.json", "predictions.npz", "model.ckpt"):
+                (out_dir / name).unlink(missing_ok=True)
+            raise
+        if outcome.status != "ok" and info.get("status") != "failed":
+            _write_failure(out_dir, info, outcome.error_type, outcome.error_tail)
+        info.update(cuda_visible_devices=device or "", retry_round=retry_round)
+        write_json(info_path, info)
     return info
 
 

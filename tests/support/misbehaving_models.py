@@ -43,3 +43,20 @@ class FlakyPadim(Padim):
         if flag and os.path.exists(flag):
             raise RuntimeError("flaky model failed on purpose")
         super().__init__(**kwargs)
+
+
+class SlowPadim(Padim):
+    """Records its pid in IADBENCH_TEST_RECORD_DIR, then trains only once the flag file is gone
+    (a long training job, to be orphaned by killing the Snakemake that started it)."""
+
+    def __init__(self, **kwargs):
+        import time
+        from pathlib import Path
+
+        record_dir, flag = os.environ.get("IADBENCH_TEST_RECORD_DIR"), os.environ.get("IADBENCH_TEST_FAIL_FLAG")
+        if record_dir and flag:
+            (Path(record_dir) / "slow.pid").write_text(str(os.getpid()))
+            deadline = time.time() + 300
+            while os.path.exists(flag) and time.time() < deadline:
+                time.sleep(0.2)
+        super().__init__(**kwargs)

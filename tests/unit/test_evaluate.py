@@ -89,3 +89,69 @@ def test_row_has_metrics_and_keys(tmp_path, predictions):
     assert stored[["dataset", "category", "model", "seed"]].iloc[0].tolist() == list(JOB)
     assert stored["image_AUROC"].item() == 1.0 and stored["pixel_AUPRO"].item() == stored["pixel_AUPRO_30"].item()
     assert "pixel_AUPRO_05" in stored and stored["n_test_anomalous"].item() == 1
+
+
+def test_constant_maps_are_flagged_degenerate(predictions):
+    assert compute_metrics(predictions, "native", [0.3])["degenerate_maps"] is False
+    flat = np.stack([np.full((4, 4), 0.2, np.float32), np.full((4, 4), 0.7, np.float32)])  # DFM pooled to 1x1
+    values = compute_metrics({**predictions, "maps": flat}, "native", [0.3])
+    assert values["degenerate_maps"] is True and values["image_AUROC"] == 1.0
+
+
+def test_predictions_made_under_another_config_give_a_failed_row(tmp_path, predictions):
+    """An orphaned job of an earlier run (another config) must not be labelled with this run's hash."""
+    (tmp_path / "info.json").write_text(json.dumps({"status": "ok", "weights": "random", "max_epochs": 300,
+                                                    "train_config_hash": "old0config0hash"}))
+    save_predictions(tmp_path / "p.npz", predictions)
+    evaluate_job(job=JOB, predictions_path=tmp_path / "p.npz", train_info_path=tmp_path / "info.json",
+                 row_path=tmp_path / "row.parquet", resolution="model", fpr_limits=[0.3], config_hash="new",
+                 train_config_hash="new0config0hash")
+    stored = pd.read_parquet(tmp_path / "row.parquet")
+    assert stored["status"].item() == "failed" and stored["error_type"].item() == "StalePredictions"
+    assert "old0config0hash" in stored["error_tail"].item() and np.isnan(stored["image_AUROC"].item())
+
+
+def test_evaluation_memory_grows_with_pixels_and_attempts(tmp_path, predictions):
+    from iadbench.evaluate import BASE_MEM_MB, evaluation_mem_mb
+
+    assert evaluation_mem_mb(tmp_path / "not_yet.npz", "native") == BASE_MEM_MB  # planning: no file yet
+    big = tmp_path / "big.png"
+    Image.fromarray(np.zeros((2048, 2048, 3), np.uint8)).save(big)
+    save_predictions(tmp_path / "small.npz", predictions)
+    save_predictions(tmp_path / "big.npz", {**predictions, "image_paths": np.array([str(big)] * 40)})
+    small, large = evaluation_mem_mb(tmp_path / "small.npz", "native"), evaluation_mem_mb(tmp_path / "big.npz", "native")
+    assert small < large and large >= 40 * 2048 * 2048 * 13 / 2**20  # ~13 B per native pixel
+    assert evaluation_mem_mb(tmp_path / "big.npz", "native", attempt=2) == 2 * large
+
+
+@pytest.mark.slow
+def test_killed_evaluation_retries_then_leaves_a_failed_row(tmp_path, predictions, monkeypatch):
+    """An evaluation killed for memory fails the job while attempts remain; the last leaves a row."""
+    from iadbench.attempts import RetryWithMoreResources
+    from iadbench.evaluate import run_evaluation
+
+    (tmp_path / "info.json").write_text(json.dumps({"status": "ok", "weights": "random", "git_commit": "abc",
+                                                    "hostname": "node1", "train_config_hash": "t"}))
+    save_predictions(tmp_path / "p.npz", predictions)
+    row_path = tmp_path / "results" / "evaluate" / "embedded" / "washer" / "padim" / "0" / "row.parquet"
+    # The child dies at once, as the OOM killer would end it (a memory cap far below an interpreter).
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "sitecustomize_dir"))
+    (tmp_path / "sitecustomize_dir").mkdir()
+    (tmp_path / "sitecustomize_dir" / "sitecustomize.py").write_text(
+        "import os, signal, sys\nif sys.argv[-1].endswith('_args.json'):\n    os.kill(os.getpid(), signal.SIGKILL)\n")
+    job = {"job": tuple(JOB), "predictions_path": tmp_path / "p.npz", "train_info_path": tmp_path / "info.json",
+               "row_path": row_path, "resolution": "model", "fpr_limits": [0.3], "config_hash": "h", "train_config_hash": "t",
+               "results_dir": tmp_path / "results", "final_attempt": 2}
+    with pytest.raises(RetryWithMoreResources):
+        run_evaluation(attempt=1, **job)
+    assert not row_path.exists()
+    frame = run_evaluation(attempt=2, **job)
+    stored = pd.read_parquet(row_path)
+    assert stored["status"].item() == "failed" and stored["error_type"].item().startswith("KilledSIGKILL")
+    assert stored["evaluation_attempts"].item() == 2 and stored["git_commit"].item() == "abc"
+    assert frame["hostname"].item() == "node1"
+    monkeypatch.delenv("PYTHONPATH")
+    run_evaluation(attempt=1, **job)  # the same job, given the memory: its metrics
+    stored = pd.read_parquet(row_path)
+    assert stored["status"].item() == "ok" and stored["image_AUROC"].item() == 1.0
+    assert stored["evaluation_attempts"].item() == 3

@@ -249,6 +249,27 @@ def test_float64_scores_are_not_rounded_to_float32():
     assert pixel_auroc(scores.reshape(1, 1, 2), labels.reshape(1, 1, 2)) == 1.0
 
 
+def test_mixed_float32_and_float64_maps_are_promoted_not_rounded():
+    """A float64 map after a float32 one: rounding it to float32 would tie its defect pixels (1 + 1e-9,
+    1 + 2e-9) with the defect-free 1.0 of the first map (AUROC 0.75 instead of 1)."""
+    maps = [np.array([[1.0, 0.0]], dtype=np.float32), np.array([[1.0 + 1e-9, 1.0 + 2e-9]])]
+    masks = [np.array([[0, 0]]), np.array([[1, 1]])]
+    assert pixel_metrics(maps, masks)["pixel_AUROC"] == 1.0
+    assert pixel_metrics(maps[::-1], masks[::-1])["pixel_AUROC"] == 1.0
+    assert pixel_metrics(list(np.stack(maps)), masks) == pixel_metrics(np.stack(maps), np.stack(masks))
+    assert pixel_metrics(maps, masks) == pixel_metrics(np.stack(maps), np.stack(masks))
+    image_scores = [np.float32(1.0), np.float64(1.0 + 1e-9)]
+    assert image_auroc(image_scores, [0, 1]) == 1.0
+    assert f1_optimal_threshold(image_scores, [0, 1]) == (1.0 + 1e-9, 1.0)
+
+
+def test_threshold_is_not_rounded_to_the_scores_dtype():
+    """1.0000000001 rounds to float32 1.0; the float32 score 1.0 still lies below it."""
+    values = threshold_metrics(np.array([1.0, 0.0], dtype=np.float32), np.array([0, 1]), 1.0000000001)
+    assert values["fpr"] == 0.0
+    assert values["recall"] == 0.0
+
+
 def test_negative_and_positive_zero_tie():
     for dtype in (np.float32, np.float64):
         scores = np.array([-0.0, 0.0, 0.0, -1.0], dtype=dtype)

@@ -1,7 +1,14 @@
 import anomalib.models
 import pytest
 
-from iadbench.models import MODEL_CLASS_PATHS, STUDY_MODELS, import_class, resolve_class_path
+from iadbench.models import (
+    MODEL_CLASS_PATHS,
+    STUDY_MODELS,
+    check_init_args,
+    feature_map_warnings,
+    import_class,
+    resolve_class_path,
+)
 
 
 def test_registry_covers_every_anomalib_image_model():
@@ -31,3 +38,58 @@ def test_cluster_requests_scale_with_attempt_and_memory_class():
     assert train_mem_mb("patchcore") > train_mem_mb("fastflow")  # memory bank
     assert train_mem_mb("patchcore", attempt=2) == 2 * train_mem_mb("patchcore")
     assert train_runtime_minutes("draem", attempt=2) == 2 * train_runtime_minutes("draem")
+
+
+@pytest.mark.parametrize(("name", "valid", "typo"), [
+    ("padim", {"backbone": "resnet18", "layers": ["layer1"], "n_features": None}, "layer"),
+    ("patchcore", {"coreset_sampling_ratio": 0.1, "num_neighbors": 9}, "num_neighbours"),
+    ("dfm", {"layer": "layer2", "pooling_kernel_size": 2, "score_type": "nll"}, "pooling_kernel"),
+    ("fastflow", {"flow_steps": 2, "conv3x3_only": True}, "flow_step"),
+    ("draem", {"dtd_dir": "dtd", "enable_sspcab": True}, "sspcab"),
+    ("rkde", {"region_proposals": "grid", "n_pca_components": 4}, "region_proposal"),
+])
+def test_init_args_are_checked_against_the_constructor(name, valid, typo):
+    check_init_args(name, {"init_args": valid})
+    with pytest.raises(ValueError, match=rf"'models\.{name}\.init_args\.{typo}': \w+\(\) has no argument '{typo}' "
+                                         rf"\(its arguments: [^)]*{next(iter(valid))}"):
+        check_init_args(name, {"init_args": {**valid, typo: 1}})
+
+
+def test_init_args_may_not_replace_what_iadbench_sets():
+    with pytest.raises(ValueError, match=r"models\.padim\.init_args\.post_processor': set by iadbench"):
+        check_init_args("padim", {"init_args": {"post_processor": False}})
+
+
+def test_unimportable_class_path_with_init_args_names_the_model():
+    with pytest.raises(ValueError, match=r"config key 'models\.mine': cannot import model class 'no_such\.Model'"):
+        check_init_args("mine", {"class_path": "no_such.Model", "init_args": {"backbone": "resnet18"}})
+
+
+def grid(models: dict, image_size: int = 64) -> dict:
+    return {"image_size": image_size, "models": models}
+
+
+def test_dfm_map_pooled_to_one_pixel_is_warned_about():
+    (message,) = feature_map_warnings(grid({"dfm": {"init_args": {"backbone": "resnet18", "layer": "layer3"}},
+                                            "padim": {}}))
+    assert message.startswith("models.dfm: at image_size 64, resnet18 layer3 gives a 4x4 feature map, "
+                              "average-pooled with pooling_kernel_size=4 to 1x1")
+
+
+@pytest.mark.parametrize(("models", "image_size", "warned"), [
+    ({"dfm": {}}, 64, ["models.dfm: at image_size 64, resnet50 layer3"]),  # constructor defaults
+    ({"dfm": {}}, 128, []),  # 8x8 pooled by 4: 2x2
+    ({"dfm": {"init_args": {"pooling_kernel_size": 2}}}, 64, []),
+    ({"dfm": {"init_args": {"pooling_kernel_size": 1}}}, 16,
+     ["models.dfm: at image_size 16, resnet50 layer3 gives a 1x1 feature map:"]),
+    ({"dfm": {"init_args": {"layer": "layer2"}, "image_size": 32}}, 256, ["models.dfm: at image_size 32"]),
+    ({"dfm": {"init_args": {"backbone": "efficientnet_b0"}}}, 64, []),  # stride unknown: not judged
+    ({"padim": {"init_args": {"layers": ["layer3"]}}}, 16, ["models.padim: at image_size 16, resnet18 layer3"]),
+    ({"padim": {}, "patchcore": {}, "fastflow": {}}, 16, []),
+    ({"my_dfm": {"class_path": "anomalib.models.Dfm"}}, 64, ["models.my_dfm:"]),
+])
+def test_feature_map_warnings(models, image_size, warned):
+    messages = feature_map_warnings(grid(models, image_size))
+    assert len(messages) == len(warned)
+    for message, start in zip(messages, warned, strict=True):
+        assert message.startswith(start)

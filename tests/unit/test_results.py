@@ -45,24 +45,3 @@ def test_unreadable_row_names_file(tmp_path):
     broken.write_bytes(b"not parquet")
     with pytest.raises(RowError, match="row.parquet"):
         read_rows([broken])
-
-
-def test_failed_attempts_are_moved_aside(tmp_path):
-    import json
-
-    from iadbench.results import retire_failed_attempts
-
-    for model, status in (("padim", "ok"), ("dfm", "failed")):
-        job = tmp_path / "train" / "embedded" / "washer" / model / "0"
-        job.mkdir(parents=True)
-        (job / "train_info.json").write_text(json.dumps({"status": status}))
-        row = tmp_path / "evaluate" / "embedded" / "washer" / model / "0" / "row.parquet"
-        row.parent.mkdir(parents=True)
-        row.write_bytes(b"row")
-    (tmp_path / "benchmark.parquet").write_bytes(b"table")
-    retired = retire_failed_attempts(tmp_path)
-    assert len(retired) == 1 and (retired[0] / "train_info.json").exists() and (retired[0] / "row.parquet").exists()
-    assert not (tmp_path / "train" / "embedded" / "washer" / "dfm" / "0").exists()
-    assert (tmp_path / "train" / "embedded" / "washer" / "padim" / "0" / "train_info.json").exists()
-    assert not (tmp_path / "benchmark.parquet").exists()
-    assert retire_failed_attempts(tmp_path) == []

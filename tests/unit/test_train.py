@@ -52,17 +52,30 @@ def test_pretrained_true_with_random_weights_is_refused(tmp_path):
                                                           ("RaisingPadim", "RuntimeError")])
 def test_isolated_job_failure_leaves_failed_record(tiny_dataset, tmp_path, monkeypatch, repo_root,
                                                    model_class, error_type):
+    from iadbench.attempts import RetryWithMoreResources, read_ledger
     from iadbench.train import run_isolated
 
     monkeypatch.setenv("PYTHONPATH", str(repo_root / "tests" / "support"))
     log = tmp_path / "job.log"
     log.write_text("earlier output of this job\n")
     spec = {**SPEC, "class_path": f"misbehaving_models.{model_class}"}
-    info = run_isolated(log_path=log, dataset_root=str(tiny_dataset), category="washer", model_name="padim",
-                        model_spec=spec, seed=0, image_size=64, weights="random", out_dir=str(tmp_path / "out"))
+    out = tmp_path / "results" / "train" / "embedded" / "washer" / "padim" / "0"
+    job = {"log_path": log, "dataset_root": str(tiny_dataset), "category": "washer", "model_name": "padim",
+               "model_spec": spec, "seed": 0, "image_size": 64, "weights": "random", "out_dir": str(out),
+               "results_dir": tmp_path / "results", "final_attempt": 2,
+               "extra_info": {"git_commit": "abc123", "train_config_hash": "f00"}}
+    if model_class == "KilledPadim":  # out of memory: the first attempt of two fails the job, for a retry
+        with pytest.raises(RetryWithMoreResources):
+            run_isolated(attempt=1, **job)
+        assert not (out / "train_info.json").exists()
+    info = run_isolated(attempt=2, **job)
     assert info["status"] == "failed" and info["error_type"].startswith(error_type)
-    assert json.loads((tmp_path / "out" / "train_info.json").read_text())["status"] == "failed"
-    assert (tmp_path / "out" / "predictions.npz").exists()
+    assert json.loads((out / "train_info.json").read_text())["status"] == "failed"
+    assert (out / "predictions.npz").exists()
+    # A failed record keeps its provenance: where and with what it ran.
+    assert info["git_commit"] == "abc123" and info["hostname"] and info["torch_version"] and info["gpu"]
+    assert info["max_epochs"] == 1 and info["train_config_hash"] == "f00"
+    assert info["attempts"] == len(read_ledger(out)) == (2 if model_class == "KilledPadim" else 1)
     if model_class == "KilledPadim":
         assert "earlier output of this job" in info["error_tail"]
 

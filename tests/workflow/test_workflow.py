@@ -31,6 +31,7 @@ def test_report_shows_the_computed_numbers(finished_run):
     assert f"{100 * padim_washer:.2f}" in html
     assert f"{100 * padim_washer:.2f}" in tex
     assert 'id="random-weights"' in html
+    assert "tiny {workflow} test &amp; 100% _x_" in html and r"tiny \{workflow\} test \& 100\% \_x\_" in tex
     assert "\\toprule" in tex and "\\bottomrule" in tex
     assert "data:image/png;base64," in html
 
@@ -52,6 +53,17 @@ def test_bad_config_stops_before_any_job(repo_root, tmp_path):
     assert result.returncode != 0
     assert "models.padimm" in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    ({"models": {"padim": {"init_args": {"backbon": "resnet18"}}}}, "models.padim.init_args.backbon"),
+    ({"models": {"a&b": {}}}, "models.a&b"),
+    ({"image_size": 64.0}, "image_size"),
+])
+def test_config_errors_stop_the_plan(repo_root, tmp_path, change, named):
+    config_path = make_workdir(repo_root, tmp_path, {**TINY_CONFIG, **change})
+    result = run_snakemake(tmp_path, config_path, "-n", check=False)
+    assert result.returncode != 0 and named in result.stdout + result.stderr
 
 
 def test_unknown_key_is_named(repo_root, tmp_path):

@@ -23,7 +23,8 @@ TINY_CONFIG = {
     "seeds": [0],
     "image_size": 64,
     "weights": "random",
-    "report": {"title": "tiny workflow test"},
+    # Braces, LaTeX specials and a line break: report text is data, never syntax.
+    "report": {"title": "tiny {workflow} test & 100% _x_\nsecond line"},
 }
 WORKFLOW_FILES = ("Snakefile", "workflow", "report", "profiles", "config", "envs")
 

@@ -1,16 +1,18 @@
 # Config validation and input functions; all logic lives in the iadbench package.
+import os
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
-
-import os
+from snakemake.logging import logger
 
 from iadbench.assets import ASSET_DIR
-from iadbench.config import ConfigError, Job, config_hash, job_config, jobs, model_image_size, validate_config
+from iadbench.attempts import busy_jobs, retry_round
+from iadbench.config import (ConfigError, Job, config_hash, dataset_source, job_config, jobs, model_image_size,
+                             train_config, validate_config)
 from iadbench.datasets.real import source_spec
+from iadbench.evaluate import evaluation_mem_mb
 from iadbench.gpus import SLOTS_VARIABLE, detect_gpus
-from iadbench.models import train_mem_mb, train_runtime_minutes
-from iadbench.results import retire_failed_attempts
+from iadbench.models import feature_map_warnings, train_mem_mb, train_runtime_minutes
 from iadbench.runlock import claim_workdir
 
 try:
@@ -19,6 +21,8 @@ except ConfigError as error:
     raise WorkflowError(str(error)) from None
 
 JOBS = jobs(config)
+for warning in feature_map_warnings(config):
+    logger.warning(f"config warning: {warning}")
 
 # GPUs: `--resources gpu=N` caps concurrent training jobs; without it, a machine with GPUs gets one
 # slot per GPU and a CPU-only machine needs no flag. Jobs inherit the slot count to pick a device.
@@ -33,10 +37,17 @@ GPU_SLOTS = global_resource("gpu")
 os.environ[SLOTS_VARIABLE] = str(GPU_SLOTS or 0)
 TRAIN_GPUS = 1 if GPU_SLOTS else 0
 
-# Only while no other run is alive here (a killed run's stale locks are then cleared): a job that
-# failed last time is moved aside (kept under results/failed_attempts/) so that it reruns.
+# Attempts of a training or evaluation job within one run: a job killed for memory is retried with
+# more (mem_mb * attempt) up to this many times; other failures are final at once (iadbench.attempts).
+RETRIES = 2
+
+# Resume after a kill: Snakemake's locks left by a dead run are cleared, unless a job of that run is
+# still running (its child holds the job folder's lock): then this run must not start beside it.
 if workflow.is_main_process and claim_workdir():
-    retire_failed_attempts("results")
+    orphans = busy_jobs("results")
+    if orphans:
+        raise WorkflowError("jobs of an earlier run are still running: " + "; ".join(orphans)
+                            + ". Wait for them to end (or kill them), then rerun.")
 JOB_PATH = "{dataset}/{category}/{model}/{seed}"
 
 
@@ -53,6 +64,21 @@ def job_of(wildcards):
 
 def job_config_hash(wildcards):
     return config_hash(job_config(config, job_of(wildcards)))
+
+
+def train_config_hash(wildcards):
+    return config_hash(train_config(config, job_of(wildcards)))
+
+
+def retry_round_of(stage):
+    """A rule parameter that changes (so Snakemake reruns the job) only when `retry_failed` asks for a
+    failed job to be retried; reads the job's attempt ledger, writes nothing."""
+
+    def round_of(wildcards):
+        job_dir = Path("results", stage, wildcards.dataset, wildcards.category, wildcards.model, wildcards.seed)
+        return retry_round(job_dir, config["retry_failed"], config["max_attempts"])
+
+    return round_of
 
 
 def all_rows(wildcards):
@@ -77,8 +103,3 @@ def asset_manifest(wildcards):
 
 def all_asset_manifests(wildcards):
     return asset_manifests(config["models"])
-
-
-def category_spec(spec):
-    """A dataset entry without its category list: editing `categories:` must not redo prepared ones."""
-    return {key: value for key, value in spec.items() if key != "categories"}

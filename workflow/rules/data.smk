@@ -23,7 +23,7 @@ rule prepare_data:
     output:
         directory("resources/datasets/{dataset}/{category}"),
     params:
-        spec=lambda wildcards: category_spec(config["datasets"][wildcards.dataset]),
+        spec=lambda wildcards: dataset_source(config["datasets"][wildcards.dataset]),
     log:
         "results/logs/prepare_data/{dataset}/{category}.log",
     conda:

@@ -7,10 +7,17 @@ rule evaluate:
     params:
         evaluation=config["evaluation"],
         config_hash=job_config_hash,
+        train_config_hash=train_config_hash,
+        retry_round=retry_round_of("evaluate"),
+        final_attempt=RETRIES + 1,
     log:
         f"results/logs/evaluate/{JOB_PATH}.log",
+    retries: RETRIES
     resources:
-        mem_mb=4000,
+        # Native resolution holds every test pixel: the request grows with the category's pixel count.
+        mem_mb=lambda wildcards, input, attempt: evaluation_mem_mb(
+            input.predictions, config["evaluation"]["resolution"], attempt),
+        attempt=lambda wildcards, attempt: attempt,
     conda:
         "../../envs/iadbench.yaml"
     script:

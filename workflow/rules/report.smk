@@ -26,7 +26,9 @@ rule report:
         html=report("results/report/index.html", category="Report"),
         tex=report("results/report/tables.tex", category="Report"),
     params:
-        title=config["report"]["title"],
+        # A function: Snakemake formats plain param strings with the wildcards, and a title with
+        # braces ("MVTec {AD}") would stop the run with a WildcardError.
+        title=lambda wildcards: config["report"]["title"],
         config=config,
     log:
         "results/logs/report.log",

@@ -7,18 +7,23 @@ rule train:
         predictions=f"results/train/{JOB_PATH}/predictions.npz",
         info=f"results/train/{JOB_PATH}/train_info.json",
     params:
-        dataset_spec=lambda wildcards: category_spec(config["datasets"][wildcards.dataset]),
+        dataset_spec=lambda wildcards: dataset_source(config["datasets"][wildcards.dataset]),
         model_spec=lambda wildcards: config["models"][wildcards.model],
         image_size=lambda wildcards: model_image_size(config, wildcards.model),
         weights=config["weights"],
         asset_dir=ASSET_DIR,
+        config_hash=train_config_hash,
+        retry_round=retry_round_of("train"),
+        final_attempt=RETRIES + 1,
     log:
         f"results/logs/train/{JOB_PATH}.log",
     threads: 2
+    retries: RETRIES
     resources:
         gpu=TRAIN_GPUS,
         mem_mb=lambda wildcards, attempt: train_mem_mb(wildcards.model, attempt),
         runtime=lambda wildcards, attempt: train_runtime_minutes(wildcards.model, attempt),
+        attempt=lambda wildcards, attempt: attempt,
     conda:
         "../../envs/iadbench.yaml"
     script:

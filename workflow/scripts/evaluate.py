@@ -1,18 +1,28 @@
-"""Compute one job's metrics from its saved predictions and write its row."""
+"""Compute one job's metrics from its saved predictions (in a child process) and write its row."""
 
-from iadbench.config import Job
-from iadbench.evaluate import evaluate_job
+import sys
+
+from iadbench.attempts import RetryWithMoreResources
+from iadbench.evaluate import run_evaluation
 from iadbench.io import log_to_file
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])
 wildcards = snakemake.wildcards
-evaluate_job(
-    job=Job(wildcards.dataset, wildcards.category, wildcards.model, int(wildcards.seed)),
-    predictions_path=snakemake.input.predictions,
-    train_info_path=snakemake.input.info,
-    row_path=snakemake.output[0],
-    resolution=snakemake.params.evaluation["resolution"],
-    fpr_limits=snakemake.params.evaluation["fpr_limits"],
-    config_hash=snakemake.params.config_hash,
-)
+try:
+    run_evaluation(
+        log_path=snakemake.log[0],
+        attempt=snakemake.resources.attempt,
+        final_attempt=snakemake.params.final_attempt,
+        retry_round=snakemake.params.retry_round,
+        job=(wildcards.dataset, wildcards.category, wildcards.model, int(wildcards.seed)),
+        predictions_path=snakemake.input.predictions,
+        train_info_path=snakemake.input.info,
+        row_path=snakemake.output[0],
+        resolution=snakemake.params.evaluation["resolution"],
+        fpr_limits=snakemake.params.evaluation["fpr_limits"],
+        config_hash=snakemake.params.config_hash,
+        train_config_hash=snakemake.params.train_config_hash,
+    )
+except RetryWithMoreResources as retry:
+    sys.exit(str(retry))  # a failed job: Snakemake retries it with the next attempt's resources

@@ -548,7 +548,16 @@ def datamodule_for(spec: dict[str, Any], root: str | Path, category: str, **kwar
     Catalog and embedded datasets: anomalib's ``MVTecAD`` (a subclass that never downloads; JPEG-keeping
     datasets read with anomalib's VisA reader). ``folder``: anomalib's ``Folder``. ``kwargs`` go to the
     datamodule (batch sizes, num_workers, seed, ...).
+
+    Every test image on disk is evaluated, whatever the seed: the test set comes from the test folders
+    (``FROM_DIR``) and validation reuses it (``SAME_AS_TEST``), never a seeded split of it. Both are
+    set explicitly: ``Folder`` defaults to ``val_split_mode=FROM_TEST``, which held out a seed-dependent
+    half of the test images. A ``folder`` dataset without ``normal_test_dir`` still draws its
+    defect-free test images from ``normal_dir`` (anomalib's ``test_split_ratio``, by seed).
     """
+    from anomalib.data.utils import TestSplitMode, ValSplitMode
+
+    whole_test_set = {"test_split_mode": TestSplitMode.FROM_DIR, "val_split_mode": ValSplitMode.SAME_AS_TEST}
     kind = dataset_type(spec)
     if kind == FOLDER_TYPE:
         from anomalib.data import Folder
@@ -556,11 +565,12 @@ def datamodule_for(spec: dict[str, Any], root: str | Path, category: str, **kwar
         base = Path(spec.get("path", ".")).expanduser()
         dirs = {key: base / spec[key] for key in FOLDER_DIR_KEYS if spec.get(key)}
         extensions = tuple(spec.get("extensions", IMAGE_EXTENSIONS))
-        return Folder(name=category, root=base, extensions=extensions, **dirs, **kwargs)
+        return Folder(name=category, root=base, extensions=extensions, **dirs, **whole_test_set, **kwargs)
     if kind != EMBEDDED_TYPE:
         dataset_info(kind)
     return _prepared_layout_class()(
-        root=Path(root), category=category, read_jpeg=reader_extensions(kind) != PNG_EXTENSIONS, **kwargs
+        root=Path(root), category=category, read_jpeg=reader_extensions(kind) != PNG_EXTENSIONS,
+        **whole_test_set, **kwargs,
     )
 
 
