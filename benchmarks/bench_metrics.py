@@ -5,8 +5,8 @@ same run:
 
 * one pass: ``iadbench.metrics.pixel_metrics`` (AUROC, AP, F1-max, AU-PRO at 0.3 and 0.05, one sort);
 * reference: ``sklearn.metrics.roc_auc_score`` + ``average_precision_score`` + a straightforward
-  re-implementation of the official MVTec AD PRO code (``metrics._reference_pro``, one argsort of float64
-  scores and full-size change arrays) integrated by the official ``trapezoid``.
+  re-implementation of the official MVTec AD PRO code (``reference_pro`` in tests/metrics_oracles.py, one
+  argsort of float64 scores and full-size change arrays) integrated by the official ``trapezoid``.
 
 Prints both timings, the speed ratio, every metric with its absolute difference, and peak RSS (Linux).
 Exit status 1 when a difference exceeds the tolerance. Targets: >= 5x faster, differences <= 1e-6.
@@ -28,6 +28,10 @@ import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from iadbench import metrics
+
+# The oracle lives with the tests (no pipeline path runs it); this script reaches it from the repository.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from metrics_oracles import reference_pro, reference_trapezoid
 
 FPR_LIMITS = (0.3, 0.05)
 
@@ -82,9 +86,9 @@ def reference_metrics(maps: np.ndarray, masks: np.ndarray) -> tuple[dict[str, fl
     values["pixel_AP"] = float(average_precision_score(truth, scores))
     times["sklearn average_precision_score"] = time.perf_counter() - start
     start = time.perf_counter()
-    fpr, pro = metrics._reference_pro(maps, masks)
+    fpr, pro = reference_pro(maps, masks)
     for limit in FPR_LIMITS:
-        values[f"pixel_AUPRO_{round(limit * 100):02d}"] = metrics._reference_trapezoid(fpr, pro, limit) / limit
+        values[f"pixel_AUPRO_{round(limit * 100):02d}"] = reference_trapezoid(fpr, pro, limit) / limit
     times["official PRO algorithm"] = time.perf_counter() - start
     return values, times
 

@@ -1,5 +1,7 @@
 """Pretrained weights and auxiliary data, fetched once for compute nodes that have no internet.
 
+(Over 350 lines: discovery, fetching and checking share the Asset record and the cache layout.)
+
 ``weights: pretrained`` models load published weights (timm and torchvision backbones, anomalib's
 RKDE extractor, DSR's VQ model, EfficientAd's teacher) and auxiliary data (DTD for DRAEM/GLASS,
 ImageNette for EfficientAd). On a cluster the compute nodes usually cannot download them, so:
@@ -53,6 +55,9 @@ class Asset:
     ``path`` is relative to the cache directory (absolute when the model was pointed elsewhere);
     ``sha256`` is the full published digest, ``sha256_prefix`` torch.hub's file-name prefix; an
     ``extract_to`` folder means ``url`` is an archive whose members land there and provide ``path``.
+    A Hugging Face hub file (``hf_repo``, ``hf_filename``, ``hf_revision``) is fetched and looked up
+    through ``huggingface_hub``; its ``path`` is ``<repo folder>/snapshots/*/<file>``, the snapshot
+    being named after the commit the Hub reports at fetch time (which the manifest records).
     """
 
     name: str
@@ -61,7 +66,9 @@ class Asset:
     sha256: str | None = None
     sha256_prefix: str | None = None
     extract_to: str | None = None
-    hf_ref: str | None = None  # Hugging Face cache: refs/<revision> file that points at the snapshot
+    hf_repo: str | None = None
+    hf_filename: str | None = None
+    hf_revision: str | None = None
 
 
 def cache_dir(asset_dir: str | Path) -> Path:
@@ -108,22 +115,23 @@ def timm_asset(pretrained_cfg: dict[str, Any]) -> Asset:
     load_from, location = _resolve_pretrained_source(dict(pretrained_cfg))
     architecture = pretrained_cfg.get("architecture", "?")
     if load_from == "hf-hub":
+        from huggingface_hub.file_download import repo_folder_name
+
         hub_id, filename = location if isinstance(location, tuple) else (location, "model.safetensors")
         repo, _, revision = hub_id.partition("@")
         revision = revision or "main"
-        # A stable stand-in for the commit hash the Hub would report (the cache needs some name).
-        snapshot = hashlib.sha1(f"{repo}@{revision}".encode()).hexdigest()
-        folder = f"huggingface/hub/models--{repo.replace('/', '--')}"
-        return Asset(name=f"timm {architecture} (hf-hub {hub_id})",
-                     url=f"https://huggingface.co/{repo}/resolve/{revision}/{filename}",
-                     path=f"{folder}/snapshots/{snapshot}/{filename}", hf_ref=f"{folder}/refs/{revision}")
+        folder = f"{HF_HUB_CACHE}/{repo_folder_name(repo_id=repo, repo_type='model')}"
+        url = f"{HF_ORIGIN}/{repo}/resolve/{revision}/{filename}"
+        return Asset(name=f"timm {architecture} (hf-hub {hub_id})", url=url,
+                     path=f"{folder}/snapshots/*/{filename}",
+                     hf_repo=repo, hf_filename=filename, hf_revision=revision)
     if load_from == "url":
         return _torch_hub_asset(location, f"timm {architecture}")
     raise ValueError(f"timm {architecture}: pretrained weights come from {load_from!r} ({location!r}), "
                      "which iadbench cannot fetch; give the model a local file instead")
 
 
-def _anomalib_download(root: Path, info: Any, cache: Path, provides: Path | None = None) -> Asset:
+def anomalib_download(root: Path, info: Any, cache: Path, provides: Path | None = None) -> Asset:
     return Asset(name=f"anomalib {info.name}", url=info.url, path=_relative(provides or root, cache),
                  sha256=info.hashsum, extract_to=_relative(root, cache))
 
@@ -152,7 +160,7 @@ def _recording(found: list[Asset], cache: Path) -> Iterator[None]:
     import torch.hub
     from torchvision.models import _api as torchvision_api
 
-    from iadbench.models.random_weights import _replace
+    from iadbench.models.random_weights import replace
 
     original_load = torch.nn.Module.load_state_dict
 
@@ -173,39 +181,25 @@ def _recording(found: list[Asset], cache: Path) -> Iterator[None]:
         return _Skipped()
 
     def download_and_extract(root, info):
-        found.append(_anomalib_download(Path(root), info, cache))
+        found.append(anomalib_download(Path(root), info, cache))
 
     with contextlib.ExitStack() as stack:
-        _replace(stack, torch.nn.Module, "load_state_dict", load_state_dict)
-        _replace(stack, timm_builder, "load_pretrained", load_pretrained)
-        _replace(stack, torchvision_api.WeightsEnum, "get_state_dict", get_state_dict)
-        _replace(stack, torch.hub, "load_state_dict_from_url", load_state_dict_from_url)
+        replace(stack, torch.nn.Module, "load_state_dict", load_state_dict)
+        replace(stack, timm_builder, "load_pretrained", load_pretrained)
+        replace(stack, torchvision_api.WeightsEnum, "get_state_dict", get_state_dict)
+        replace(stack, torch.hub, "load_state_dict_from_url", load_state_dict_from_url)
         for module in [module for name, module in list(sys.modules.items()) if name.startswith("anomalib.models")]:
             if "download_and_extract" in vars(module):
-                _replace(stack, module, "download_and_extract", download_and_extract)
+                replace(stack, module, "download_and_extract", download_and_extract)
         yield
 
 
 def _training_time_assets(model: Any, cache: Path) -> list[Asset]:
-    """Requests anomalib makes when training starts, not when the model is built."""
-    from anomalib.models import Dsr, EfficientAd
-    from anomalib.utils.path import get_pretrained_weights_dir
+    """Requests anomalib makes when training starts, not when the model is built (DSR, EfficientAd): the spec's."""
+    from iadbench.models import spec_for_class
 
-    if isinstance(model, Dsr):
-        from anomalib.models.image.dsr.lightning_model import WEIGHTS_DOWNLOAD_INFO
-
-        root = get_pretrained_weights_dir() / "dsr"
-        return [_anomalib_download(root, WEIGHTS_DOWNLOAD_INFO, cache, root / WEIGHTS_DOWNLOAD_INFO.name)]
-    if isinstance(model, EfficientAd):
-        from anomalib.models.image.efficient_ad import lightning_model
-
-        root = get_pretrained_weights_dir()
-        assets = [_anomalib_download(root, lightning_model.WEIGHTS_DOWNLOAD_INFO, cache,
-                                     root / "efficientad_pretrained_weights")]
-        if not model.imagenet_dir.is_dir():
-            assets.append(_anomalib_download(model.imagenet_dir, lightning_model.IMAGENETTE_DOWNLOAD_INFO, cache))
-        return assets
-    return []
+    spec = spec_for_class(type(model))
+    return spec.training_time_assets(model, cache) if spec.training_time_assets else []
 
 
 def required_assets(name: str, spec: dict[str, Any], image_size: int, asset_dir: str | Path) -> list[Asset]:
@@ -246,6 +240,9 @@ def pretrained_init_args(model_class: type, init_args: dict[str, Any], asset_dir
 # Fetch and check
 # --------------------------------------------------------------------------------------------
 
+HF_ORIGIN = "https://huggingface.co"
+HF_HUB_CACHE = "huggingface/hub"  # in the cache directory: $HF_HOME/hub, HF_HOME as in offline_environment
+
 
 def mirrored(url: str, mirror: str | None) -> str:
     """``https://host/path`` as ``<mirror>/host/path`` (an internal mirror, or a test server)."""
@@ -263,44 +260,110 @@ def _present(path: Path) -> bool:
     return path.is_file() or (path.is_dir() and any(path.iterdir()))
 
 
+def _hf_cached(asset: Asset, cache: Path) -> Path | None:
+    """The file huggingface_hub resolves ``asset`` to offline (refs/<revision>, snapshot), else None."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(asset.hf_repo, asset.hf_filename, cache_dir=cache / HF_HUB_CACHE,
+                                   revision=asset.hf_revision)
+    return Path(found) if isinstance(found, str) else None  # None, or a cached "does not exist"
+
+
+def _is_present(asset: Asset, cache: Path) -> bool:
+    return _hf_cached(asset, cache) is not None if asset.hf_repo else _present(_located(asset, cache))
+
+
 def fetch_asset(asset: Asset, asset_dir: str | Path, mirror: str | None = None) -> dict[str, Any]:
     """Download ``asset`` into the cache unless present; returns its manifest entry.
 
-    All or nothing: files are downloaded under ``.downloads/`` and renamed into place once their
-    digest matched; an archive's members are extracted beside it and renamed into place (a new
-    folder as a whole). A lock per asset lets parallel ``fetch_assets`` jobs share one (DTD for
-    DRAEM and GLASS, one backbone for many).
+    All or nothing: Hugging Face files go through ``huggingface_hub.hf_hub_download`` (blob renamed in
+    once complete, then checked against its LFS sha256), torch.hub checkpoints named with a digest
+    prefix through ``torch.hub.download_url_to_file`` (moved in once the prefix matched); other files
+    are downloaded under ``.downloads/`` and renamed into place once their digest matched, an archive's
+    members extracted beside it and renamed into place (a new folder as a whole). A lock per asset
+    lets parallel ``fetch_assets`` jobs share one (DTD for DRAEM and GLASS, one backbone for many).
+    A Hugging Face entry records the file and ``commit`` the revision resolved to.
     """
     from iadbench.datasets.download import file_lock
 
     cache = cache_dir(asset_dir)
-    target = _located(asset, cache)
     url = mirrored(asset.url, mirror)
     downloads = cache / ".downloads"
     key = hashlib.sha1(asset.url.encode()).hexdigest()
     with file_lock(downloads / f"{key}.fetch.lock"):
-        if not _present(target):
+        if not _is_present(asset, cache):
             logger.info("fetching %s from %s", asset.name, url)
-            _download_and_place(asset, url, target, downloads / key, cache)
-    if asset.hf_ref:
-        reference = cache / asset.hf_ref
-        reference.parent.mkdir(parents=True, exist_ok=True)
-        reference.write_text(Path(asset.path).parent.name)  # the snapshot folder: HF's offline lookup
-    return {**dataclasses.asdict(asset), "url": url}
+            if asset.hf_repo:
+                _hf_download(asset, cache, mirror)
+            elif asset.sha256_prefix:
+                _torch_hub_download(asset, url, _located(asset, cache))
+            else:
+                _download_and_place(asset, url, _located(asset, cache), downloads / key, cache)
+        entry = {**dataclasses.asdict(asset), "url": url}
+        if asset.hf_repo:
+            entry.update(_hf_entry(asset, cache))
+    return entry
 
 
+def _hf_download(asset: Asset, cache: Path, mirror: str | None) -> None:
+    """``hf_hub_download`` into the hub cache, under the commit the server reports (where timm looks)."""
+    from huggingface_hub import hf_hub_download
+
+    from iadbench.datasets.download import ChecksumMismatchError, file_checksum
+
+    # A mirror keeps <host>/<path>: the Hub is <mirror>/huggingface.co there. None: the Hub (or HF_ENDPOINT).
+    local = Path(hf_hub_download(asset.hf_repo, asset.hf_filename, revision=asset.hf_revision,
+                                 cache_dir=cache / HF_HUB_CACHE,
+                                 endpoint=mirrored(HF_ORIGIN, mirror) if mirror else None))
+    # Over plain HTTP huggingface_hub checks only the size; an LFS blob is named after its sha256: check it.
+    blob = local.resolve()
+    if re.fullmatch(r"[0-9a-f]{64}", blob.name) and (actual := file_checksum(blob, "sha256")) != blob.name:
+        local.unlink()
+        blob.unlink()
+        raise ChecksumMismatchError(local, "sha256", blob.name, actual,
+                                    f" ({asset.name}: the Hub's LFS digest; the download was deleted)")
+
+
+def _hf_entry(asset: Asset, cache: Path) -> dict[str, Any]:
+    from huggingface_hub.file_download import repo_folder_name
+
+    local = _hf_cached(asset, cache)
+    if local is None:
+        raise MissingAssetError(f"{asset.name}: fetched, yet huggingface_hub does not find it in {cache}")
+    repo_folder = cache / HF_HUB_CACHE / repo_folder_name(repo_id=asset.hf_repo, repo_type="model")
+    blob = local.resolve().name
+    commit = local.relative_to(repo_folder / "snapshots").parts[0]
+    return {"path": str(local.relative_to(cache)), "commit": commit,
+            "sha256": blob if re.fullmatch(r"[0-9a-f]{64}", blob) else None}
+
+
+def _torch_hub_download(asset: Asset, url: str, target: Path) -> None:
+    """torch.hub's downloader: a temporary file beside ``target``, moved in once its sha256 has the prefix.
+
+    It neither resumes nor checks the length against Content-Length: the digest prefix catches truncation.
+    """
+    import torch.hub
+
+    from iadbench.datasets.download import ChecksumMismatchError
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        torch.hub.download_url_to_file(url, str(target), hash_prefix=asset.sha256_prefix, progress=False)
+    except RuntimeError as error:  # torch.hub's only signal of a digest mismatch
+        got = re.search(r'got "([0-9a-f]+)"', str(error))
+        if got is None:
+            raise
+        note = f" ({asset.name}: torch.hub's file-name digest; the download was deleted)"
+        raise ChecksumMismatchError(target, "sha256", f"{asset.sha256_prefix}...", got[1], note) from None
+
+
+# No library fits: archives need resumed multi-GB downloads, a full digest check, extraction moved in whole.
 def _download_and_place(asset: Asset, url: str, target: Path, download_path: Path, cache: Path) -> None:
     """Download beside the cache, verify, then rename (a file) or extract (an archive) into place."""
-    from iadbench.datasets.download import ChecksumMismatchError, download, file_checksum
+    from iadbench.datasets.download import download
     from iadbench.datasets.extract import safe_extract
 
     download(url, download_path, checksum=asset.sha256, algorithm="sha256" if asset.sha256 else None)
-    if asset.sha256_prefix:
-        actual = file_checksum(download_path, "sha256")
-        if not actual.startswith(asset.sha256_prefix):
-            download_path.unlink()
-            raise ChecksumMismatchError(download_path, "sha256", asset.sha256_prefix + "...", actual,
-                                        f" ({asset.name}: torch.hub's file-name digest)")
     if not asset.extract_to:
         target.parent.mkdir(parents=True, exist_ok=True)
         download_path.rename(target)
@@ -338,8 +401,7 @@ def check_assets(name: str, spec: dict[str, Any], image_size: int, asset_dir: st
     """Raise :class:`MissingAssetError` naming every asset of the model missing from the cache."""
     cache = cache_dir(asset_dir)
     assets = required_assets(name, spec, image_size, asset_dir)
-    missing = [asset for asset in assets if not _present(_located(asset, cache))
-               or (asset.hf_ref and not (cache / asset.hf_ref).is_file())]
+    missing = [asset for asset in assets if not _is_present(asset, cache)]
     if missing:
         listing = "; ".join(f"{asset.name} -> {_located(asset, cache)}" for asset in missing)
         raise MissingAssetError(f"{name} (weights: pretrained) needs {len(missing)} asset(s) not in {cache}: "

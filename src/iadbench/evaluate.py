@@ -12,7 +12,7 @@ from PIL import Image
 
 from iadbench import metrics
 from iadbench.config import Job
-from iadbench.io import read_json
+from iadbench.files import read_json
 from iadbench.results import METRIC_COLUMNS, ROW_SCHEMA, make_row, write_row
 from iadbench.train import load_predictions
 
@@ -53,6 +53,7 @@ def degenerate_maps(maps) -> bool:
 def compute_metrics(predictions: dict[str, np.ndarray], resolution: str, fpr_limits) -> dict[str, Any]:
     """Image metrics always; pixel metrics when the model produced anomaly maps."""
     values: dict[str, Any] = metrics.image_metrics(predictions["scores"], predictions["labels"])
+    values["image_F1_threshold"], _ = metrics.f1_optimal_threshold(predictions["scores"], predictions["labels"])
     maps = predictions.get("maps", np.zeros(0))
     values["pixel_metrics_applicable"] = bool(maps.size)
     values["eval_resolution"] = resolution
@@ -172,7 +173,7 @@ def run_evaluation(*, log_path: str | Path | None = None, attempt: int = 1, fina
 if __name__ == "__main__":  # the child of run_evaluation
     import sys
 
-    from iadbench.io import read_json as _read_args
+    from iadbench.files import read_json as _read_args
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     child_args = _read_args(sys.argv[1])

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from iadbench.statistics import RankComparison
+from iadbench.ranking import RankComparison
 
 
 def _png(figure) -> str:

@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from PIL import Image
 
-from iadbench.io import atomic_write, read_json
+from iadbench.files import atomic_write, read_json
 from iadbench.metrics import resize_maps_to
 from iadbench.train import load_predictions
 

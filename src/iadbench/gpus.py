@@ -1,15 +1,15 @@
 """GPU slots for local runs: Snakemake limits how many GPU jobs run, this module says which GPU each gets.
 
 Snakemake's ``gpu`` resource caps concurrency but does not assign devices. Each training job
-takes the first free slot among ``n_slots`` (an exclusive ``flock`` on ``<lock_dir>/gpu<i>.lock``,
-released by the OS even when the job is killed) and runs with ``CUDA_VISIBLE_DEVICES=<i>``.
+takes the first free slot among ``n_slots`` (a ``filelock.FileLock`` on ``<lock_dir>/gpu<i>.lock``: a
+``flock`` the OS releases even when the job is killed) and runs with ``CUDA_VISIBLE_DEVICES=<i>``.
+The slot count reaches the job as the train rule's ``gpu_slots`` resource.
 Under SLURM (or whenever ``CUDA_VISIBLE_DEVICES`` is already set) the scheduler's choice is kept.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import shutil
 import subprocess
@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-SLOTS_VARIABLE = "IADBENCH_GPU_SLOTS"
+from filelock import FileLock, Timeout
 
 
 def detect_gpus() -> int:
@@ -43,16 +43,15 @@ def gpu_slot(lock_dir: str | Path, n_slots: int, poll_seconds: float = 0.5) -> I
     Path(lock_dir).mkdir(parents=True, exist_ok=True)
     while True:
         for slot in range(n_slots):
-            handle = open(Path(lock_dir) / f"gpu{slot}.lock", "w")  # noqa: SIM115 -- held while in use
+            # timeout=0: one non-blocking try per slot; a busy slot sends us on to the next one.
+            lock = FileLock(Path(lock_dir) / f"gpu{slot}.lock", timeout=0)
             try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.close()
+                lock.acquire()
+            except Timeout:
                 continue
             try:
                 yield str(slot)
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-                handle.close()
+                lock.release()
             return
         time.sleep(poll_seconds)

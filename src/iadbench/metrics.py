@@ -1,5 +1,8 @@
 """Anomaly-detection metrics, exact to their published definitions and fast on full-resolution maps.
 
+(Over 350 lines: every pixel metric comes from one shared sort-and-sweep; split, its encoders and sweep
+would have to be imported back and forth.)
+
 numpy arrays in, python floats out. Conventions shared by every function:
 
 * Ground truth is positive where ``label > 0`` / ``mask > 0``, so bool, 0/1 and 0/255 masks all work.
@@ -26,7 +29,6 @@ of float64 scores instead (~20 bytes per pixel), so no score is ever rounded.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -46,9 +48,8 @@ _EXACT_IN_FLOAT32 = {np.dtype(t) for t in (np.bool_, np.int8, np.uint8, np.int16
                                            np.float32)}
 
 __all__ = [
-    "au_pro", "f1_optimal_threshold", "forgetting_measure", "image_ap", "image_auroc", "image_f1_max",
-    "image_metrics", "pixel_ap", "pixel_auroc", "pixel_f1_max", "pixel_metrics", "pro_curve",
-    "resize_maps_to", "threshold_metrics",
+    "au_pro", "f1_optimal_threshold", "image_ap", "image_auroc", "image_f1_max", "image_metrics", "pixel_ap",
+    "pixel_auroc", "pixel_f1_max", "pixel_metrics", "pro_curve", "resize_maps_to",
 ]
 
 
@@ -163,78 +164,18 @@ def pro_curve(maps, masks) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Threshold metrics, forgetting, resizing
+# The F1-optimal threshold, resizing
 # ---------------------------------------------------------------------------------------------------------
-
-def threshold_metrics(scores, labels, threshold: float) -> dict[str, float]:
-    """Confusion-matrix metrics of the prediction ``score >= threshold`` (any shape, e.g. images or maps).
-
-    Returns ``precision`` = TP/(TP+FP), ``recall`` = ``tpr`` = TP/(TP+FN), ``fpr`` = FP/(FP+TN) and
-    ``f1`` = 2TP/(2TP+FP+FN). A ratio with a zero denominator is NaN (logged), e.g. precision when nothing
-    is predicted anomalous.
-    """
-    if math.isnan(threshold):
-        raise ValueError("threshold is NaN")
-    blocks = _score_label_blocks(scores, labels, "scores", "labels")
-    _check_scores(blocks[0], "scores", need_exactness=False)
-    # A numpy float64, not a python float: NumPy 2 would cast a python float to the scores' dtype
-    # (float32), and a threshold just above a score could round onto it.
-    threshold = np.float64(threshold)
-    tp = fp = n_pos = n_neg = 0
-    for score_block, label_block in zip(blocks[0], blocks[1], strict=True):
-        predicted = score_block >= threshold
-        positive = label_block > 0
-        block_tp = int(np.count_nonzero(predicted & positive))
-        block_pos = int(np.count_nonzero(positive))
-        tp += block_tp
-        fp += int(np.count_nonzero(predicted)) - block_tp
-        n_pos += block_pos
-        n_neg += positive.size - block_pos
-    recall = _ratio(tp, n_pos, "recall/TPR: no anomalous sample")
-    return {
-        "precision": _ratio(tp, tp + fp, f"precision: no sample has score >= {threshold}"),
-        "recall": recall, "tpr": recall,
-        "fpr": _ratio(fp, n_neg, "FPR: no defect-free sample"),
-        "f1": _ratio(2 * tp, tp + fp + n_pos, "F1: no anomalous sample and none predicted"),
-    }
-
 
 def f1_optimal_threshold(scores, labels) -> tuple[float, float]:
     """The threshold t maximising F1 of ``score >= t``, and that F1: ``(threshold, f1)``.
 
-    t is one of the scores; where several thresholds reach the same F1 the highest is returned.
-    ``threshold_metrics(scores, labels, t)["f1"]`` equals the returned F1. Any shape (images or maps).
+    t is one of the scores; where several thresholds reach the same F1 the highest is returned. The F1 is
+    the one of :func:`image_f1_max`, 2TP / (2TP + FP + FN) at ``score >= t``. Any shape (images or maps).
     ``(nan, nan)`` (logged) without an anomalous sample.
     """
     stats = _rank_statistics(*_score_label_blocks(scores, labels, "scores", "labels"), level="sample")
     return stats.f1_threshold, stats.f1_max
-
-
-def forgetting_measure(acc) -> float:
-    """Average forgetting of Chaudhry et al. 2018 (Riemannian Walk), after the last task T.
-
-    ``acc[l, j]`` is the metric on task j after training through task l (0-based); T is the last row index.
-    ``F_T = mean over j < T of ( max over l < T of acc[l, j] ) - acc[T, j]``.
-    NaN entries (a task not evaluated at that stage) are left out of the max. NaN (logged) with a single
-    row, where nothing can have been forgotten yet.
-    """
-    acc = np.asarray(acc, dtype=np.float64)
-    if acc.ndim != 2:
-        raise ValueError(f"acc must be a 2-D matrix acc[stage, task], got shape {acc.shape}")
-    last = acc.shape[0] - 1
-    if last < 1:
-        logger.warning("forgetting is undefined after a single task; reporting NaN")
-        return float("nan")
-    if acc.shape[1] < last:
-        raise ValueError(f"acc has {acc.shape[1]} task columns; forgetting after row {last} needs {last}")
-    earlier = acc[:last, :last]
-    seen = ~np.isnan(earlier)
-    best = np.where(seen, earlier, -np.inf).max(axis=0)
-    best[~seen.any(axis=0)] = np.nan
-    forgetting = float(np.mean(best - acc[last, :last]))
-    if math.isnan(forgetting):
-        logger.warning("forgetting is NaN: some task has no earlier or no final value in acc")
-    return forgetting
 
 
 def resize_maps_to(maps, shape: tuple[int, int]) -> np.ndarray:
@@ -343,13 +284,6 @@ def _check_fpr_limits(fpr_limits: Sequence[float]) -> tuple[float, ...]:
     return limits
 
 
-def _ratio(numerator: int, denominator: int, undefined_reason: str) -> float:
-    if denominator == 0:
-        logger.warning("%s; reporting NaN", undefined_reason)
-        return float("nan")
-    return numerator / denominator
-
-
 # ---------------------------------------------------------------------------------------------------------
 # The one-sort engine
 # ---------------------------------------------------------------------------------------------------------
@@ -435,14 +369,14 @@ def _rank_statistics(score_blocks: list[np.ndarray], truth_blocks: list[np.ndarr
     return stats
 
 
-def _check_scores(blocks: list[np.ndarray], name: str, *, need_exactness: bool = True) -> bool:
+def _check_scores(blocks: list[np.ndarray], name: str) -> bool:
     """Reject non-finite scores; tell whether float32 holds every score exactly (the fast path).
 
     Every block's dtype counts, not the first one's: a float64 image after float32 ones (a list of maps)
     must send all of them to the float64 path rather than be rounded to the first block's float32.
     """
     exact = all(block.dtype in _EXACT_IN_FLOAT32 for block in blocks)
-    check_exact = need_exactness and not exact
+    check_exact = not exact
     for index, block in enumerate(blocks):
         if block.dtype.kind == "f" and not np.isfinite(block).all():
             if block.ndim == 2:
@@ -594,50 +528,3 @@ def _add_pro_areas(areas: dict[float, float], open_limits: set[float], fpr: np.n
                 y_limit = y_low + (pro[inside] - y_low) * (limit - x_low) / (fpr[inside] - x_low)
                 areas[limit] += float(0.5 * (y_limit + y_low) * (limit - x_low))
             open_limits.discard(limit)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Reference: the official MVTec AD PRO algorithm, straightforward (cross-check for tests and benchmark)
-# ---------------------------------------------------------------------------------------------------------
-
-def _reference_pro(maps, masks) -> tuple[np.ndarray, np.ndarray]:
-    """The official MVTec AD ``compute_pro`` in float64: full-size change arrays, one argsort, cumsums.
-
-    Independent of the engine above (no packed keys, no chunks); not used by the public functions.
-    """
-    maps, masks = _maps_and_masks(maps, masks)
-    fp_parts, pro_parts = [], []
-    n_ok_pixels = n_regions = 0
-    for mask in masks:
-        labeled, n_components = ndimage.label(mask > 0, structure=np.ones((3, 3), dtype=int))
-        n_regions += n_components
-        ok = labeled == 0
-        n_ok_pixels += int(ok.sum())
-        sizes = np.bincount(labeled.ravel(), minlength=n_components + 1)
-        pro_change = np.zeros(mask.shape, dtype=np.float64)
-        pro_change[~ok] = 1.0 / sizes[labeled[~ok]]
-        fp_parts.append(ok.astype(np.int64).ravel())
-        pro_parts.append(pro_change.ravel())
-    scores = np.concatenate([one_map.astype(np.float64).ravel() for one_map in maps])
-    order = np.argsort(scores, kind="stable")[::-1]
-    scores = scores[order]
-    fprs = np.cumsum(np.concatenate(fp_parts)[order]) / n_ok_pixels
-    pros = np.cumsum(np.concatenate(pro_parts)[order]) / n_regions
-    keep = np.append(np.diff(scores) != 0, True)
-    fprs = np.clip(fprs[keep], None, 1.0)
-    pros = np.clip(pros[keep], None, 1.0)
-    return np.concatenate(([0.0], fprs, [1.0])), np.concatenate(([0.0], pros, [1.0]))
-
-
-def _reference_trapezoid(x: np.ndarray, y: np.ndarray, x_max: float) -> float:
-    """The official MVTec AD ``trapezoid``: area under (x, y) up to ``x_max``, interpolating at it."""
-    correction = 0.0
-    if x_max not in x:
-        insert = int(np.searchsorted(x, x_max, side="right"))
-        y_interp = y[insert - 1] + (y[insert] - y[insert - 1]) * (x_max - x[insert - 1]) / (
-            x[insert] - x[insert - 1])
-        correction = 0.5 * (y_interp + y[insert - 1]) * (x_max - x[insert - 1])
-    below = x <= x_max
-    x, y = x[below], y[below]
-    return float(np.sum(0.5 * (y[1:] + y[:-1]) * (x[1:] - x[:-1])) + correction)
-

@@ -1,7 +1,11 @@
 """The report: the study's tables (methods x categories per metric) as HTML and LaTeX.
 
+(Over 350 lines: one context feeds both templates; the table logic, figures and readers it gathers are
+already in metrics/figures/ranking.)
+
 Renderers are pure: a DataFrame (and plain values) in, a string out, through jinja2 templates
-with autoescaping and StrictUndefined. Only :func:`build_report` touches files.
+with autoescaping and StrictUndefined. Only the readers (:func:`read_references`, :func:`job_resources`,
+:func:`gallery_items`) and :func:`build_report` touch files.
 """
 
 from __future__ import annotations
@@ -18,9 +22,9 @@ import pandas as pd
 import yaml
 
 from iadbench import figures
-from iadbench.io import write_text
+from iadbench.files import write_text
+from iadbench.ranking import compare_methods, complete_cells
 from iadbench.results import KEY_COLUMNS, read_rows
-from iadbench.statistics import compare_methods, complete_cells
 
 # Column → title, in the order the report prints them; values are shown in percent. "pixel_AUPRO"
 # stands for one table per AU-PRO limit (see aupro_columns).
@@ -362,10 +366,12 @@ def _figures(frame: pd.DataFrame, tables: list[Table], comparisons: dict) -> lis
 
 def render_html(frame: pd.DataFrame, template_dir: str | Path, title: str, config: dict[str, Any] | None = None,
                 with_figures: bool = True, gallery: list[dict[str, str]] | None = None,
-                references: pd.DataFrame | None = None) -> str:
-    """The HTML report; ``gallery`` items are {"caption", "png" (base64)} made by :mod:`iadbench.gallery`."""
+                references: pd.DataFrame | None = None, resources: pd.DataFrame | None = None) -> str:
+    """The HTML report; ``gallery`` items are {"caption", "png" (base64)} made by :mod:`iadbench.gallery`;
+    ``resources`` is :func:`job_resources`' summary (no "Job resources" section without it)."""
     context = _context(frame, title)
     context["gallery"] = gallery or []
+    context["job_resources"] = job_resource_rows(resources) if resources is not None else []
     context["reference_rows"] = reference_deltas(frame, references) if references is not None else []
     context["rank_metrics"], context["rank_rows"], comparisons = rank_summary(frame)
     context["comparisons"] = comparisons
@@ -377,6 +383,56 @@ def render_html(frame: pd.DataFrame, template_dir: str | Path, title: str, confi
 
 def render_latex(frame: pd.DataFrame, template_dir: str | Path, title: str) -> str:
     return _environment(template_dir, latex=True).get_template("tables.tex.j2").render(**_context(frame, title))
+
+
+JOB_RESOURCE_COLUMNS = ("rule", "jobs", "total_s", "max_s", "max_rss_mb")
+
+
+def _rule_of_benchmark(path: Path) -> str:
+    """``results/benchmarks/<rule>/<wildcards>.tsv`` (or ``<rule>.tsv`` for a rule without wildcards)."""
+    parts = path.parts
+    if "benchmarks" in parts[:-1]:
+        after = len(parts) - parts[::-1].index("benchmarks")
+        return Path(parts[after]).stem
+    return path.parent.name
+
+
+def job_resources(paths) -> pd.DataFrame:
+    """Per rule, from Snakemake's ``benchmark:`` TSVs (one per job): jobs, total and largest wall time in
+    seconds (``s``), largest ``max_rss`` in MB; rules in order of first appearance.
+
+    A file that is missing, unreadable or has no ``s`` column is skipped: the summary is a side note and
+    never stops the report. ``max_rss`` is NaN where Snakemake could not sample it (``NA``: a job shorter
+    than its sampling interval).
+    """
+    per_job = []
+    for path in map(Path, paths):
+        try:
+            table = pd.read_csv(path, sep="\t", na_values=["NA", "-"])
+        except (OSError, ValueError):  # pandas' parser and empty-data errors are ValueErrors
+            continue
+        if "s" not in table or table.empty:
+            continue
+        wall = pd.to_numeric(table["s"], errors="coerce")
+        rss = pd.to_numeric(table.get("max_rss", pd.Series(dtype=float)), errors="coerce")
+        if wall.isna().all():
+            continue
+        # Several lines: `repeat()` runs of one job; the job counts once, at its mean time.
+        per_job.append({"rule": _rule_of_benchmark(path), "s": float(wall.mean()), "max_rss_mb": rss.max()})
+    if not per_job:
+        return pd.DataFrame(columns=list(JOB_RESOURCE_COLUMNS))
+    grouped = pd.DataFrame(per_job).groupby("rule", sort=False)
+    summary = grouped.agg(jobs=("s", "size"), total_s=("s", "sum"), max_s=("s", "max"),
+                          max_rss_mb=("max_rss_mb", "max"))
+    return summary.reset_index()[list(JOB_RESOURCE_COLUMNS)]
+
+
+def job_resource_rows(resources: pd.DataFrame) -> list[dict[str, str]]:
+    """The "Job resources" table's cells as text; an unknown RSS is "–"."""
+    return [{"rule": str(row.rule), "jobs": str(int(row.jobs)), "total_s": f"{row.total_s:.1f}",
+             "max_s": f"{row.max_s:.1f}",
+             "max_rss_mb": NOT_APPLICABLE if pd.isna(row.max_rss_mb) else f"{row.max_rss_mb:.0f}"}
+            for row in resources.itertuples(index=False)]
 
 
 def gallery_items(paths) -> list[dict[str, str]]:
@@ -391,9 +447,10 @@ def gallery_items(paths) -> list[dict[str, str]]:
 
 def build_report(*, benchmark_path: str | Path, template_dir: str | Path, html_path: str | Path,
                  tex_path: str | Path, title: str, config: dict[str, Any] | None = None,
-                 gallery_paths=(), reference_paths=()) -> None:
+                 gallery_paths=(), reference_paths=(), benchmark_paths=()) -> None:
+    """``benchmark_paths``: Snakemake ``benchmark:`` TSVs of the jobs, summarised as "Job resources"."""
     frame = read_rows([benchmark_path])
     html = render_html(frame, template_dir, title, config, gallery=gallery_items(gallery_paths),
-                       references=read_references(reference_paths))
+                       references=read_references(reference_paths), resources=job_resources(benchmark_paths))
     write_text(html_path, html)
     write_text(tex_path, render_latex(frame, template_dir, title))

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from iadbench.io import atomic_write
+from iadbench.files import atomic_write
 
 KEY_COLUMNS = ("dataset", "category", "model", "seed")
 IMAGE_METRICS = ("image_AUROC", "image_AP", "image_F1_max")
@@ -25,6 +25,9 @@ ROW_SCHEMA: dict[str, str] = {
     "status": "string", "error_type": "string", "error_tail": "string",
     # Attempts in all (across runs) of the training and of the evaluation; the retry round they ran in.
     "attempts": "Int64", "evaluation_attempts": "Int64", "retry_round": "Int64",
+    # The raw image score at which image F1 is maximal (score >= threshold: anomalous): the decision
+    # threshold a deployment of this job would start from.
+    "image_F1_threshold": "float64",
     "task_type": "string", "pixel_metrics_applicable": "boolean", "eval_resolution": "string",
     "degenerate_maps": "boolean",
     "n_train": "Int64", "n_test": "Int64", "n_test_anomalous": "Int64",

@@ -22,14 +22,12 @@ import numpy as np
 
 from iadbench import attempts, provenance
 from iadbench.assets import ASSET_DIR
+from iadbench.files import atomic_write, read_json, write_json
 from iadbench.gpus import gpu_slot
-from iadbench.io import atomic_write, read_json, write_json
 from iadbench.offline import network_forbidden
 
 logger = logging.getLogger(__name__)
 
-# Models whose outputs are not pixel maps (the study's task types); others are segmentation models.
-MODEL_TASK_TYPES = {"dfkde": "classification", "ganomaly": "classification", "rkde": "detection"}
 EMPTY = np.zeros(0, dtype=np.float32)
 
 
@@ -89,7 +87,7 @@ def _fit_and_predict(
     from lightning.pytorch import seed_everything
 
     from iadbench.datasets import datamodule_for
-    from iadbench.models import build_model
+    from iadbench.models import build_model, spec_for_class
 
     seed_everything(seed, workers=True, verbose=False)
     model = build_model(model_name, model_spec, image_size, weights, asset_dir)
@@ -115,8 +113,9 @@ def _fit_and_predict(
     save_predictions(out_dir / "predictions.npz", predictions)
     n_test = len(predictions["scores"])
     return {
-        "task_type": MODEL_TASK_TYPES.get(model_name, "segmentation" if predictions["maps"].size else
-                                          "classification"),
+        # The spec's (the study's task types); a model without one: by whether it produced maps.
+        "task_type": spec_for_class(type(model), model_name).task_type or (
+            "segmentation" if predictions["maps"].size else "classification"),
         "n_train": len(datamodule.train_data),
         "n_test": n_test,
         "fit_seconds": fit_seconds,

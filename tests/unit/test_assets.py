@@ -21,6 +21,7 @@ from iadbench.assets import (
     mirrored,
     offline_environment,
     required_assets,
+    timm_asset,
 )
 from iadbench.datasets.download import ChecksumMismatchError
 
@@ -30,6 +31,7 @@ from archives import ArchiveServer, sha256, zip_bytes
 RESNET18 = {"init_args": {"backbone": "resnet18", "layers": ["layer1", "layer2"]}}
 ANOMALIB_RELEASES = "https://github.com/open-edge-platform/anomalib/releases/download"
 RESNET18_HF_FILE = "huggingface.co/timm/resnet18.a1_in1k/resolve/main/model.safetensors"
+RESNET18_HF_REPO = "huggingface/hub/models--timm--resnet18.a1_in1k"
 
 
 def _mirror(server: ArchiveServer) -> str:
@@ -100,7 +102,16 @@ def test_fetched_timm_weights_load_offline_through_timm(tmp_path):
         manifest = fetch_assets("padim", RESNET18, 64, tmp_path, mirror=_mirror(server))
         fetch_assets("padim", RESNET18, 64, tmp_path, mirror=_mirror(server))  # present: not fetched again
         assert len(server.gets(RESNET18_HF_FILE)) == 1
-    assert [entry["url"] for entry in manifest["assets"]] == [f"{_mirror(server)}/{RESNET18_HF_FILE}"]
+        assert server.heads == [f"/{RESNET18_HF_FILE}"]  # huggingface_hub's metadata request, as to the Hub
+    (entry,) = manifest["assets"]
+    commit = ArchiveServer.HUB_COMMIT
+    assert entry["url"] == f"{_mirror(server)}/{RESNET18_HF_FILE}"
+    assert (entry["commit"], entry["path"], entry["sha256"]) == \
+        (commit, f"{RESNET18_HF_REPO}/snapshots/{commit}/model.safetensors", hashlib.sha256(served).hexdigest())
+    # huggingface_hub's own layout: refs/main names the commit the server reported, the snapshot links the blob.
+    repo = cache_dir(tmp_path) / RESNET18_HF_REPO
+    assert (repo / "refs" / "main").read_text() == commit
+    assert (cache_dir(tmp_path) / entry["path"]).resolve() == repo / "blobs" / entry["sha256"]
     check_assets("padim", RESNET18, 64, tmp_path)
     expected = float(state["conv1.weight"].double().sum())
     printed = _offline_python(tmp_path, "import timm\n"
@@ -122,17 +133,45 @@ def test_fetched_torch_hub_checkpoint_loads_offline(tmp_path):
     assert printed.split()[-1] == "15.0"
 
 
-def test_wrong_digest_leaves_nothing(tmp_path):
-    data = b"not the published checkpoint"
-    asset = Asset(name="tiny", url="https://download.pytorch.org/models/tiny-00000000.pth",
-                  path="torch/hub/checkpoints/tiny-00000000.pth", sha256_prefix="00000000")
-    with ArchiveServer({"download.pytorch.org/models/tiny-00000000.pth": data}) as server, \
+@pytest.mark.parametrize("served", ["wrong", "truncated"])
+def test_wrong_digest_leaves_nothing(tmp_path, served):
+    """torch.hub's downloader accepts a body cut short of Content-Length: the file-name digest catches it."""
+    data = b"the published checkpoint" * 100
+    prefix = "00000000" if served == "wrong" else hashlib.sha256(data).hexdigest()[:8]
+    name = f"tiny-{prefix}.pth"
+    asset = Asset(name="tiny", url=f"https://download.pytorch.org/models/{name}",
+                  path=f"torch/hub/checkpoints/{name}", sha256_prefix=prefix)
+    cut = {"cut_after": len(data) // 2, "cuts": 1} if served == "truncated" else {}
+    with ArchiveServer({f"download.pytorch.org/models/{name}": data}, **cut) as server, \
             pytest.raises(ChecksumMismatchError, match="tiny"):
         fetch_asset(asset, tmp_path, mirror=_mirror(server))
     assert not (cache_dir(tmp_path) / asset.path).exists()
     assert [path.name for path in (cache_dir(tmp_path) / "torch").rglob("*") if path.is_file()
             and path.suffix != ".lock"] == []
     assert [path.name for path in (cache_dir(tmp_path) / ".downloads").iterdir() if path.suffix != ".lock"] == []
+
+
+def _resnet18_hf_asset() -> Asset:
+    import timm
+
+    return timm_asset(timm.models.get_pretrained_cfg("resnet18.a1_in1k").to_dict())
+
+
+@pytest.mark.parametrize("served", ["wrong digest", "truncated"])
+def test_hugging_face_download_that_fails_leaves_nothing_to_load(tmp_path, served):
+    """A blob that does not hash to the Hub's LFS digest, or a connection that keeps dropping (huggingface_hub
+    resumes 5 times, a second apart): no file in the snapshot, so the asset stays missing."""
+    data = b"weights" * 1000
+    options, error, message = (({"hub_etags": {RESNET18_HF_FILE: "0" * 64}}, ChecksumMismatchError, "LFS digest")
+                               if served == "wrong digest" else
+                               ({"cut_after": 0, "cuts": 100}, Exception, "peer closed connection"))
+    asset = _resnet18_hf_asset()
+    with ArchiveServer({RESNET18_HF_FILE: data}, **options) as server, pytest.raises(error, match=message):
+        fetch_asset(asset, tmp_path, mirror=_mirror(server))
+    repo = cache_dir(tmp_path) / RESNET18_HF_REPO
+    assert [path for path in repo.rglob("*") if path.is_file() and path.parent.name not in ("refs", ".locks")] == []
+    with pytest.raises(MissingAssetError, match="snapshots"):
+        check_assets("padim", RESNET18, 64, tmp_path)
 
 
 def test_archive_assets_extract_where_anomalib_looks(tmp_path):

@@ -89,6 +89,7 @@ def test_row_has_metrics_and_keys(tmp_path, predictions):
     assert stored[["dataset", "category", "model", "seed"]].iloc[0].tolist() == list(JOB)
     assert stored["image_AUROC"].item() == 1.0 and stored["pixel_AUPRO"].item() == stored["pixel_AUPRO_30"].item()
     assert "pixel_AUPRO_05" in stored and stored["n_test_anomalous"].item() == 1
+    assert stored["image_F1_threshold"].item() == 0.9  # the defective image's score: F1 = 1 from there
 
 
 def test_constant_maps_are_flagged_degenerate(predictions):

@@ -1,4 +1,5 @@
-"""iadbench.metrics against hand-computed cases, scikit-learn and the official MVTec AD PRO algorithm."""
+"""iadbench.metrics against hand-computed cases, scikit-learn and the official MVTec AD PRO algorithm
+(tests/metrics_oracles.py)."""
 
 import logging
 from unittest import mock
@@ -8,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from metrics_oracles import reference_pro, reference_trapezoid
 from scipy import ndimage
 from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -15,7 +17,6 @@ from iadbench import metrics
 from iadbench.metrics import (
     au_pro,
     f1_optimal_threshold,
-    forgetting_measure,
     image_ap,
     image_auroc,
     image_f1_max,
@@ -26,7 +27,6 @@ from iadbench.metrics import (
     pixel_metrics,
     pro_curve,
     resize_maps_to,
-    threshold_metrics,
 )
 
 PIXEL_KEYS = {"pixel_AUROC", "pixel_AP", "pixel_F1_max", "pixel_AUPRO", "pixel_AUPRO_30", "pixel_AUPRO_05"}
@@ -61,14 +61,14 @@ def literal_normalised_area(fpr, pro, limit):
     return area / limit
 
 
+def literal_f1(scores, labels, threshold):
+    """F1 = 2TP / (2TP + FP + FN) of the prediction ``score >= threshold``."""
+    predicted, positive = np.ravel(scores) >= threshold, np.ravel(labels) > 0
+    return 2 * np.sum(predicted & positive) / (np.sum(predicted) + np.sum(positive))
+
+
 def literal_f1_max(scores, labels):
-    scores, positive = np.ravel(scores), np.ravel(labels) > 0
-    best = 0.0
-    for threshold in np.unique(scores):
-        predicted = scores >= threshold
-        tp = np.sum(predicted & positive)
-        best = max(best, 2 * tp / (np.sum(predicted) + np.sum(positive)))
-    return best
+    return max(literal_f1(scores, labels, threshold) for threshold in np.unique(scores))
 
 
 def random_category(seed: int, levels: int, dtype) -> tuple[np.ndarray, np.ndarray]:
@@ -124,13 +124,11 @@ def test_two_regions_curve_by_hand(two_regions):
     assert fpr.dtype == pro.dtype == np.float64
 
 
-def test_f1_optimal_threshold_and_threshold_metrics_by_hand(two_regions):
+def test_f1_optimal_threshold_by_hand(two_regions):
+    """At t = 0.2 (float32): TP 5 of 5, FP 2, so F1 = 10/12; the next score down, 0, adds 9 false positives."""
     threshold, f1 = f1_optimal_threshold(*two_regions)
-    assert threshold == pytest.approx(0.2) and f1 == pytest.approx(10 / 12)
-    at_optimum = threshold_metrics(*two_regions, threshold)
-    assert at_optimum["f1"] == f1
-    assert at_optimum["precision"] == pytest.approx(5 / 7) and at_optimum["recall"] == at_optimum["tpr"] == 1.0
-    assert at_optimum["fpr"] == pytest.approx(2 / 11)
+    assert threshold == float(np.float32(0.2)) and f1 == pytest.approx(10 / 12, abs=1e-15)
+    assert literal_f1(*two_regions, threshold) == pytest.approx(f1, abs=1e-15)
 
 
 def test_tie_between_defect_and_defect_free_pixel_enters_together():
@@ -192,21 +190,6 @@ def test_ap_is_step_wise_not_trapezoid():
     assert image_ap(np.array([0.9, 0.8, 0.7]), np.array([1, 0, 1])) == pytest.approx(0.5 + 1 / 3, abs=1e-15)
 
 
-def test_forgetting_measure_by_hand():
-    acc = np.array([[0.9, np.nan, np.nan], [0.7, 0.8, np.nan], [0.6, 0.5, 0.9], [0.65, 0.7, 0.8]])
-    # T = 3: task 0: max(0.9, 0.7, 0.6) - 0.65; task 1: max(0.8, 0.5) - 0.7; task 2: 0.9 - 0.8.
-    assert forgetting_measure(acc) == pytest.approx((0.25 + 0.1 + 0.1) / 3, abs=1e-12)
-    assert forgetting_measure(acc[:2, :2]) == pytest.approx(0.2)
-
-
-def test_forgetting_needs_two_stages(caplog):
-    with caplog.at_level(logging.WARNING, logger="iadbench.metrics"):
-        assert np.isnan(forgetting_measure([[0.9]]))
-    assert "single task" in caplog.text
-    with pytest.raises(ValueError, match="2-D"):
-        forgetting_measure([0.9, 0.8])
-
-
 # --- consistency of the one-pass evaluation ----------------------------------------------------------------
 
 def test_single_functions_equal_pixel_metrics(two_regions):
@@ -263,13 +246,6 @@ def test_mixed_float32_and_float64_maps_are_promoted_not_rounded():
     assert f1_optimal_threshold(image_scores, [0, 1]) == (1.0 + 1e-9, 1.0)
 
 
-def test_threshold_is_not_rounded_to_the_scores_dtype():
-    """1.0000000001 rounds to float32 1.0; the float32 score 1.0 still lies below it."""
-    values = threshold_metrics(np.array([1.0, 0.0], dtype=np.float32), np.array([0, 1]), 1.0000000001)
-    assert values["fpr"] == 0.0
-    assert values["recall"] == 0.0
-
-
 def test_negative_and_positive_zero_tie():
     for dtype in (np.float32, np.float64):
         scores = np.array([-0.0, 0.0, 0.0, -1.0], dtype=dtype)
@@ -303,8 +279,6 @@ def test_non_finite_scores_are_rejected(two_regions, bad):
         image_metrics(np.array([0.1, bad]), np.array([0, 1]))
     with pytest.raises(ValueError, match="NaN or infinite"):
         resize_maps_to(scores, (8, 8))
-    with pytest.raises(ValueError, match="NaN or infinite"):
-        threshold_metrics(scores, mask, 0.5)
 
 
 def test_non_finite_masks_are_rejected(two_regions):
@@ -352,13 +326,6 @@ def test_no_defect_free_pixel(caplog, two_regions):
     assert np.isnan(values["pixel_AUROC"]) and np.isnan(values["pixel_AUPRO"])
     assert values["pixel_AP"] == 1.0 and values["pixel_F1_max"] == 1.0
     assert "none defect-free" in caplog.text
-
-
-def test_threshold_metrics_undefined_ratios(caplog):
-    with caplog.at_level(logging.WARNING, logger="iadbench.metrics"):
-        values = threshold_metrics(np.array([0.1, 0.2]), np.array([0, 1]), threshold=0.5)
-    assert np.isnan(values["precision"]) and values["recall"] == 0.0 and values["f1"] == 0.0
-    assert "precision" in caplog.text
 
 
 # --- resizing -------------------------------------------------------------------------------------------
@@ -413,7 +380,8 @@ def test_image_metrics_match_sklearn(scores, data):
         assert values["image_AP"] == pytest.approx(average_precision_score(labels, scores), abs=1e-12)
         assert values["image_F1_max"] == pytest.approx(literal_f1_max(scores, labels), abs=1e-12)
         threshold, f1 = f1_optimal_threshold(scores, labels)
-        assert threshold_metrics(scores, labels, threshold)["f1"] == pytest.approx(f1, abs=1e-12)
+        assert threshold in scores and f1 == pytest.approx(values["image_F1_max"], abs=1e-15)
+        assert literal_f1(scores, labels, threshold) == pytest.approx(f1, abs=1e-12)
 
 
 @settings(max_examples=60, deadline=None)
@@ -431,14 +399,14 @@ def test_pixel_metrics_match_sklearn_and_official_pro(seed, levels, dtype, chunk
     assert values["pixel_AUROC"] == pytest.approx(roc_auc_score(positive, maps.ravel()), abs=1e-12)
     assert values["pixel_AP"] == pytest.approx(average_precision_score(positive, maps.ravel()), abs=1e-12)
     assert values["pixel_F1_max"] == pytest.approx(literal_f1_max(maps, masks), abs=1e-12)
-    official_fpr, official_pro = metrics._reference_pro(maps, masks)
+    official_fpr, official_pro = reference_pro(maps, masks)
     literal_fpr, literal_pro = literal_pro_curve(maps, masks)
     np.testing.assert_allclose(fpr, official_fpr, atol=1e-12)
     np.testing.assert_allclose(pro, official_pro, atol=1e-12)
     np.testing.assert_allclose(pro, literal_pro, atol=1e-12)
     np.testing.assert_allclose(fpr, literal_fpr, atol=1e-12)
     for limit, key in ((0.3, "pixel_AUPRO_30"), (0.05, "pixel_AUPRO_05"), (1.0, "pixel_AUPRO_100")):
-        official = metrics._reference_trapezoid(official_fpr, official_pro, limit) / limit
+        official = reference_trapezoid(official_fpr, official_pro, limit) / limit
         assert values[key] == pytest.approx(official, abs=1e-12)
         assert values[key] == pytest.approx(literal_normalised_area(literal_fpr, literal_pro, limit), abs=1e-12)
 
@@ -464,9 +432,9 @@ def test_images_of_different_sizes_are_pooled_like_equal_ones(seed):
     positive = np.concatenate([one_mask.ravel() for one_mask in masks]) > 0
     assert values["pixel_AUROC"] == pytest.approx(roc_auc_score(positive, scores), abs=1e-12)
     assert values["pixel_AP"] == pytest.approx(average_precision_score(positive, scores), abs=1e-12)
-    official_fpr, official_pro = metrics._reference_pro(maps, masks)
+    official_fpr, official_pro = reference_pro(maps, masks)
     for limit, key in ((0.3, "pixel_AUPRO_30"), (1.0, "pixel_AUPRO_100")):
-        official = metrics._reference_trapezoid(official_fpr, official_pro, limit) / limit
+        official = reference_trapezoid(official_fpr, official_pro, limit) / limit
         assert values[key] == pytest.approx(official, abs=1e-12)
 
 

@@ -93,3 +93,23 @@ def test_feature_map_warnings(models, image_size, warned):
     assert len(messages) == len(warned)
     for message, start in zip(messages, warned, strict=True):
         assert message.startswith(start)
+
+
+def test_docs_tables_are_generated_from_the_specs(repo_root):
+    from iadbench.models.docs import render
+
+    document = (repo_root / "docs" / "models.md").read_text()
+    assert render(document) == document, "run: python -m iadbench.models.docs docs/models.md"
+
+
+def test_a_subclass_gets_its_parents_spec_and_an_unknown_class_a_generic_one():
+    from anomalib.models import Glass
+
+    from iadbench.models import spec_for_class, spec_of
+
+    class MyGlass(Glass):
+        pass
+
+    assert spec_for_class(MyGlass) is spec_of("glass")
+    assert spec_of("mine", "collections.OrderedDict").task_type is None
+    assert spec_of("padim").display_name == "PaDiM"

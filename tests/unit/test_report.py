@@ -92,3 +92,57 @@ def test_reference_deltas_and_bad_reference_file(results, tmp_path):
     broken.write_text("model,value\npadim,0.9\n")
     with pytest.raises(ValueError, match="broken.csv"):
         read_references([broken])
+
+
+BENCHMARK_HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+
+
+@pytest.fixture
+def benchmark_files(tmp_path):
+    """Snakemake benchmark TSVs as the workflow lays them out, plus files the summary must skip."""
+    root = tmp_path / "results" / "benchmarks"
+    files = {
+        "train/embedded/washer/padim/0.tsv": "10.5\t0:00:10\t300.2\t900\t250\t260\t1.0\t2.0\t95.0\t9.8\n",
+        "train/embedded/grass/padim/0.tsv": "4.5\t0:00:04\tNA\tNA\tNA\tNA\tNA\tNA\tNA\tNA\n",
+        "evaluate/embedded/washer/padim/0.tsv": "2.0\t0:00:02\t120.0\t500\t100\t110\t0.5\t0.1\t80.0\t1.9\n",
+        "aggregate.tsv": "0.5\t0:00:00\t80.4\t400\t70\t75\t0.0\t0.1\t50.0\t0.4\n",
+    }
+    paths = []
+    for name, line in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(BENCHMARK_HEADER + line)
+        paths.append(path)
+    empty = root / "evaluate" / "embedded" / "grass" / "padim" / "0.tsv"
+    empty.parent.mkdir(parents=True)
+    empty.write_text("")
+    no_time = root / "gallery" / "embedded" / "washer" / "padim" / "0.tsv"
+    no_time.parent.mkdir(parents=True)
+    no_time.write_text("max_rss\n5.0\n")
+    return [*paths, empty, no_time, root / "train" / "embedded" / "missing" / "padim" / "0.tsv"]
+
+
+def test_job_resources_per_rule_skipping_missing_and_unreadable(benchmark_files):
+    from iadbench.report import job_resources
+
+    summary = job_resources(benchmark_files)
+    assert list(summary["rule"]) == ["train", "evaluate", "aggregate"]
+    train, evaluate, aggregate = (row._asdict() for row in summary.itertuples(index=False))
+    assert train == {"rule": "train", "jobs": 2, "total_s": 15.0, "max_s": 10.5, "max_rss_mb": 300.2}
+    assert evaluate == {"rule": "evaluate", "jobs": 1, "total_s": 2.0, "max_s": 2.0, "max_rss_mb": 120.0}
+    assert aggregate["jobs"] == 1 and aggregate["max_rss_mb"] == 80.4
+    assert job_resources([]).empty and job_resources(benchmark_files[-3:]).empty
+
+
+def test_html_job_resources_section(results, repo_root, benchmark_files):
+    from iadbench.report import job_resources
+
+    templates = repo_root / "report" / "templates"
+    html = render_html(results, templates, "T", with_figures=False, resources=job_resources(benchmark_files))
+    assert '<h2 id="job-resources">Job resources</h2>' in html
+    assert "<tr><td>train</td><td>2</td><td>15.0</td><td>10.5</td><td>300</td></tr>" in html
+    grass_only = job_resources(benchmark_files[1:2])  # max_rss "NA": not sampled
+    assert "<tr><td>train</td><td>1</td><td>4.5</td><td>4.5</td><td>–</td></tr>" in render_html(
+        results, templates, "T", with_figures=False, resources=grass_only)
+    for resources in (None, job_resources([])):
+        assert "Job resources" not in render_html(results, templates, "T", with_figures=False, resources=resources)

@@ -30,12 +30,16 @@ def test_pretrained_run_fetches_once_then_trains_offline(repo_root, tmp_path):
         config_path = make_workdir(repo_root, tmp_path, config)
         run_snakemake(tmp_path, config_path)
         assert len(server.gets(RESNET18_HF_FILE)) == 1
+        assert server.heads == [f"/{RESNET18_HF_FILE}"]  # huggingface_hub's metadata request, as to the Hub
         assert "Nothing to be done" in run_snakemake(tmp_path, config_path, "-n").stdout + \
             run_snakemake(tmp_path, config_path, "-n").stderr
     rows = pd.read_parquet(tmp_path / "results" / "benchmark.parquet")
     assert rows[["model", "status", "weights"]].values.tolist() == [["padim", "ok", "pretrained"]]
     assert rows["pretrained_assets"].item() == "timm resnet18 (hf-hub timm/resnet18.a1_in1k)"
     manifest = json.loads((tmp_path / "resources" / "assets" / "manifests" / "padim.json").read_text())
-    assert [Path(entry["path"]).name for entry in manifest["assets"]] == ["model.safetensors"]
+    (entry,) = manifest["assets"]
+    # The snapshot huggingface_hub named after the commit the server reported: what the offline job loaded.
+    assert entry["commit"] == ArchiveServer.HUB_COMMIT
+    assert entry["path"].endswith(f"/snapshots/{ArchiveServer.HUB_COMMIT}/model.safetensors")
     train_log = (tmp_path / "results" / "logs" / "train" / "embedded" / "washer" / "padim" / "0.log").read_text()
     assert "refused" not in train_log

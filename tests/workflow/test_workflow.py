@@ -34,6 +34,10 @@ def test_report_shows_the_computed_numbers(finished_run):
     assert "tiny {workflow} test &amp; 100% _x_" in html and r"tiny \{workflow\} test \& 100\% \_x\_" in tex
     assert "\\toprule" in tex and "\\bottomrule" in tex
     assert "data:image/png;base64," in html
+    # Every job's benchmark TSV (wall time, RSS, I/O) beside its log, summarised in the report.
+    assert (finished_run / "results" / "benchmarks" / "train" / "embedded" / "washer" / "padim" / "0.tsv").exists()
+    assert '<h2 id="job-resources">Job resources</h2>' in html
+    assert "<tr><td>train</td><td>4</td>" in html and "<tr><td>evaluate</td><td>4</td>" in html
 
 
 @pytest.mark.slow

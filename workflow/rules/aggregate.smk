@@ -9,6 +9,8 @@ rule aggregate:
         "results/benchmark.parquet",
     log:
         "results/logs/aggregate.log",
+    benchmark:
+        "results/benchmarks/aggregate.tsv"
     conda:
         "../../envs/iadbench.yaml"
     script:

@@ -14,6 +14,8 @@ rule fetch_assets:
         mirror=config["assets"]["mirror"],
     log:
         "results/logs/fetch_assets/{model}.log",
+    benchmark:
+        "results/benchmarks/fetch_assets/{model}.tsv"
     conda:
         "../../envs/iadbench.yaml"
     script:

@@ -1,5 +1,4 @@
 # Config validation and input functions; all logic lives in the iadbench package.
-import os
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -9,9 +8,9 @@ from iadbench.assets import ASSET_DIR
 from iadbench.attempts import busy_jobs, retry_round
 from iadbench.config import (ConfigError, Job, config_hash, dataset_source, job_config, jobs, model_image_size,
                              train_config, validate_config)
-from iadbench.datasets.real import source_spec
+from iadbench.datasets import source_spec
 from iadbench.evaluate import evaluation_mem_mb
-from iadbench.gpus import SLOTS_VARIABLE, detect_gpus
+from iadbench.gpus import detect_gpus
 from iadbench.models import feature_map_warnings, train_mem_mb, train_runtime_minutes
 from iadbench.runlock import claim_workdir
 
@@ -25,16 +24,17 @@ for warning in feature_map_warnings(config):
     logger.warning(f"config warning: {warning}")
 
 # GPUs: `--resources gpu=N` caps concurrent training jobs; without it, a machine with GPUs gets one
-# slot per GPU and a CPU-only machine needs no flag. Jobs inherit the slot count to pick a device.
+# slot per GPU and a CPU-only machine needs no flag. Train jobs get the slot count (resource gpu_slots)
+# to pick a device.
 def global_resource(name):
     resource = workflow.global_resources.get(name)
     return getattr(resource, "value", resource)
 
 
-if global_resource("gpu") is None and detect_gpus() > 0:
-    workflow.register_resource("gpu", detect_gpus())
+# detect_gpus runs nvidia-smi: once, and only when `--resources gpu` is not given.
+if global_resource("gpu") is None and (n_gpus := detect_gpus()) > 0:
+    workflow.register_resource("gpu", n_gpus)
 GPU_SLOTS = global_resource("gpu")
-os.environ[SLOTS_VARIABLE] = str(GPU_SLOTS or 0)
 TRAIN_GPUS = 1 if GPU_SLOTS else 0
 
 # Attempts of a training or evaluation job within one run: a job killed for memory is retried with
@@ -103,3 +103,20 @@ def asset_manifest(wildcards):
 
 def all_asset_manifests(wildcards):
     return asset_manifests(config["models"])
+
+
+def job_benchmarks(wildcards):
+    """Benchmark TSVs of the train and evaluate jobs behind the rows, for the report's "Job resources".
+
+    A TSV is an output of its job, so asking for a missing one reruns the job. A job finished before
+    benchmarks were recorded has its output but no TSV: that TSV is left out, so the report never
+    retrains anything; every other TSV exists or comes with a job that runs anyway.
+    """
+    paths = []
+    for job in JOBS:
+        job_path = f"{job.dataset}/{job.category}/{job.model}/{job.seed}"
+        for stage, output in (("train", "train_info.json"), ("evaluate", "row.parquet")):
+            benchmark = Path("results", "benchmarks", stage, f"{job_path}.tsv")
+            if benchmark.exists() or not Path("results", stage, job_path, output).exists():
+                paths.append(str(benchmark))
+    return paths

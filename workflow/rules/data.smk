@@ -11,6 +11,8 @@ rule download_dataset:
         spec=lambda wildcards: source_spec(config["datasets"][wildcards.dataset]),
     log:
         "results/logs/download_dataset/{dataset}.log",
+    benchmark:
+        "results/benchmarks/download_dataset/{dataset}.tsv"
     conda:
         "../../envs/iadbench.yaml"
     script:
@@ -26,6 +28,8 @@ rule prepare_data:
         spec=lambda wildcards: dataset_source(config["datasets"][wildcards.dataset]),
     log:
         "results/logs/prepare_data/{dataset}/{category}.log",
+    benchmark:
+        "results/benchmarks/prepare_data/{dataset}/{category}.tsv"
     conda:
         "../../envs/iadbench.yaml"
     script:

@@ -12,6 +12,8 @@ rule evaluate:
         final_attempt=RETRIES + 1,
     log:
         f"results/logs/evaluate/{JOB_PATH}.log",
+    benchmark:
+        f"results/benchmarks/evaluate/{JOB_PATH}.tsv"
     retries: RETRIES
     resources:
         # Native resolution holds every test pixel: the request grows with the category's pixel count.

@@ -10,6 +10,8 @@ rule gallery:
         f"results/gallery/{JOB_PATH}.png",
     log:
         f"results/logs/gallery/{JOB_PATH}.log",
+    benchmark:
+        f"results/benchmarks/gallery/{JOB_PATH}.tsv"
     conda:
         "../../envs/iadbench.yaml"
     script:
@@ -22,6 +24,7 @@ rule report:
         templates="report/templates",
         galleries=all_galleries,
         references=config["report"]["references"],
+        benchmarks=job_benchmarks,
     output:
         html=report("results/report/index.html", category="Report"),
         tex=report("results/report/tables.tex", category="Report"),
@@ -32,6 +35,8 @@ rule report:
         config=config,
     log:
         "results/logs/report.log",
+    benchmark:
+        "results/benchmarks/report.tsv"
     conda:
         "../../envs/iadbench.yaml"
     script:

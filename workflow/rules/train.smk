@@ -17,10 +17,15 @@ rule train:
         final_attempt=RETRIES + 1,
     log:
         f"results/logs/train/{JOB_PATH}.log",
+    benchmark:
+        f"results/benchmarks/train/{JOB_PATH}.tsv"
     threads: 2
     retries: RETRIES
     resources:
         gpu=TRAIN_GPUS,
+        # How many GPU slots the run has, to pick a free device. A resource, not a param: params are
+        # the job's science (a rerun trigger), and a run with another GPU count must not retrain.
+        gpu_slots=GPU_SLOTS or 0,
         mem_mb=lambda wildcards, attempt: train_mem_mb(wildcards.model, attempt),
         runtime=lambda wildcards, attempt: train_runtime_minutes(wildcards.model, attempt),
         attempt=lambda wildcards, attempt: attempt,

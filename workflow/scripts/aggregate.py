@@ -1,6 +1,6 @@
 """Merge the jobs' rows into results/benchmark.parquet."""
 
-from iadbench.io import log_to_file
+from iadbench.files import log_to_file
 from iadbench.results import aggregate
 
 snakemake = globals()["snakemake"]

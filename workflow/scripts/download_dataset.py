@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from iadbench.datasets import prepare_dataset
-from iadbench.io import log_to_file
+from iadbench.files import log_to_file
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])

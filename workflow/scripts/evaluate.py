@@ -4,7 +4,7 @@ import sys
 
 from iadbench.attempts import RetryWithMoreResources
 from iadbench.evaluate import run_evaluation
-from iadbench.io import log_to_file
+from iadbench.files import log_to_file
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from iadbench.assets import fetch_assets
-from iadbench.io import log_to_file, write_json
+from iadbench.files import log_to_file, write_json
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])

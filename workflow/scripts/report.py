@@ -1,6 +1,6 @@
 """Render the HTML and LaTeX report from results/benchmark.parquet."""
 
-from iadbench.io import log_to_file
+from iadbench.files import log_to_file
 from iadbench.report import build_report
 
 snakemake = globals()["snakemake"]
@@ -14,4 +14,5 @@ build_report(
     config=snakemake.params.config,
     gallery_paths=snakemake.input.galleries,
     reference_paths=snakemake.input.references,
+    benchmark_paths=snakemake.input.benchmarks,
 )

@@ -1,12 +1,10 @@
 """Fit one model on one category (in a child process) and save its checkpoint and predictions."""
 
-import os
 import sys
 from pathlib import Path
 
 from iadbench.attempts import RetryWithMoreResources
-from iadbench.gpus import SLOTS_VARIABLE
-from iadbench.io import log_to_file
+from iadbench.files import log_to_file
 from iadbench.provenance import git_commit
 from iadbench.train import run_isolated
 
@@ -15,7 +13,7 @@ log_to_file(snakemake.log[0])
 try:
     run_isolated(
         log_path=snakemake.log[0],
-        gpu_slots=int(os.environ.get(SLOTS_VARIABLE, "0")) if snakemake.resources.gpu else 0,
+        gpu_slots=snakemake.resources.gpu_slots if snakemake.resources.gpu else 0,
         attempt=snakemake.resources.attempt,
         final_attempt=snakemake.params.final_attempt,
         retry_round=snakemake.params.retry_round,

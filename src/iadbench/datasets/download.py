@@ -1,7 +1,9 @@
 """Download one file once: file lock, resumable (HTTP Range) retried transfer, checksum, atomic rename.
 
+Hand-written as no library fits: requests has no resume; torch.hub.download_url_to_file no resume nor retries.
+
 ``dest`` only ever appears complete and verified: bytes go to ``<dest>.part`` and are renamed to
-``dest`` after the checksum matched. ``<dest>.lock`` (``fcntl.flock``) serialises concurrent
+``dest`` after the checksum matched. ``<dest>.lock`` (:func:`file_lock`) serialises concurrent
 downloads of the same file; a process that waited for the lock finds ``dest`` there and re-checks it
 instead of downloading again.
 """
@@ -9,7 +11,6 @@ instead of downloading again.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import logging
 import os
@@ -18,10 +19,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import filelock
 import requests
 import urllib3
-
-from iadbench.datasets.catalog import checksum_algorithm
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +30,9 @@ LOG_EVERY_BYTES = 256 << 20
 # Statuses worth another try (server trouble, throttling); other 4xx mean the link itself is wrong.
 RETRIABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
+
+# Hex digest length -> hashlib algorithm name. Lengths are unambiguous for the algorithms in use.
+ALGORITHM_BY_DIGEST_LENGTH = {32: "md5", 40: "sha1", 64: "sha256", 128: "sha512"}
 
 
 class DownloadError(RuntimeError):
@@ -45,6 +48,23 @@ class ChecksumMismatchError(DownloadError, ValueError):
             f"{algorithm} checksum mismatch for {path}: expected {expected}, got {actual} "
             f"(a truncated or changed file, or a wrong `checksum:` in the config){note}"
         )
+
+
+def checksum_algorithm(hexdigest: str) -> str:
+    """The hash algorithm a hex digest was made with, inferred from its length (32 hex = md5, 64 = sha256).
+
+    anomalib checks every published digest as SHA-256, MVTec 3D-AD's 32-digit MD5 included.
+    """
+    digest = hexdigest.strip().lower()
+    if not digest or any(char not in "0123456789abcdef" for char in digest):
+        raise ValueError(f"checksum {hexdigest!r} is not a hex digest")
+    try:
+        return ALGORITHM_BY_DIGEST_LENGTH[len(digest)]
+    except KeyError:
+        known = ", ".join(f"{length} ({name})" for length, name in ALGORITHM_BY_DIGEST_LENGTH.items())
+        raise ValueError(
+            f"checksum {hexdigest!r} has {len(digest)} hex digits; known lengths: {known}"
+        ) from None
 
 
 def file_checksum(path: str | Path, algorithm: str) -> str:
@@ -66,19 +86,15 @@ def verify_checksum(path: str | Path, checksum: str, algorithm: str | None = Non
 
 @contextlib.contextmanager
 def file_lock(lock_path: str | Path) -> Iterator[None]:
-    """Hold an exclusive ``fcntl.flock`` on ``lock_path`` (created if needed) for the block.
+    """Hold an exclusive lock on ``lock_path`` (created if needed, across processes) for the block.
 
-    The lock file is left in place: deleting it would let a waiting process lock an unlinked inode
-    while a newcomer locks a fresh file, and both would run.
+    The lock file is left in place (``preserve_lock_file``): deleting it would let a waiting process
+    lock an unlinked inode while a newcomer locks a fresh file, and both would run.
     """
     lock_path = Path(lock_path)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("a") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    with filelock.FileLock(lock_path, preserve_lock_file=True):
+        yield
 
 
 def download(

@@ -11,80 +11,25 @@ from pathlib import Path
 from typing import Any
 
 from iadbench.assets import ASSET_DIR
+from iadbench.models.specs import (
+    MODEL_SPECS,
+    STUDY_MODELS,
+    spec_for_class,
+    spec_of,
+    train_mem_mb,
+    train_runtime_minutes,
+)
 
-# The 15 models of the study first, then anomalib 2.7's other image models. RKDE is ours.
-MODEL_CLASS_PATHS: dict[str, str] = {
-    "cfa": "anomalib.models.Cfa",
-    "cflow": "anomalib.models.Cflow",
-    "csflow": "anomalib.models.Csflow",
-    "dfkde": "anomalib.models.Dfkde",
-    "dfm": "anomalib.models.Dfm",
-    "fastflow": "anomalib.models.Fastflow",
-    "rkde": "iadbench.models.rkde.Rkde",
-    "draem": "anomalib.models.Draem",
-    "dsr": "anomalib.models.Dsr",
-    "ganomaly": "anomalib.models.Ganomaly",
-    "padim": "anomalib.models.Padim",
-    "patchcore": "anomalib.models.Patchcore",
-    "reverse_distillation": "anomalib.models.ReverseDistillation",
-    "stfpm": "anomalib.models.Stfpm",
-    "uflow": "anomalib.models.Uflow",
-    "anomaly_dino": "anomalib.models.AnomalyDINO",
-    "anomaly_vfm": "anomalib.models.AnomalyVFM",
-    "dinomaly": "anomalib.models.Dinomaly",
-    "efficient_ad": "anomalib.models.EfficientAd",
-    "found_ad": "anomalib.models.FoundAD",
-    "fre": "anomalib.models.Fre",
-    "general_ad": "anomalib.models.GeneralAD",
-    "glass": "anomalib.models.Glass",
-    "inp_former": "anomalib.models.InpFormer",
-    "l2bt": "anomalib.models.L2BT",
-    "mh_patchcore": "anomalib.models.MHPatchcore",
-    "patchflow": "anomalib.models.Patchflow",
-    "rad": "anomalib.models.Rad",
-    "super_add": "anomalib.models.SuperADD",
-    "supersimplenet": "anomalib.models.Supersimplenet",
-    "uninet": "anomalib.models.UniNet",
-    "vlm_ad": "anomalib.models.VlmAd",
-    "winclip": "anomalib.models.WinClip",
-}
-STUDY_MODELS = tuple(list(MODEL_CLASS_PATHS)[:15])
+__all__ = ["MODEL_CLASS_PATHS", "MODEL_SPECS", "STUDY_MODELS", "build_model", "import_class", "resolve_class_path",
+           "spec_for_class", "spec_of", "train_mem_mb", "train_runtime_minutes"]
 
-# Cluster requests for paper-size training (256 px, full MVTec AD categories, pretrained backbones):
-# memory class → RAM in MB; model → (memory class, runtime in minutes). Memory-bank models keep every
-# training patch's features in RAM before subsampling; long-schedule models train hundreds of epochs.
-MEMORY_CLASS_MB = {"memory-bank": 48_000, "standard": 16_000}
-MODEL_RESOURCES: dict[str, tuple[str, int]] = {
-    "patchcore": ("memory-bank", 60), "padim": ("memory-bank", 30), "cfa": ("memory-bank", 120),
-    "dfkde": ("memory-bank", 30), "rkde": ("memory-bank", 60), "dfm": ("memory-bank", 30),
-    "mh_patchcore": ("memory-bank", 60), "anomaly_dino": ("memory-bank", 60),
-    "csflow": ("standard", 480), "reverse_distillation": ("standard", 480), "draem": ("standard", 720),
-    "dsr": ("standard", 720), "efficient_ad": ("standard", 480), "stfpm": ("standard", 240),
-}
-DEFAULT_RESOURCES = ("standard", 180)
-
-
-def train_mem_mb(model: str, attempt: int = 1) -> int:
-    """RAM to ask the scheduler for; grows with each retry."""
-    memory_class, _ = MODEL_RESOURCES.get(model, DEFAULT_RESOURCES)
-    return MEMORY_CLASS_MB[memory_class] * attempt
-
-
-def train_runtime_minutes(model: str, attempt: int = 1) -> int:
-    """Wall time to ask the scheduler for; grows with each retry."""
-    _, minutes = MODEL_RESOURCES.get(model, DEFAULT_RESOURCES)
-    return minutes * attempt
+# The study's 15 models first, then anomalib 2.7's other image models (one spec each: models/specs.py).
+MODEL_CLASS_PATHS: dict[str, str] = {name: spec.class_path for name, spec in MODEL_SPECS.items()}
 
 
 def resolve_class_path(name: str, class_path: str | None = None) -> str:
     """The class path of a configured model; an unknown name without ``class_path`` is an error."""
-    if class_path:
-        return class_path
-    if name not in MODEL_CLASS_PATHS:
-        known = ", ".join(sorted(MODEL_CLASS_PATHS))
-        raise ValueError(f"config key 'models.{name}': unknown model {name!r} (known: {known}; "
-                         "or give 'class_path')")
-    return MODEL_CLASS_PATHS[name]
+    return class_path or spec_of(name).class_path
 
 
 def import_class(class_path: str) -> type:
@@ -172,15 +117,15 @@ def _init_arg(model_class: type, init_args: dict[str, Any], name: str) -> Any:
 
 
 def _map_layer_and_pooling(model_class: type, init_args: dict[str, Any]) -> tuple[Any, int] | None:
-    """(feature layer the anomaly map comes from, pooling kernel applied to it), for the models judged."""
-    class_names = {klass.__name__ for klass in model_class.__mro__}
-    if "Dfm" in class_names:
-        return _init_arg(model_class, init_args, "layer"), _init_arg(model_class, init_args, "pooling_kernel_size")
-    if class_names & {"Padim", "Patchcore"}:
-        # Both upsample every layer to the first one's resolution.
-        layers = list(_init_arg(model_class, init_args, "layers") or [None])
-        return layers[0], 1
-    return None
+    """(feature layer the anomaly map comes from, pooling kernel applied to it), for models whose spec says."""
+    spec = spec_for_class(model_class)
+    if not spec.map_layer_argument:
+        return None
+    layer = _init_arg(model_class, init_args, spec.map_layer_argument)
+    if isinstance(layer, list | tuple):  # several layers are upsampled to the first one's resolution
+        layer = layer[0] if layer else None
+    pooling = _init_arg(model_class, init_args, spec.map_pooling_argument) if spec.map_pooling_argument else 1
+    return layer, pooling
 
 
 def feature_map_warnings(config: dict[str, Any]) -> list[str]:

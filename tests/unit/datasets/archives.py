@@ -318,14 +318,25 @@ class ArchiveServer:
     ``ranges``: honour ``Range: bytes=N-`` (206/416) or ignore it (200, whole file). ``cut_after``:
     for the next ``cuts`` responses, send that many body bytes then drop the connection although
     Content-Length promised more. ``statuses``: answer the next requests with these error codes.
-    ``/redirect/<name>`` answers 302 to ``/<name>``. ``requests`` logs (path, Range header).
+    ``/redirect/<name>`` answers 302 to ``/<name>``. ``requests`` logs (path, Range header) of GETs,
+    ``heads`` the paths of HEADs.
+
+    Files under ``<host>/<repo>/resolve/<revision>/`` are answered like the Hugging Face Hub answers an
+    LFS file, on HEAD and GET, which is what ``huggingface_hub.hf_hub_download`` requires:
+    ``X-Repo-Commit`` (``hub_commit``), ``X-Linked-Etag`` (the body's sha256, or ``hub_etags[name]``),
+    ``X-Linked-Size`` and ``ETag``.
     """
+
+    HUB_COMMIT = "4f1b7c9e0d2a3b5c6e7f8091a2b3c4d5e6f70819"
 
     def __init__(
         self, files: dict[str, bytes], *, ranges: bool = True, cut_after: int | None = None, cuts: int = 0,
-        statuses: tuple[int, ...] = (), delay_seconds: float = 0.0,
+        statuses: tuple[int, ...] = (), delay_seconds: float = 0.0, hub_commit: str = HUB_COMMIT,
+        hub_etags: dict[str, str] | None = None,
     ) -> None:
         self.files = dict(files)
+        self.hub_commit, self.hub_etags = hub_commit, dict(hub_etags or {})
+        self.heads: list[str] = []
         self.ranges, self.cut_after, self.cuts = ranges, cut_after, cuts
         self.statuses = list(statuses)
         self.delay_seconds = delay_seconds
@@ -353,6 +364,9 @@ class ArchiveServer:
             def do_GET(self) -> None:
                 owner._serve(self)
 
+            def do_HEAD(self) -> None:
+                owner._head(self)
+
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         # A short poll interval: shutdown() waits up to one interval, once per test.
@@ -363,6 +377,29 @@ class ArchiveServer:
         assert self._httpd is not None
         self._httpd.shutdown()
         self._httpd.server_close()
+
+    def _hub_headers(self, name: str) -> dict[str, str]:
+        """What the Hub sends for an LFS file (hf_hub_download needs a commit and an etag)."""
+        if "/resolve/" not in name:
+            return {}
+        body = self.files[name]
+        etag = self.hub_etags.get(name, hashlib.sha256(body).hexdigest())
+        return {"X-Repo-Commit": self.hub_commit, "X-Linked-Etag": f'"{etag}"', "ETag": f'"{etag}"',
+                "X-Linked-Size": str(len(body))}
+
+    def _head(self, handler: BaseHTTPRequestHandler) -> None:
+        name = handler.path.lstrip("/")
+        with self._lock:
+            self.heads.append(handler.path)
+        if name not in self.files:
+            return self._empty(handler, 404)
+        handler.send_response(200)
+        for key, value in self._hub_headers(name).items():
+            handler.send_header(key, value)
+        handler.send_header("Content-Length", str(len(self.files[name])))
+        handler.send_header("Content-Type", "application/octet-stream")
+        handler.end_headers()
+        return None
 
     def _serve(self, handler: BaseHTTPRequestHandler) -> None:
         path = handler.path
@@ -392,6 +429,8 @@ class ArchiveServer:
                 return self._empty(handler, 416, {"Content-Range": f"bytes */{len(body)}"})
         payload = body[start:]
         handler.send_response(206 if start else 200)
+        for key, value in self._hub_headers(path.lstrip("/")).items():
+            handler.send_header(key, value)
         handler.send_header("Content-Length", str(len(payload)))
         handler.send_header("Content-Type", "application/octet-stream")
         if self.ranges:

@@ -1,5 +1,6 @@
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -7,8 +8,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from archives import ArchiveServer, md5, mvtec_ad_tree, sha256, tar_bytes
 
-from iadbench.datasets.catalog import CATALOG, checksum_algorithm
-from iadbench.datasets.download import ChecksumMismatchError, DownloadError, download
+from iadbench.datasets.download import (
+    ChecksumMismatchError,
+    DownloadError,
+    checksum_algorithm,
+    download,
+    file_lock,
+)
+from iadbench.datasets.families import FAMILIES
 
 DATA = tar_bytes(mvtec_ad_tree(categories=("bottle",)), "gz")
 FAST = {"backoff_seconds": 0.0, "timeout_seconds": 5.0}
@@ -132,6 +139,26 @@ def test_concurrent_downloads_of_one_file_fetch_it_once(tmp_path):
     assert len(server.requests) == 1
 
 
+def test_file_lock_admits_one_holder_at_a_time_and_stays_in_place(tmp_path):
+    lock_path = tmp_path / "new_folder" / "x.lock"
+    holders, overlaps = [], []
+
+    def hold():
+        with file_lock(lock_path):
+            holders.append(threading.get_ident())
+            overlaps.append(len(holders) > 1)
+            time.sleep(0.05)
+            holders.remove(threading.get_ident())
+
+    threads = [threading.Thread(target=hold) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert overlaps == [False, False, False]
+    assert lock_path.is_file()  # removing it would let a late comer lock a fresh file beside a waiting holder
+
+
 def test_only_http_urls(tmp_path):
     with pytest.raises(DownloadError, match="http"):
         download("file:///etc/passwd", tmp_path / "x", **FAST)
@@ -144,6 +171,6 @@ def test_algorithm_is_inferred_from_the_digest_length():
         with pytest.raises(ValueError, match="checksum"):
             checksum_algorithm(bad)
     # MVTec 3D-AD's published digest is an md5, although anomalib checks it as sha256.
-    assert CATALOG["mvtec_3d"].archive.algorithm == "md5"
-    others = {info.archive.algorithm for key, info in CATALOG.items() if info.archive and key != "mvtec_3d"}
+    assert FAMILIES["mvtec_3d"].archive.algorithm == "md5"
+    others = {info.archive.algorithm for key, info in FAMILIES.items() if info.archive and key != "mvtec_3d"}
     assert others == {"sha256"}

@@ -1,10 +1,11 @@
+"""The machinery every dataset type goes through: category selection, fetching, preparing a category."""
+
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
 from archives import (
@@ -25,10 +26,10 @@ from archives import (
     zip_bytes,
 )
 
-from iadbench.datasets import real
-from iadbench.datasets.catalog import CATALOG
+from iadbench.datasets import datamodule_for, embedded, prepare
 from iadbench.datasets.download import ChecksumMismatchError
 from iadbench.datasets.extract import ArchiveError
+from iadbench.datasets.families import FAMILIES
 from iadbench.datasets.validate import MissingMaskError
 
 # Per downloadable type: the published archive's name, a tiny archive in its true layout, the
@@ -58,7 +59,7 @@ def summary_tuple(summary):
 
 def check_read_through_anomalib(spec, dataset_dir, category, expected):
     """The prepared category reads through anomalib with the expected counts and aligned masks."""
-    datamodule = real.datamodule_for(spec, dataset_dir, category, num_workers=0, train_batch_size=2,
+    datamodule = datamodule_for(spec, dataset_dir, category, num_workers=0, train_batch_size=2,
                                      eval_batch_size=2, seed=0)
     datamodule.prepare_data()
     datamodule.setup()
@@ -77,20 +78,20 @@ def check_read_through_anomalib(spec, dataset_dir, category, expected):
 def test_download_verify_extract_prepare_and_read(tmp_path, dataset_type):
     build, expected = DOWNLOADABLE[dataset_type]
     data = build()
-    info = CATALOG[dataset_type]
+    info = FAMILIES[dataset_type]
     # MVTec 3D-AD publishes an md5: the override keeps that algorithm (inferred from the length).
     checksum = md5(data) if info.archive.algorithm == "md5" else sha256(data)
     with ArchiveServer({info.archive.filename: data}) as server:
         spec = {"type": dataset_type, "url": server.url(info.archive.filename), "checksum": checksum}
         dataset_dir = tmp_path / "datasets" / dataset_type
-        real.prepare_dataset(spec, dataset_dir)
-        real.prepare_dataset(spec, dataset_dir)  # complete: no second download
+        prepare.prepare_dataset(spec, dataset_dir)
+        prepare.prepare_dataset(spec, dataset_dir)  # complete: no second download
         assert len(server.requests) == 1
     marker = json.loads((dataset_dir / ".complete").read_text())
     assert marker["checksum"] == checksum and marker["checksum_algorithm"] == info.archive.algorithm
     assert (dataset_dir / marker["source"]).is_dir()
     for category, counts in expected.items():
-        summary = real.prepare_category(spec, dataset_dir, category)
+        summary = prepare.prepare_category(spec, dataset_dir, category)
         assert summary_tuple(summary) == counts
         check_read_through_anomalib(spec, dataset_dir, category, counts)
     assert sorted(path.name for path in dataset_dir.iterdir() if path.name.startswith(".")) == [
@@ -102,23 +103,23 @@ def test_download_verify_extract_prepare_and_read(tmp_path, dataset_type):
 def test_manual_dataset_from_path_or_extracted_folder(tmp_path, dataset_type):
     build, expected = MANUAL[dataset_type]
     dataset_dir = tmp_path / "datasets" / dataset_type
-    with pytest.raises(real.DatasetUnavailableError) as caught:
-        real.prepare_dataset({"type": dataset_type}, dataset_dir)
+    with pytest.raises(prepare.DatasetUnavailableError) as caught:
+        prepare.prepare_dataset({"type": dataset_type}, dataset_dir)
     assert "path:" in str(caught.value) and str(dataset_dir / "extracted") in str(caught.value)
     assert not (dataset_dir / ".complete").exists()
 
     copy = write_tree(tmp_path / "my_copy" / "wrapped", build())
     spec = {"type": dataset_type, "path": str(copy.parent)}
-    real.prepare_dataset(spec, dataset_dir)
-    assert real.source_root(dataset_dir) == copy.resolve()
+    prepare.prepare_dataset(spec, dataset_dir)
+    assert prepare.source_root(dataset_dir) == copy.resolve()
     for category, counts in expected.items():
-        assert summary_tuple(real.prepare_category(spec, dataset_dir, category)) == counts
+        assert summary_tuple(prepare.prepare_category(spec, dataset_dir, category)) == counts
         check_read_through_anomalib(spec, dataset_dir, category, counts)
 
     # The same data put where the manual steps say also works, without `path:`.
     other_dir = tmp_path / "datasets" / f"{dataset_type}_by_hand"
     write_tree(other_dir / "extracted", build())
-    assert real.prepare_dataset({"type": dataset_type}, other_dir) == (other_dir / "extracted").resolve()
+    assert prepare.prepare_dataset({"type": dataset_type}, other_dir) == (other_dir / "extracted").resolve()
 
 
 def test_checksum_mismatch_leaves_nothing_marked_complete(tmp_path):
@@ -126,14 +127,14 @@ def test_checksum_mismatch_leaves_nothing_marked_complete(tmp_path):
     with ArchiveServer({"a.tar.xz": data}) as server:
         spec = {"type": "mvtec_ad", "url": server.url("a.tar.xz")}  # catalog checksum: the real archive's
         with pytest.raises(ChecksumMismatchError) as caught:
-            real.prepare_dataset(spec, tmp_path / "mvtec_ad")
-    assert CATALOG["mvtec_ad"].archive.checksum in str(caught.value) and sha256(data) in str(caught.value)
+            prepare.prepare_dataset(spec, tmp_path / "mvtec_ad")
+    assert FAMILIES["mvtec_ad"].archive.checksum in str(caught.value) and sha256(data) in str(caught.value)
     assert "mvtec_anomaly_detection.tar.xz" in str(caught.value)
     assert sorted(path.name for path in (tmp_path / "mvtec_ad").rglob("*")) == [
         ".lock", "download", "mvtec_anomaly_detection.tar.xz.lock"
     ]
-    with pytest.raises(real.IncompleteDatasetError):
-        real.prepare_category(spec, tmp_path / "mvtec_ad", "bottle")
+    with pytest.raises(prepare.IncompleteDatasetError):
+        prepare.prepare_category(spec, tmp_path / "mvtec_ad", "bottle")
 
 
 def test_truncated_archive_without_checksum_fails_at_extraction(tmp_path):
@@ -141,7 +142,7 @@ def test_truncated_archive_without_checksum_fails_at_extraction(tmp_path):
     with ArchiveServer({"btad.zip": data[: len(data) // 2]}) as server:
         spec = {"type": "btech", "url": server.url("btad.zip"), "checksum": None}
         with pytest.raises(ArchiveError):
-            real.prepare_dataset(spec, tmp_path / "btech")
+            prepare.prepare_dataset(spec, tmp_path / "btech")
     assert not (tmp_path / "btech" / ".complete").exists()
     assert not (tmp_path / "btech" / "extracted").exists()
 
@@ -150,7 +151,7 @@ def test_interrupted_download_resumes_inside_prepare(tmp_path):
     data = zip_bytes(kolektor_tree())
     with ArchiveServer({"k.zip": data}, cut_after=len(data) // 2, cuts=1) as server:
         spec = {"type": "kolektor", "url": server.url("k.zip"), "checksum": sha256(data)}
-        real.prepare_dataset(spec, tmp_path / "kolektor", download_options={"backoff_seconds": 0})
+        prepare.prepare_dataset(spec, tmp_path / "kolektor", download_options={"backoff_seconds": 0})
     assert server.gets("k.zip") == [None, f"bytes={len(data) // 2}-"]
 
 
@@ -159,107 +160,47 @@ def test_path_to_an_archive_is_verified_and_extracted_without_download(tmp_path)
     archive = tmp_path / "btad.zip"
     archive.write_bytes(data)
     with pytest.raises(ChecksumMismatchError):  # the catalog's checksum is the real btad.zip's
-        real.prepare_dataset({"type": "btech", "path": str(archive)}, tmp_path / "a")
+        prepare.prepare_dataset({"type": "btech", "path": str(archive)}, tmp_path / "a")
     spec = {"type": "btech", "path": str(archive), "checksum": sha256(data)}
-    source = real.prepare_dataset(spec, tmp_path / "b")
+    source = prepare.prepare_dataset(spec, tmp_path / "b")
     assert source.name == "BTech_Dataset_transformed"
-    assert summary_tuple(real.prepare_category(spec, tmp_path / "b", "03")) == (2, 1, {"ko": 1})
+    assert summary_tuple(prepare.prepare_category(spec, tmp_path / "b", "03")) == (2, 1, {"ko": 1})
     assert sorted(path.name for path in (tmp_path / "b/03/ground_truth/ko").iterdir()) == ["0000.png"]
 
 
 def test_catalog_url_and_checksum_are_used_unless_overridden():
-    info = CATALOG["visa"]
-    assert real.archive_source({"type": "visa"}, info) == (info.archive.url, info.archive.filename,
+    info = FAMILIES["visa"]
+    assert prepare.archive_source({"type": "visa"}, info) == (info.archive.url, info.archive.filename,
                                                            info.archive.checksum)
     mirror = {"type": "visa", "url": "https://mirror.example/VisA.tar"}
-    assert real.archive_source(mirror, info) == ("https://mirror.example/VisA.tar", info.archive.filename,
+    assert prepare.archive_source(mirror, info) == ("https://mirror.example/VisA.tar", info.archive.filename,
                                                  info.archive.checksum)
-    assert real.archive_source({**mirror, "checksum": None}, info)[2] is None
+    assert prepare.archive_source({**mirror, "checksum": None}, info)[2] is None
     url = "https://x.example/mpdd.zip?dl=1"
-    assert real.archive_source({"type": "mpdd", "url": url}, CATALOG["mpdd"]) == (url, "mpdd.zip", None)
-
-
-def test_category_lists_match_the_real_datasets_and_anomalib():
-    from anomalib.data.datamodules.image.visa import VISA_CATEGORIES
-    from anomalib.data.datasets.depth.mvtec_3d import CATEGORIES as MVTEC_3D
-    from anomalib.data.datasets.image.btech import CATEGORIES as BTECH
-    from anomalib.data.datasets.image.mpdd import CATEGORIES as MPDD
-    from anomalib.data.datasets.image.mvtec_loco import CATEGORIES as LOCO
-    from anomalib.data.datasets.image.mvtecad import CATEGORIES as MVTEC_AD
-    from anomalib.data.datasets.image.mvtecad2 import CATEGORIES as MVTEC_AD_2
-    from anomalib.data.datasets.image.realiad import CATEGORIES as REAL_IAD
-
-    counts = {key: len(real.categories_of({"type": key, "categories": "all"})) for key in CATALOG}
-    assert counts == {"mvtec_ad": 15, "mvtec_3d": 10, "btech": 3, "kolektor": 1, "visa": 12, "mvtec_ad_2": 8,
-                      "mpdd": 6, "mvtec_loco": 5, "real_iad": 30}
-    anomalib_lists = {"mvtec_ad": MVTEC_AD, "mvtec_3d": MVTEC_3D, "btech": BTECH, "visa": VISA_CATEGORIES,
-                      "mvtec_ad_2": MVTEC_AD_2, "mpdd": MPDD, "mvtec_loco": LOCO, "real_iad": REAL_IAD}
-    for key, categories in anomalib_lists.items():
-        assert CATALOG[key].categories == tuple(categories), key
-    assert real.categories_of({"type": "btech", "categories": ["02"]}) == ["02"]
-    with pytest.raises(ValueError, match="unknown"):
-        real.categories_of({"type": "mvtec_ad", "categories": ["bottle", "bagel"]})
-    for info in CATALOG.values():
-        assert info.license and info.manual_steps and info.homepage.startswith("https://")
-        if info.archive:
-            assert info.archive.url.startswith("https://") and "anomalib" in info.archive.checksum_source
-
-
-def test_converted_masks_are_binary_and_merged(tmp_path):
-    visa_dir, loco_dir = tmp_path / "visa", tmp_path / "loco"
-    write_tree(visa_dir / "extracted", visa_tree(("candle",)))
-    write_tree(loco_dir / "extracted", mvtec_loco_tree())
-    real.prepare_dataset({"type": "visa"}, visa_dir)
-    real.prepare_dataset({"type": "mvtec_loco"}, loco_dir)
-    real.prepare_category({"type": "visa"}, visa_dir, "candle")
-    real.prepare_category({"type": "mvtec_loco"}, loco_dir, "breakfast_box")
-    visa_mask = np.asarray(Image.open(visa_dir / "candle/ground_truth/bad/000.png"))
-    assert set(np.unique(visa_mask)) == {0, 255}  # the source mask holds the label 1
-    loco_mask = np.asarray(Image.open(loco_dir / "breakfast_box/ground_truth/logical_anomalies/000.png"))
-    assert set(np.unique(loco_mask)) == {0, 255}
-    # Prepared images are hardlinks of the extracted ones, not copies.
-    prepared = visa_dir / "candle/train/good/0000.JPG"
-    assert prepared.stat().st_ino == (visa_dir / "extracted/candle/Data/Images/Normal/0000.JPG").stat().st_ino
+    assert prepare.archive_source({"type": "mpdd", "url": url}, FAMILIES["mpdd"]) == (url, "mpdd.zip", None)
 
 
 def test_invalid_category_is_kept_aside_and_the_error_names_the_file(tmp_path):
     tree = mvtec_ad_tree(categories=("bottle",))
     del tree["bottle/ground_truth/broken_large/001_mask.png"]
     write_tree(tmp_path / "mvtec_ad" / "extracted", tree)
-    real.prepare_dataset({"type": "mvtec_ad"}, tmp_path / "mvtec_ad")
+    prepare.prepare_dataset({"type": "mvtec_ad"}, tmp_path / "mvtec_ad")
     with pytest.raises(MissingMaskError) as caught:
-        real.prepare_category({"type": "mvtec_ad"}, tmp_path / "mvtec_ad", "bottle")
+        prepare.prepare_category({"type": "mvtec_ad"}, tmp_path / "mvtec_ad", "bottle")
     assert caught.value.path == tmp_path / "mvtec_ad/.bottle.invalid/test/broken_large/001.png"
     assert caught.value.path.is_file() and not (tmp_path / "mvtec_ad" / "bottle").exists()
 
 
-def test_folder_dataset_reads_through_anomalib_folder(tmp_path):
-    base = write_tree(tmp_path / "mine", mvtec_ad_tree(categories=("bottle",)))
-    spec = {"type": "folder", "path": str(base), "normal_dir": "bottle/train/good",
-            "abnormal_dir": "bottle/test/broken_large", "mask_dir": "bottle/ground_truth/broken_large",
-            "normal_test_dir": "bottle/test/good"}
-    assert real.categories_of(spec) == ["custom"]
-    dataset_dir = tmp_path / "datasets" / "mine"
-    real.prepare_dataset(spec, dataset_dir)
-    summary = real.prepare_category(spec, dataset_dir, "custom")
-    assert summary_tuple(summary) == (2, 1, {"broken_large": 2})
-    description = json.loads((dataset_dir / "custom" / "folder.json").read_text())
-    assert description["mask_dir"].endswith("broken_large")
-    datamodule = real.datamodule_for(spec, dataset_dir, "custom", num_workers=0, seed=0)
-    assert type(datamodule).__name__ == "Folder"
-    datamodule.setup()
-    assert len(datamodule.train_data) == 2
-    with pytest.raises(real.DatasetUnavailableError, match="abnormal_dir"):
-        real.prepare_dataset({**spec, "abnormal_dir": "nowhere"}, tmp_path / "datasets" / "other")
-
-
-def test_reader_never_downloads_a_missing_category(tmp_path):
-    datamodule = real.datamodule_for({"type": "mvtec_ad"}, tmp_path, "bottle")
-    with pytest.raises(FileNotFoundError, match="bottle"):
-        datamodule.prepare_data()
-    assert list(tmp_path.iterdir()) == []
-
-
 def test_only_source_keys_concern_the_download_step():
     spec = {"type": "visa", "categories": ["candle"], "url": "https://m.example/v.tar", "checksum": None}
-    assert real.source_spec(spec) == {"type": "visa", "url": "https://m.example/v.tar", "checksum": None}
+    assert prepare.source_spec(spec) == {"type": "visa", "url": "https://m.example/v.tar", "checksum": None}
+
+
+def test_all_expands_and_a_list_is_checked_against_the_known_categories():
+    assert prepare.dataset_categories({"type": "btech", "categories": "all"}) == ["01", "02", "03"]
+    assert prepare.dataset_categories({"type": "btech", "categories": ["02"]}) == ["02"]
+    assert prepare.dataset_categories({}) == list(embedded.CATEGORIES)  # `type:` defaults to embedded
+    with pytest.raises(ValueError, match="unknown"):
+        prepare.dataset_categories({"type": "mvtec_ad", "categories": ["bottle", "bagel"]})
+    with pytest.raises(ValueError, match="unknown dataset type"):
+        prepare.dataset_categories({"type": "mvtec"})

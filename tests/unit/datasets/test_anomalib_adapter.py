@@ -1,4 +1,4 @@
-"""A `type: folder` dataset is evaluated on every test image on disk, whatever the seed."""
+"""Reading a prepared category through anomalib: every test image on disk is evaluated, nothing downloaded."""
 
 from pathlib import Path
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from iadbench.datasets import real
+from iadbench.datasets import datamodule_for
 
 N_TRAIN, N_TEST_GOOD, N_TEST_DEFECT = 8, 12, 12
 
@@ -31,7 +31,7 @@ def folder_spec(tmp_path):
 
 
 def evaluated_test_images(spec, seed: int) -> list[str]:
-    datamodule = real.datamodule_for(spec, spec["path"], "custom", num_workers=0, seed=seed)
+    datamodule = datamodule_for(spec, spec["path"], "custom", num_workers=0, seed=seed)
     datamodule.setup()
     return sorted(Path(path).relative_to(spec["path"]).as_posix() for path in datamodule.test_data.samples.image_path)
 
@@ -52,3 +52,18 @@ def test_without_normal_test_dir_every_defective_image_is_evaluated(folder_spec)
         images = evaluated_test_images(spec, seed)
         assert [image for image in images if image.startswith("defect/")] == [
             f"defect/{index:03d}.png" for index in range(N_TEST_DEFECT)]
+
+
+def test_reader_never_downloads_a_missing_category(tmp_path):
+    datamodule = datamodule_for({"type": "mvtec_ad"}, tmp_path, "bottle")
+    with pytest.raises(FileNotFoundError, match="bottle"):
+        datamodule.prepare_data()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_jpeg_keeping_families_are_read_with_jpeg_suffixes(tmp_path):
+    assert datamodule_for({"type": "visa"}, tmp_path, "candle").read_jpeg
+    assert not datamodule_for({"type": "mvtec_ad"}, tmp_path, "bottle").read_jpeg
+    assert not datamodule_for({}, tmp_path, "brick").read_jpeg  # embedded
+    with pytest.raises(ValueError, match="unknown dataset type"):
+        datamodule_for({"type": "mvtec"}, tmp_path, "bottle")

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
+from iadbench.ranking import compare_methods, score_grid
 from iadbench.results import make_row
-from iadbench.statistics import compare_methods, score_grid
 
 
 def row(model, category, seed, status="ok", score=None):

@@ -1,0 +1,171 @@
+"""Model-specific code that the model specs (:mod:`iadbench.models.specs`) point to.
+
+Random-weights patches (each replaces one named attribute through
+:func:`iadbench.models.random_weights.replace`, which fails loudly when anomalib, torchvision or timm
+moved it), pre-processing and size rules, and the weights some models request only when training
+starts. Every function here belongs to the spec that names it; nothing else calls them directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from iadbench.offline import DownloadForbiddenError
+
+logger = logging.getLogger(__name__)
+Patch = Callable[[contextlib.ExitStack], None]
+
+
+def _torchvision_random(backbone: str):
+    import torchvision
+
+    return getattr(torchvision.models, backbone)(weights=None)
+
+
+def patch_cfa(stack: contextlib.ExitStack) -> None:
+    from anomalib.models.image.cfa import torch_model
+
+    from iadbench.models.random_weights import replace
+
+    def get_feature_extractor(backbone: str, return_nodes: list[str]):
+        """anomalib's CFA extractor, with ``weights=None`` instead of the backbone's DEFAULT weights."""
+        from torchvision.models.feature_extraction import create_feature_extractor
+
+        return create_feature_extractor(model=_torchvision_random(backbone), return_nodes=return_nodes).eval()
+
+    replace(stack, torch_model, "get_feature_extractor", get_feature_extractor)
+
+
+def patch_csflow(stack: contextlib.ExitStack) -> None:
+    from anomalib.models.image.csflow import torch_model
+
+    from iadbench.models.random_weights import replace
+
+    efficientnet_b5 = torch_model.efficientnet_b5
+
+    def random_efficientnet_b5(**kwargs: Any):
+        """CS-Flow's ``efficientnet_b5(weights=IMAGENET1K_V1)`` with ``weights=None``."""
+        return efficientnet_b5(**{**kwargs, "weights": None})
+
+    replace(stack, torch_model, "efficientnet_b5", random_efficientnet_b5)
+
+
+def patch_uninet(stack: contextlib.ExitStack) -> None:
+    from anomalib.models.image.uninet.torch_model import Teachers
+
+    from iadbench.models.random_weights import replace
+
+    def get_teacher(backbone: str):
+        """UniNet's teacher feature extractor, with ``weights=None`` instead of DEFAULT weights."""
+        from torchvision.models.feature_extraction import create_feature_extractor
+
+        return create_feature_extractor(_torchvision_random(backbone), return_nodes=["layer3", "layer2", "layer1"])
+
+    replace(stack, Teachers, "_get_teacher", staticmethod(get_teacher))
+
+
+def no_download(module_name: str) -> Patch:
+    """Make a lightning module's ``download_and_extract`` refuse with a clear message."""
+
+    def patch(stack: contextlib.ExitStack) -> None:
+        from iadbench.models.random_weights import replace
+
+        module = importlib.import_module(module_name)
+
+        def refuse(root: Path, info: Any) -> None:
+            raise DownloadForbiddenError(
+                f"weights: random forbids downloads: {module_name} wanted {info.name} ({info.url}) in {root}")
+
+        replace(stack, module, "download_and_extract", refuse)
+
+    return patch
+
+
+def patch_dsr(stack: contextlib.ExitStack) -> None:
+    from anomalib.models.image.dsr.lightning_model import Dsr
+    from anomalib.models.image.dsr.torch_model import DsrModel
+
+    from iadbench.models.random_weights import replace
+
+    def prepare_pretrained_model() -> Path:
+        logger.info("weights: random: DSR's pretrained VQ-VAE weights are not downloaded")
+        return Path("/nonexistent/random-weights/dsr_vq_model")
+
+    def load_pretrained_discrete_model_weights(self, ckpt: Path, device: Any = None) -> None:
+        logger.info("weights: random: DSR's discrete latent model keeps its random initialisation")
+
+    replace(stack, Dsr, "prepare_pretrained_model", staticmethod(prepare_pretrained_model))
+    replace(stack, DsrModel, "load_pretrained_discrete_model_weights", load_pretrained_discrete_model_weights)
+
+
+def patch_efficient_ad(stack: contextlib.ExitStack) -> None:
+    from anomalib.models.image.efficient_ad.lightning_model import EfficientAd
+
+    from iadbench.models.random_weights import replace
+
+    def prepare_pretrained_model(self) -> None:
+        logger.info("weights: random: EfficientAd's teacher keeps its random initialisation")
+
+    replace(stack, EfficientAd, "prepare_pretrained_model", prepare_pretrained_model)
+
+
+def dinomaly_input_size(image_size: int, patch_size: int = 14) -> int:
+    """Dinomaly's ViT cuts 14 px patches: the nearest multiple of 14 to ``image_size`` (at least 14)."""
+    return max(patch_size, patch_size * round(image_size / patch_size))
+
+
+def dinomaly_pre_processor(model_class: type, image_size: int):
+    """Resize straight to the nearest multiple of 14 (64 -> 70, 256 -> 252), ImageNet normalisation, no
+    crop: anomalib's default (resize 448, centre-crop 392) refuses sizes under 392 and would cut the
+    image border off the anomaly map."""
+    from anomalib.pre_processing import PreProcessor
+    from torchvision.transforms.v2 import Compose, Normalize, Resize
+
+    side = dinomaly_input_size(image_size)
+    return PreProcessor(transform=Compose([
+        Resize((side, side), antialias=True),
+        Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]),
+    ]))
+
+
+def glass_input_shape(init_args: dict[str, Any], image_size: int) -> dict[str, Any]:
+    """GLASS sizes its anomaly maps to ``input_shape`` (default 288 x 288): anything but the image size
+    gives maps that do not match the masks. Unset, it becomes the image size; another value is an error."""
+    args = dict(init_args)
+    wanted = [image_size, image_size]
+    if "input_shape" not in args:
+        args["input_shape"] = tuple(wanted)
+    elif list(args["input_shape"]) != wanted:
+        raise ValueError(f"Glass: init_args.input_shape={args['input_shape']} must equal the image size {wanted}")
+    return args
+
+
+def dsr_training_assets(model: Any, cache: Path) -> list:
+    """DSR downloads its VQ model when training starts, not when built."""
+    from anomalib.models.image.dsr.lightning_model import WEIGHTS_DOWNLOAD_INFO
+    from anomalib.utils.path import get_pretrained_weights_dir
+
+    from iadbench.assets import anomalib_download
+
+    root = get_pretrained_weights_dir() / "dsr"
+    return [anomalib_download(root, WEIGHTS_DOWNLOAD_INFO, cache, root / WEIGHTS_DOWNLOAD_INFO.name)]
+
+
+def efficient_ad_training_assets(model: Any, cache: Path) -> list:
+    """EfficientAd downloads its teacher, and ImageNette unless ``imagenet_dir`` holds it, at train start."""
+    from anomalib.models.image.efficient_ad import lightning_model
+    from anomalib.utils.path import get_pretrained_weights_dir
+
+    from iadbench.assets import anomalib_download
+
+    root = get_pretrained_weights_dir()
+    assets = [anomalib_download(root, lightning_model.WEIGHTS_DOWNLOAD_INFO, cache,
+                                root / "efficientad_pretrained_weights")]
+    if not model.imagenet_dir.is_dir():
+        assets.append(anomalib_download(model.imagenet_dir, lightning_model.IMAGENETTE_DOWNLOAD_INFO, cache))
+    return assets
