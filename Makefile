@@ -5,10 +5,13 @@ CORES ?= all
 
 .PHONY: run test lint setup
 
-$(VENV)/.installed: pyproject.toml
+# Every package at the version and hashes of requirements.lock (generated from pyproject.toml's pins,
+# regenerate it with the command in its header), then iadbench itself without resolving anything again.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[test]'
+	$(VENV)/bin/pip install --quiet --require-hashes -r requirements.lock
+	$(VENV)/bin/pip install --quiet --no-deps -e .
 	touch $@
 
 setup: $(VENV)/.installed

@@ -1,8 +1,10 @@
-"""One evaluation job: saved predictions → metrics → the job's one-row Parquet file."""
+"""One evaluation job: saved predictions → metrics and their bootstrap intervals → the job's one-row Parquet
+file, its per-image score table (``scores.parquet``) and its bootstrap replicates (``bootstrap.npz``)."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +12,11 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from iadbench import metrics
+from iadbench import metrics, uncertainty
 from iadbench.config import Job
-from iadbench.files import read_json
+from iadbench.files import atomic_write, read_json
 from iadbench.results import METRIC_COLUMNS, ROW_SCHEMA, make_row, write_row
+from iadbench.timing import read_timing
 from iadbench.train import load_predictions
 
 logger = logging.getLogger(__name__)
@@ -50,13 +53,36 @@ def degenerate_maps(maps) -> bool:
     return bool(maps)
 
 
-def compute_metrics(predictions: dict[str, np.ndarray], resolution: str, fpr_limits) -> dict[str, Any]:
-    """Image metrics always; pixel metrics when the model produced anomaly maps."""
-    values: dict[str, Any] = metrics.image_metrics(predictions["scores"], predictions["labels"])
-    values["image_F1_threshold"], _ = metrics.f1_optimal_threshold(predictions["scores"], predictions["labels"])
+# The per-image score table: one row per test image, in the predictions' order. map_max / map_mean: of the
+# anomaly map at evaluation resolution (NaN without maps); defect_type: the folder after test/ in the path.
+SCORE_COLUMNS = {"image_path": "string", "label": "int8", "defect_type": "string", "image_score": "float64",
+                 "map_max": "float64", "map_mean": "float64"}
+
+
+@dataclass
+class Evaluation:
+    values: dict[str, Any]   # the row's metric and interval columns
+    scores: pd.DataFrame     # SCORE_COLUMNS
+    names: list[str]         # the replicates' columns
+    replicates: np.ndarray   # (resamples, metrics) bootstrap replicates
+
+
+def compute_metrics(predictions: dict[str, np.ndarray], resolution: str, fpr_limits, *, seed: int = 0,
+                    n_resamples: int = uncertainty.N_RESAMPLES) -> dict[str, Any]:
+    """Image metrics always; pixel metrics when the model produced anomaly maps; their intervals."""
+    return evaluate_predictions(predictions, resolution, fpr_limits, seed=seed, n_resamples=n_resamples).values
+
+
+def evaluate_predictions(predictions: dict[str, np.ndarray], resolution: str, fpr_limits, *, seed: int = 0,
+                         n_resamples: int = uncertainty.N_RESAMPLES) -> Evaluation:
+    """Metrics (exact), their bootstrap intervals (seeded by ``seed``) and the per-image score table."""
+    scores, labels = predictions["scores"], predictions["labels"]
+    values: dict[str, Any] = metrics.image_metrics(scores, labels)
+    values["image_F1_threshold"], _ = metrics.f1_optimal_threshold(scores, labels)
     maps = predictions.get("maps", np.zeros(0))
     values["pixel_metrics_applicable"] = bool(maps.size)
     values["eval_resolution"] = resolution
+    masks = None
     if maps.size:
         values["degenerate_maps"] = degenerate_maps(maps)
         if resolution == "native":
@@ -68,7 +94,50 @@ def compute_metrics(predictions: dict[str, np.ndarray], resolution: str, fpr_lim
         else:
             masks = predictions["masks"]
         values.update(metrics.pixel_metrics(maps, masks, fpr_limits=tuple(fpr_limits)))
-    return values
+    maps = maps if masks is not None else None
+    # Image and pixel metrics share the resamples; drawn in path order, so models of one seed pair up.
+    paths = predictions.get("image_paths")
+    counts = uncertainty.resample_counts(labels, n_resamples, seed, keys=paths)
+    names, columns = list(uncertainty.IMAGE_NAMES), [uncertainty.image_replicates(scores, labels, counts)]
+    if maps is not None:
+        statistics = uncertainty.pixel_statistics(maps, masks, tuple(fpr_limits))
+        pixel = uncertainty.pixel_replicates(statistics, counts)
+        names += list(statistics.names) + (["pixel_AUPRO"] if fpr_limits else [])
+        columns += [pixel, pixel[:, 2:3]] if fpr_limits else [pixel]
+    replicates = np.concatenate(columns, axis=1)
+    values.update(uncertainty.interval_columns(names, replicates))
+    return Evaluation(values, score_table(predictions, maps), names, replicates)
+
+
+def defect_type(image_path: str) -> str:
+    """The folder after the last ``test`` in the path (``test/<defect>/000.png``), else the image's folder."""
+    parts = Path(image_path).parts
+    folders = parts[:-2]  # "test" must have a folder after it
+    if "test" in folders:
+        return parts[len(folders) - folders[::-1].index("test")]
+    return Path(image_path).parent.name
+
+
+def score_table(predictions: dict[str, np.ndarray], maps=None) -> pd.DataFrame:
+    """One row per test image (SCORE_COLUMNS); ``maps`` at evaluation resolution, or None."""
+    scores = np.asarray(predictions["scores"], dtype=np.float64).reshape(-1)
+    paths = [str(path) for path in predictions.get("image_paths", [""] * scores.size)]
+    nan = np.full(scores.size, np.nan)
+    table = pd.DataFrame({
+        "image_path": paths, "label": (np.asarray(predictions["labels"]).reshape(-1) > 0).astype(np.int8),
+        "defect_type": [defect_type(path) if path else "" for path in paths], "image_score": scores,
+        "map_max": [float(np.max(one_map)) for one_map in maps] if maps is not None else nan,
+        "map_mean": [float(np.mean(one_map, dtype=np.float64)) for one_map in maps] if maps is not None else nan,
+    })
+    return table.astype(SCORE_COLUMNS)
+
+
+def empty_score_table() -> pd.DataFrame:
+    return pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in SCORE_COLUMNS.items()})
+
+
+def write_scores(table: pd.DataFrame, path: str | Path) -> None:
+    atomic_write(path, lambda temporary: table.to_parquet(temporary, index=False))
 
 
 # Peak memory of a native-resolution evaluation per evaluated pixel (maps upsampled to float32, masks,
@@ -102,14 +171,22 @@ def evaluation_mem_mb(predictions_path: str | Path, resolution: str, attempt: in
 def evaluate_job(
     *, job: Job, predictions_path: str | Path, train_info_path: str | Path, row_path: str | Path,
     resolution: str, fpr_limits, config_hash: str, train_config_hash: str | None = None,
+    timing_path: str | Path | None = None, scores_path: str | Path | None = None,
+    n_resamples: int = uncertainty.N_RESAMPLES,
 ) -> pd.DataFrame:
     """Compute the job's metrics and write its row (a failed training gives a failed row).
+
+    ``timing_path``: the job's timing.json (:mod:`iadbench.timing`), whose columns join the row.
+    ``scores_path``: the per-image score table (default ``scores.parquet`` beside the row; a failed job
+    writes it empty); the bootstrap replicates go to ``bootstrap.npz`` beside the row (empty when failed).
 
     ``train_config_hash`` is what the current config expects the predictions to come from: predictions
     made under another config (e.g. by a job of an earlier run) give a failed row, never a mislabelled one.
     """
     info = read_json(train_info_path)
+    evaluation: Evaluation | None = None
     row: dict[str, Any] = {**job._asdict(), **{key: value for key, value in info.items() if key in ROW_SCHEMA}}
+    row.update(read_timing(timing_path))
     row.update(config_hash=config_hash, finished_at=pd.Timestamp.now(tz="UTC"))
     ran_under = info.get("train_config_hash")
     if info["status"] == "ok" and train_config_hash and ran_under != train_config_hash:
@@ -120,15 +197,29 @@ def evaluate_job(
         try:
             predictions = load_predictions(predictions_path)
             row["n_test_anomalous"] = int(predictions["labels"].sum())
-            row.update(compute_metrics(predictions, resolution, fpr_limits))
+            evaluation = evaluate_predictions(predictions, resolution, fpr_limits, seed=job.seed,
+                                              n_resamples=n_resamples)
         except Exception as error:  # a broken prediction file is this job's failure, not the run's
             logger.exception("evaluating %s failed", predictions_path)
             row.update(status="failed", error_type=type(error).__name__, error_tail=str(error)[-2000:])
+        else:
+            row.update(evaluation.values)
     for column in METRIC_COLUMNS:
         row.setdefault(column, float("nan"))
     frame = make_row(row)
-    write_row(frame, row_path)
+    if evaluation is None:
+        write_side_outputs(row_path, scores_path, empty_score_table(), [], np.zeros((0, 0)))
+    else:
+        write_side_outputs(row_path, scores_path, evaluation.scores, evaluation.names, evaluation.replicates)
+    write_row(frame, row_path)  # last: a row means its side outputs are complete
     return frame
+
+
+def write_side_outputs(row_path: str | Path, scores_path: str | Path | None, table: pd.DataFrame,
+                       names: list[str], replicates: np.ndarray) -> None:
+    """The score table and ``bootstrap.npz`` (beside the row) of a job; empty ones for a failed job."""
+    write_scores(table, scores_path or Path(row_path).with_name("scores.parquet"))
+    uncertainty.save_replicates(Path(row_path).with_name("bootstrap.npz"), names, replicates)
 
 
 def run_evaluation(*, log_path: str | Path | None = None, attempt: int = 1, final_attempt: int = 1,
@@ -141,9 +232,14 @@ def run_evaluation(*, log_path: str | Path | None = None, attempt: int = 1, fina
 
     row_path = Path(job_args["row_path"])
     job_dir = row_path.parent
+    # The timing job's record, by the path grammar (results/timing/<job>/timing.json); none: NaN columns.
+    job_args.setdefault("timing_path", str(Path(results_dir, "timing", *map(str, job_args["job"]), "timing.json")))
     job_dir.mkdir(parents=True, exist_ok=True)
+    scores_path = Path(job_args.get("scores_path") or row_path.with_name("scores.parquet"))
+    side_outputs = (row_path, scores_path, row_path.with_name("bootstrap.npz"))
     with attempts.job_lock(job_dir) as lock:
-        row_path.unlink(missing_ok=True)
+        for path in side_outputs:
+            path.unlink(missing_ok=True)
         returncode = attempts.run_child("iadbench.evaluate", {**job_args, "job": list(job_args["job"])}, job_dir, lock)
         if returncode == 0 and row_path.exists():
             frame = read_rows([row_path])
@@ -157,14 +253,16 @@ def run_evaluation(*, log_path: str | Path | None = None, attempt: int = 1, fina
             count = attempts.settle(job_dir, outcome, stage="evaluate", attempt=attempt, final_attempt=final_attempt,
                                     retry_round_=retry_round, log_path=log_path, results_dir=results_dir)
         except attempts.RetryWithMoreResources:
-            row_path.unlink(missing_ok=True)
+            for path in side_outputs:
+                path.unlink(missing_ok=True)
             raise
         if frame is None:
             info = read_json(job_args["train_info_path"])  # training's provenance: same host, versions, commit
             provenance = {key: value for key, value in info.items() if key in ROW_SCHEMA}
-            frame = make_row({**provenance, **Job(*job_args["job"])._asdict(), "status": "failed",
-                              "error_type": outcome.error_type, "error_tail": outcome.error_tail,
+            frame = make_row({**provenance, **read_timing(job_args["timing_path"]), **Job(*job_args["job"])._asdict(),
+                              "status": "failed", "error_type": outcome.error_type, "error_tail": outcome.error_tail,
                               "config_hash": job_args["config_hash"], "finished_at": pd.Timestamp.now(tz="UTC")})
+            write_side_outputs(row_path, scores_path, empty_score_table(), [], np.zeros((0, 0)))
         frame["evaluation_attempts"] = pd.array([count], dtype="Int64")
         write_row(frame, row_path)
     return frame

@@ -40,16 +40,77 @@ def heatmap(frame: pd.DataFrame, dataset: str, metric: str, title: str) -> str:
     return _png(figure)
 
 
-def efficiency(frame: pd.DataFrame, metric: str, cost: str, cost_label: str) -> str:
-    """Mean ``metric`` per model against a mean cost (images/s, peak memory), log-scaled cost axis."""
-    per_model = _ok(frame).groupby("model")[[metric, cost]].mean().dropna()
-    figure, axes = plt.subplots(figsize=(5.5, 4))
-    sns.scatterplot(x=per_model[cost], y=100 * per_model[metric], hue=per_model.index, s=70, ax=axes,
+# Throughput of the timing job (the torch model alone at batch 32, nothing beside it); rows from before
+# timing jobs existed fall back to training's end-to-end predict pass (images/s).
+THROUGHPUT_FALLBACK = {"images_per_second": "throughput_b32"}
+GFLOPS = "gflops_per_image"
+
+
+def _display_name(model: str) -> str:
+    from iadbench.models.specs import MODEL_SPECS
+
+    spec = MODEL_SPECS.get(model)
+    return spec.display_name if spec else model
+
+
+def _cost_values(rows: pd.DataFrame, cost: str) -> pd.Series:
+    values = rows[cost].astype(float) if cost in rows else pd.Series(np.nan, index=rows.index)
+    preferred = THROUGHPUT_FALLBACK.get(cost)
+    if preferred in rows:
+        values = rows[preferred].astype(float).where(rows[preferred].notna(), values)
+    return values
+
+
+def _plain(value: float, _position=None) -> str:
+    return f"{value:,.0f}" if value >= 10 else f"{value:g}"
+
+
+def _cost_axis(axes, values: pd.Series) -> None:
+    """Log scale only over at least a decade, a few plain-number major ticks, unlabelled minor ones:
+    matplotlib's default log labels (1e+02, 2e+02, ...) overlap."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+
+    positive = values[values > 0]
+    if len(positive) and positive.max() >= 10 * positive.min():
+        axes.set_xscale("log")
+        axes.xaxis.set_major_locator(LogLocator(base=10, numticks=5))
+        axes.xaxis.set_minor_formatter(NullFormatter())
+    else:
+        axes.xaxis.set_major_locator(MaxNLocator(nbins=5))
+    axes.xaxis.set_major_formatter(FuncFormatter(_plain))
+    axes.tick_params(axis="x", labelrotation=30)
+
+
+def _efficiency_panel(axes, rows: pd.DataFrame, metric: str, cost: str, cost_label: str) -> None:
+    per_model = rows.assign(_cost=_cost_values(rows, cost)).groupby("model")[[metric, "_cost"]].mean()
+    per_model = per_model[np.isfinite(per_model["_cost"]) & (per_model["_cost"] > 0)].dropna()
+    timed = THROUGHPUT_FALLBACK.get(cost) in rows and rows[THROUGHPUT_FALLBACK[cost]].notna().any()
+    axes.set(xlabel=f"{cost_label} (timing job)" if timed else cost_label, ylabel=f"{metric} (%)",
+             title=f"{metric} vs {cost_label}")
+    if per_model.empty:  # e.g. every model's timing failed: say so rather than draw empty axes
+        axes.text(0.5, 0.5, f"no {cost_label} measured", ha="center", va="center", transform=axes.transAxes)
+        return
+    sns.scatterplot(x=per_model["_cost"], y=100 * per_model[metric], hue=per_model.index, s=70, ax=axes,
                     legend=False)
-    for model, values in per_model.iterrows():
-        axes.annotate(model, (values[cost], 100 * values[metric]), fontsize=8, xytext=(4, 2),
-                      textcoords="offset points")
-    axes.set(xscale="log", xlabel=cost_label, ylabel=f"{metric} (%)", title=f"{metric} vs {cost_label}")
+    # Labels alternate above and below their marker (in order along the axis) so neighbours overlap less.
+    for number, (model, values) in enumerate(per_model.sort_values("_cost").iterrows()):
+        axes.annotate(_display_name(model), (values["_cost"], 100 * values[metric]), fontsize=8,
+                      xytext=(4, 3 if number % 2 == 0 else -10), textcoords="offset points")
+    _cost_axis(axes, per_model["_cost"])
+    axes.margins(x=0.12)  # room for the right-most labels
+
+
+def efficiency(frame: pd.DataFrame, metric: str, cost: str, cost_label: str) -> str:
+    """Mean ``metric`` per model against a mean cost (images/s, peak memory, GFLOPs), one marker per model
+    labelled with its display name. Throughput comes from the timing job (``throughput_b32``) where
+    there is one; beside it, a second panel against GFLOPs per image when those were measured."""
+    rows = _ok(frame)
+    panels = [(cost, cost_label)]
+    if cost in THROUGHPUT_FALLBACK and GFLOPS in rows and (rows[GFLOPS].astype(float) > 0).any():
+        panels.append((GFLOPS, "GFLOPs / image"))
+    figure, all_axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
+    for axes, (panel_cost, panel_label) in zip(all_axes[0], panels, strict=True):
+        _efficiency_panel(axes, rows, metric, panel_cost, panel_label)
     return _png(figure)
 
 

@@ -18,11 +18,33 @@ def package_version(name: str) -> str:
         return "not installed"
 
 
+# The libraries a result's numbers depend on besides torch and anomalib: backbones (timm), the training
+# loop (lightning), metrics (torchmetrics, scikit-learn), flows (FrEIA), image I/O and resizing (opencv).
+LIBRARY_COLUMNS = {
+    "torchvision_version": "torchvision", "timm_version": "timm", "lightning_version": "lightning",
+    "torchmetrics_version": "torchmetrics", "freia_version": "FrEIA", "numpy_version": "numpy",
+    "sklearn_version": "scikit-learn",
+}
+# One `cv2` module, shipped by whichever of these distributions is installed.
+OPENCV_DISTRIBUTIONS = ("opencv-python", "opencv-python-headless", "opencv-contrib-python",
+                        "opencv-contrib-python-headless")
+
+
+def opencv_version() -> str:
+    """The installed opencv distribution(s) as ``name==version``; several ones are listed, as they
+    overwrite each other's `cv2` and which one won is unknowable from metadata."""
+    found = [f"{name}=={version}" for name in OPENCV_DISTRIBUTIONS
+             if (version := package_version(name)) != "not installed"]
+    return ", ".join(found) or "not installed"
+
+
 def versions() -> dict[str, str]:
     return {
         "python_version": platform.python_version(),
         "torch_version": package_version("torch"),
         "anomalib_version": package_version("anomalib"),
+        **{column: package_version(name) for column, name in LIBRARY_COLUMNS.items()},
+        "opencv_version": opencv_version(),
         "iadbench_version": package_version("iadbench"),
     }
 

@@ -1,47 +1,52 @@
-"""The report: the study's tables (methods x categories per metric) as HTML and LaTeX.
+"""The report: the study's tables (methods x categories per metric) as HTML, LaTeX, CSV and Markdown, the
+reproduction section (ours beside the study and the literature) and a paper-ready LaTeX document.
 
-(Over 350 lines: one context feeds both templates; the table logic, figures and readers it gathers are
-already in metrics/figures/ranking.)
+One context (:func:`report_context`) feeds every template; the table logic, figures and readers it gathers
+live in metrics/figures/ranking, :mod:`iadbench.reproduction` (ours vs published), :mod:`iadbench.paper`
+(per-table files, paper.tex and its PDF) and :mod:`iadbench.labels` (printed names and category order).
 
-Renderers are pure: a DataFrame (and plain values) in, a string out, through jinja2 templates
-with autoescaping and StrictUndefined. Only the readers (:func:`read_references`, :func:`job_resources`,
-:func:`gallery_items`) and :func:`build_report` touch files.
+Renderers are pure: a DataFrame (and plain values) in, a string out, through jinja2 templates with
+autoescaping and StrictUndefined. Only the readers (:func:`job_resources`, :func:`gallery_items`, the
+reference files) and :func:`build_report` touch files.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import pandas as pd
 import yaml
 
-from iadbench import figures
-from iadbench.files import write_text
-from iadbench.ranking import compare_methods, complete_cells
+from iadbench import figures, paper
+from iadbench.files import atomic_write, write_text
+from iadbench.labels import Labels, labels_for
+from iadbench.metric_names import (  # noqa: F401 -- re-exported: the report's names for metric columns
+    AUPRO_LIMIT_COLUMN,
+    LITERATURE_AUPRO,
+    METRIC_TITLES,
+    NOT_APPLICABLE,
+    metric_title,
+    our_column,
+)
+from iadbench.metric_names import percent as _percent
+from iadbench.ranking import compare_methods
+from iadbench.reproduction import (
+    FLAG_NOTE,
+    backbones_of,
+    read_reference_files,
+    reproduction_tables,
+    study_audit,
+)
 from iadbench.results import KEY_COLUMNS, read_rows
+from iadbench.templating import environment as _environment
+from iadbench.templating import latex_escape  # noqa: F401 -- re-exported
 
-# Column → title, in the order the report prints them; values are shown in percent. "pixel_AUPRO"
-# stands for one table per AU-PRO limit (see aupro_columns).
-METRIC_TITLES = {
-    "image_AUROC": "Image AUROC",
-    "pixel_AUROC": "Pixel AUROC",
-    "pixel_AUPRO": "Pixel AU-PRO (first configured FPR limit)",
-    "image_AP": "Image AP",
-    "pixel_AP": "Pixel AP",
-    "image_F1_max": "Image F1-max",
-    "pixel_F1_max": "Pixel F1-max",
-}
-# pixel_AUPRO_<percent>: AU-PRO integrated up to FPR <percent>/100 (iadbench.metrics.pixel_metrics).
-AUPRO_LIMIT_COLUMN = re.compile(r"pixel_AUPRO_(\d+)")
-# The literature's AU-PRO (Bergmann et al., MVTec AD, and every paper since) integrates up to FPR 0.3.
-LITERATURE_AUPRO = "pixel_AUPRO_30"
-NOT_APPLICABLE = "–"
 FAILED = "failed"
 PARTIAL_NOTE = ("k/n seeds: only k of the n seeds of that cell succeeded (the others failed); such a cell is "
                 "never bold and is left out of the mean and of the ranks.")
@@ -53,8 +58,12 @@ RANDOM_WEIGHTS_NOTE = (
     "Backbones were randomly initialised (weights: random). These numbers exercise the pipeline; "
     "they are not comparable with published, pretrained results."
 )
+AUDIT_NOTE = ("Cells of the study that contradict themselves (iadbench.references.study_implausible_cells); "
+              "ours: mean over seeds of complete cells; PRO: AU-PRO at FPR ≤ 0.3.")
 PROVENANCE_COLUMNS = (
-    "python_version", "torch_version", "anomalib_version", "iadbench_version", "git_commit", "config_hash",
+    "python_version", "torch_version", "anomalib_version", "torchvision_version", "timm_version",
+    "lightning_version", "torchmetrics_version", "freia_version", "numpy_version", "sklearn_version",
+    "opencv_version", "iadbench_version", "git_commit", "config_hash",
     "hostname", "cpu", "gpu", "device", "weights", "pretrained_assets", "image_size", "eval_resolution",
 )
 
@@ -75,8 +84,10 @@ class Table:
     dataset: str
     metric: str
     title: str
-    columns: list[str]
-    rows: list[tuple[str, list[Cell]]] = field(default_factory=list)
+    columns: list[str]  # category folder names, then "Mean"
+    rows: list[tuple[str, list[Cell]]] = field(default_factory=list)  # (model config name, cells)
+    header: list[str] = field(default_factory=list)  # the columns as printed (category labels)
+    names: dict[str, str] = field(default_factory=dict)  # model → printed name
 
     @property
     def label(self) -> str:
@@ -90,14 +101,6 @@ class Table:
     @property
     def has_degenerate(self) -> bool:
         return any(cell.degenerate for _, cells in self.rows for cell in cells)
-
-
-def metric_title(column: str) -> str:
-    """The title of a metric column; an AU-PRO title names its FPR limit from the column itself."""
-    limit = AUPRO_LIMIT_COLUMN.fullmatch(column)
-    if limit:
-        return f"Pixel AU-PRO (FPR ≤ {int(limit.group(1)) / 100:g})"
-    return METRIC_TITLES.get(column, column)
 
 
 def aupro_columns(frame: pd.DataFrame) -> list[str]:
@@ -135,15 +138,11 @@ def _flag(frame: pd.DataFrame, column: str) -> pd.Series:
     return frame[column].astype("boolean").fillna(False).astype(bool)
 
 
-def _percent(value: float) -> str:
-    return f"{100 * value:.2f}"
-
-
 def _failure_text(error_type: Any, error_tail: Any) -> str:
     return next((str(text) for text in (error_tail, error_type) if not pd.isna(text) and str(text)), "")
 
 
-def metric_table(frame: pd.DataFrame, dataset: str, metric: str, title: str) -> Table:
+def metric_table(frame: pd.DataFrame, dataset: str, metric: str, title: str, labels: Labels | None = None) -> Table:
     """Methods x categories (+ mean over categories) of one metric; the best per column in bold.
 
     Seeds are averaged (mean ± standard deviation when there are several). A cell is "failed" when
@@ -152,9 +151,11 @@ def metric_table(frame: pd.DataFrame, dataset: str, metric: str, title: str) -> 
     the survivors is not comparable with a mean over every seed, so such a cell is never bold and
     the mean is only given when every category has a complete value. Ties (at the printed
     precision) are all bold. Pixel metrics of jobs with constant anomaly maps are marked degenerate.
+    Categories come in ``labels``' order and print as its labels, models as their display names.
     """
+    labels = labels or Labels()
     rows = frame[frame["dataset"] == dataset]
-    categories = list(dict.fromkeys(rows["category"]))
+    categories = labels.order(dataset, rows["category"])
     models = list(dict.fromkeys(rows["model"]))
     is_ok = rows["status"].eq("ok").fillna(False).astype(bool)
     ok = rows[is_ok]
@@ -186,7 +187,9 @@ def metric_table(frame: pd.DataFrame, dataset: str, metric: str, title: str) -> 
         shown = [round(100 * values[model][index], 2) for model in models
                  if not math.isnan(values[model][index]) and (column == "Mean" or complete(model, column))]
         best.append(max(shown) if shown else None)
-    table = Table(dataset=dataset, metric=metric, title=title, columns=columns)
+    table = Table(dataset=dataset, metric=metric, title=title, columns=columns,
+                  header=[labels.category(dataset, category) for category in categories] + ["Mean"],
+                  names={model: labels.model(model) for model in models})
     for model in models:
         cells = []
         for index, value in enumerate(values[model]):
@@ -211,14 +214,14 @@ def metric_table(frame: pd.DataFrame, dataset: str, metric: str, title: str) -> 
     return table
 
 
-def report_tables(frame: pd.DataFrame) -> list[Table]:
+def report_tables(frame: pd.DataFrame, labels: Labels | None = None) -> list[Table]:
     """Every dataset x metric table that has at least one value."""
     tables = []
     for dataset in dict.fromkeys(frame["dataset"]):
         rows = frame[frame["dataset"] == dataset]
         for metric in report_metrics(rows):
             if metric in rows and rows[metric].notna().any():
-                tables.append(metric_table(frame, dataset, metric, metric_title(metric)))
+                tables.append(metric_table(frame, dataset, metric, metric_title(metric), labels))
     return tables
 
 
@@ -233,104 +236,6 @@ def provenance(frame: pd.DataFrame) -> dict[str, str]:
     return facts
 
 
-def _environment(template_dir: str | Path, latex: bool) -> jinja2.Environment:
-    if not latex:
-        return jinja2.Environment(loader=jinja2.FileSystemLoader(template_dir), autoescape=True,
-                                  undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    # LaTeX: ((( ))) and ((* *)) delimiters keep braces literal; every value is escaped on output.
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(template_dir), undefined=jinja2.StrictUndefined,
-        block_start_string="((*", block_end_string="*))", variable_start_string="(((",
-        variable_end_string=")))", comment_start_string="((=", comment_end_string="=))",
-        trim_blocks=True, lstrip_blocks=True, autoescape=False,
-        finalize=lambda value: latex_escape(value) if isinstance(value, str) else value,
-    )
-
-
-LATEX_SPECIALS = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-    "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "–": "--", "≤": r"$\leq$",
-    "±": r"$\pm$", "α": r"$\alpha$",
-    # A line break would end a % comment early, and a blank line inside \caption is an error.
-    "\n": " ", "\r": " ",
-}
-
-
-def latex_escape(text: str) -> str:
-    return "".join(LATEX_SPECIALS.get(character, character) for character in text)
-
-
-def _context(frame: pd.DataFrame, title: str) -> dict[str, Any]:
-    random_weights = bool((frame.get("weights") == "random").any()) if len(frame) else False
-    failed = frame.loc[frame["status"] != "ok", [*KEY_COLUMNS, "error_type", "error_tail"]].astype(object)
-    failed = failed.where(failed.notna(), "")  # a missing error tail is empty, not "<NA>"
-    return {
-        "title": title,
-        "tables": report_tables(frame),
-        "random_weights": random_weights,
-        "random_weights_note": RANDOM_WEIGHTS_NOTE,
-        "n_rows": len(frame),
-        "partial_note": PARTIAL_NOTE,
-        "degenerate_note": DEGENERATE_NOTE,
-        "complete_cells_note": COMPLETE_CELLS_NOTE,
-        "failed": failed.astype(str).to_dict("records"),
-        "provenance": provenance(frame),
-    }
-
-
-REFERENCE_COLUMNS = ("dataset", "model", "variant", "metric", "value", "source", "table")
-
-
-def read_references(paths) -> pd.DataFrame:
-    """Published numbers to compare with; a file without the expected columns is an error naming it."""
-    frames = []
-    for path in paths:
-        try:
-            table = pd.read_csv(path)
-        except (OSError, pd.errors.ParserError) as error:
-            raise ValueError(f"cannot read reference file {path}: {error}") from error
-        missing = [column for column in REFERENCE_COLUMNS if column not in table]
-        if missing:
-            raise ValueError(f"reference file {path} lacks columns {missing}")
-        frames.append(table[list(REFERENCE_COLUMNS)])
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(REFERENCE_COLUMNS))
-
-
-def our_column(reference_metric: str) -> str:
-    """The column of ours a published metric compares with, like with like.
-
-    A published "pixel_AUPRO" is integrated up to FPR 0.3, the literature's convention, so it
-    compares with our 0.3 limit, never with our plain pixel_AUPRO (whichever limit we listed first).
-    Other limits are written out (pixel_AUPRO_05) and compare with that column.
-    """
-    return LITERATURE_AUPRO if reference_metric == "pixel_AUPRO" else reference_metric
-
-
-def reference_deltas(frame: pd.DataFrame, references: pd.DataFrame) -> list[dict[str, str]]:
-    """Our mean over categories (seeds averaged, complete cells only) next to each published number,
-    where we ran that model and computed that metric."""
-    from iadbench.datasets import DATASET_CATEGORIES
-
-    rows = []
-    complete = frame[complete_cells(frame)]
-    for reference in references.itertuples(index=False):
-        ours = complete[(complete["dataset"] == reference.dataset) & (complete["model"] == reference.model)]
-        column = our_column(reference.metric)
-        if ours.empty or column not in ours:
-            continue
-        per_category = ours.groupby("category")[column].mean().dropna()
-        if per_category.empty:
-            continue
-        mean = float(per_category.mean())
-        known = DATASET_CATEGORIES.get(reference.dataset, ())
-        coverage = f"{len(per_category)} of {len(known)}" if known else str(len(per_category))
-        rows.append({"dataset": reference.dataset, "model": reference.model, "variant": reference.variant,
-                     "metric": metric_title(column), "published": _percent(reference.value), "ours": _percent(mean),
-                     "delta": f"{100 * (mean - reference.value):+.2f}", "categories": coverage,
-                     "source": f"{reference.source}, {reference.table}"})
-    return rows
-
-
 def rank_summary(frame: pd.DataFrame) -> tuple[list[str], list[tuple[str, list[str]]], dict]:
     """Average rank of each method over the categories where every method has a complete cell, per ranked
     metric."""
@@ -343,46 +248,137 @@ def rank_summary(frame: pd.DataFrame) -> tuple[list[str], list[tuple[str, list[s
     return list(comparisons), rows, comparisons
 
 
-def _figures(frame: pd.DataFrame, tables: list[Table], comparisons: dict) -> list[dict[str, str]]:
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-") or "figure"
+
+
+def _figures(frame: pd.DataFrame, tables: list[Table], comparisons: dict, labels: Labels) -> list[dict[str, str]]:
+    """{"caption", "png" (base64), "name" (a file stem: letters, digits, dashes; unique)}; drawn with printed
+    model and category names, categories in their configured order."""
     made = []
     ranked = ranked_metrics(frame)
+    printed = labels.apply(frame)
     for table in tables:
         if table.metric in ranked:
             made.append({"caption": f"{table.dataset}: {table.title}",
-                         "png": figures.heatmap(frame, table.dataset, table.metric, table.title)})
+                         "png": figures.heatmap(printed, table.dataset, table.metric, table.title)})
     for dataset in dict.fromkeys(frame.loc[frame["status"] == "ok", "dataset"]):
         made.append({"caption": f"{dataset}: image AUROC per category",
-                     "png": figures.category_boxplot(frame, dataset, "image_AUROC")})
+                     "png": figures.category_boxplot(printed, dataset, "image_AUROC")})
     if (frame["status"] == "ok").any():
         made.append({"caption": "Image AUROC vs throughput",
-                     "png": figures.efficiency(frame, "image_AUROC", "images_per_second", "images/s")})
+                     "png": figures.efficiency(printed, "image_AUROC", "images_per_second", "images/s")})
         made.append({"caption": "Image AUROC vs peak memory",
-                     "png": figures.efficiency(frame, "image_AUROC", "peak_rss_mb", "peak RSS (MB)")})
+                     "png": figures.efficiency(printed, "image_AUROC", "peak_rss_mb", "peak RSS (MB)")})
     for metric, comparison in comparisons.items():
+        named = dataclasses.replace(comparison, average_ranks=comparison.average_ranks.rename(labels.model))
         made.append({"caption": f"Critical difference diagram, {metric_title(metric)}",
-                     "png": figures.critical_difference(comparison, metric_title(metric))})
+                     "png": figures.critical_difference(named, metric_title(metric))})
+    seen: dict[str, int] = {}
+    for figure in made:
+        stem = _slug(figure["caption"])
+        seen[stem] = seen.get(stem, 0) + 1
+        figure["name"] = stem if seen[stem] == 1 else f"{stem}-{seen[stem]}"
     return made
+
+
+def _grids(context: dict[str, Any]) -> list[paper.Grid]:
+    """Every table of the report as a grid (LaTeX, CSV and Markdown): metric tables, average ranks,
+    reproduction tables, study audit."""
+    suffix = " (random weights, not paper numbers)" if context["random_weights"] else ""
+    grids = []
+    for table in context["tables"]:
+        caption = f"{suffix}. Best per column in bold."
+        if table.has_partial:
+            caption += " (k/n seeds): some seeds failed; such a cell is never bold and is not in the mean."
+        notes = [f"† {DEGENERATE_NOTE}"] if table.has_degenerate else []
+        grids.append(paper.metric_grid(table, caption, notes))
+    if context["rank_metrics"]:
+        grids.append(paper.rank_grid(context["rank_metrics"], context["metric_titles"], context["rank_rows"],
+                                     context["comparisons"], context["model_labels"]))
+    grids += [paper.reproduction_grid(table, FLAG_NOTE) for table in context["reproduction"]]
+    if context["audit"] is not None:
+        grids.append(paper.audit_grid(context["audit"], AUDIT_NOTE))
+    return grids
+
+
+def report_context(frame: pd.DataFrame, title: str, config: dict[str, Any] | None = None, *,
+                   references: pd.DataFrame | None = None, with_figures: bool = False,
+                   gallery: list[dict[str, str]] | None = None, resources: pd.DataFrame | None = None,
+                   labels: Labels | None = None) -> dict[str, Any]:
+    """What every template reads. ``references``: :func:`iadbench.reproduction.read_reference_files`' frame
+    (no reproduction section without it); ``gallery`` items are {"caption", "png" (base64)} made by
+    :mod:`iadbench.gallery`; ``resources`` is :func:`job_resources`' summary (no "Job resources" without it)."""
+    from iadbench.references import study_implausible_cells
+
+    labels = labels or labels_for(frame["model"], config)
+    random_weights = bool((frame.get("weights") == "random").any()) if len(frame) else False
+    failed = frame.loc[frame["status"] != "ok", [*KEY_COLUMNS, "error_type", "error_tail"]].astype(object)
+    failed = failed.where(failed.notna(), "")  # a missing error tail is empty, not "<NA>"
+    rank_metrics, rank_rows, comparisons = rank_summary(frame)
+    tables = report_tables(frame, labels)
+    has_references = references is not None and not references.empty
+    context = {
+        "title": title,
+        "tables": tables,
+        "random_weights": random_weights,
+        "random_weights_note": RANDOM_WEIGHTS_NOTE,
+        "n_rows": len(frame),
+        "partial_note": PARTIAL_NOTE,
+        "degenerate_note": DEGENERATE_NOTE,
+        "complete_cells_note": COMPLETE_CELLS_NOTE,
+        "failed": failed.astype(str).to_dict("records"),
+        "provenance": provenance(frame),
+        "rank_metrics": rank_metrics,
+        "rank_rows": rank_rows,
+        "comparisons": comparisons,
+        "metric_titles": {metric: metric_title(metric) for metric in rank_metrics},
+        "model_labels": {model: labels.model(model) for model in dict.fromkeys(frame["model"])},
+        "reproduction": reproduction_tables(frame, references, labels, backbones_of(config)) if has_references
+        else [],
+        "audit": study_audit(frame, study_implausible_cells(references), labels) if has_references else None,
+        "flag_note": FLAG_NOTE,
+        "audit_note": AUDIT_NOTE,
+        "figures": _figures(frame, tables, comparisons, labels) if with_figures else [],
+        "gallery": gallery or [],
+        "job_resources": job_resource_rows(resources) if resources is not None else [],
+        "config_yaml": yaml.safe_dump(config, sort_keys=False) if config else "",
+    }
+    context["grids"] = _grids(context)
+    return context
+
+
+def _html(context: dict[str, Any], template_dir: str | Path) -> str:
+    return _environment(template_dir, latex=False).get_template("index.html.j2").render(**context)
+
+
+def _latex(context: dict[str, Any], template_dir: str | Path) -> tuple[str, dict[str, str]]:
+    """tables.tex (every table) and each table's own LaTeX by grid name."""
+    latex = _environment(template_dir, latex=True)
+    tables = {grid.name: paper.latex_table(grid, latex) for grid in context["grids"]}
+    return latex.get_template("tables.tex.j2").render(**context, latex_tables=tables), tables
 
 
 def render_html(frame: pd.DataFrame, template_dir: str | Path, title: str, config: dict[str, Any] | None = None,
                 with_figures: bool = True, gallery: list[dict[str, str]] | None = None,
                 references: pd.DataFrame | None = None, resources: pd.DataFrame | None = None) -> str:
-    """The HTML report; ``gallery`` items are {"caption", "png" (base64)} made by :mod:`iadbench.gallery`;
-    ``resources`` is :func:`job_resources`' summary (no "Job resources" section without it)."""
-    context = _context(frame, title)
-    context["gallery"] = gallery or []
-    context["job_resources"] = job_resource_rows(resources) if resources is not None else []
-    context["reference_rows"] = reference_deltas(frame, references) if references is not None else []
-    context["rank_metrics"], context["rank_rows"], comparisons = rank_summary(frame)
-    context["comparisons"] = comparisons
-    context["metric_titles"] = {metric: metric_title(metric) for metric in context["rank_metrics"]}
-    context["figures"] = _figures(frame, context["tables"], comparisons) if with_figures else []
-    context["config_yaml"] = yaml.safe_dump(config, sort_keys=False) if config else ""
-    return _environment(template_dir, latex=False).get_template("index.html.j2").render(**context)
+    """The HTML report (see :func:`report_context` for the arguments)."""
+    context = report_context(frame, title, config, references=references, with_figures=with_figures,
+                             gallery=gallery, resources=resources)
+    return _html(context, template_dir)
 
 
-def render_latex(frame: pd.DataFrame, template_dir: str | Path, title: str) -> str:
-    return _environment(template_dir, latex=True).get_template("tables.tex.j2").render(**_context(frame, title))
+def render_latex(frame: pd.DataFrame, template_dir: str | Path, title: str, config: dict[str, Any] | None = None,
+                 references: pd.DataFrame | None = None) -> str:
+    """tables.tex: every table of the report, to \\input (needs booktabs, graphicx and longtable)."""
+    return _latex(report_context(frame, title, config, references=references), template_dir)[0]
+
+
+def render_paper(context: dict[str, Any], template_dir: str | Path) -> str:
+    """paper.tex for a context made with figures (their files are ``figures/<name>.png``)."""
+    notes = ([RANDOM_WEIGHTS_NOTE] if context["random_weights"] else []) + [COMPLETE_CELLS_NOTE]
+    return paper.paper_document(_environment(template_dir, latex=True), context["title"], context["grids"],
+                                context["figures"], notes)
 
 
 JOB_RESOURCE_COLUMNS = ("rule", "jobs", "total_s", "max_s", "max_rss_mb")
@@ -435,22 +431,62 @@ def job_resource_rows(resources: pd.DataFrame) -> list[dict[str, str]]:
             for row in resources.itertuples(index=False)]
 
 
-def gallery_items(paths) -> list[dict[str, str]]:
+def gallery_items(paths, labels: Labels | None = None) -> list[dict[str, str]]:
     """Gallery PNGs (``results/gallery/<dataset>/<category>/<model>/<seed>.png``) as report items."""
+    labels = labels or Labels()
     items = []
     for path in map(Path, paths):
         dataset, category, model = path.parts[-4:-1]
-        items.append({"caption": f"{dataset} / {category} / {model}",
+        items.append({"caption": f"{dataset} / {labels.category(dataset, category)} / {labels.model(model)}",
                       "png": base64.b64encode(path.read_bytes()).decode()})
     return items
 
 
+TABLE_SUFFIXES = (".tex", ".csv", ".md")
+
+
+def _write_folder(folder: Path, files: dict[str, bytes | str]) -> None:
+    """Write ``files`` (name → content) into ``folder``, removing files of an earlier report that are not
+    among them (a table or figure that no longer exists must not linger beside paper.tex)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.iterdir():
+        if stale.is_file() and stale.name not in files and stale.suffix in (*TABLE_SUFFIXES, ".png"):
+            stale.unlink()
+    for name, content in files.items():
+        if isinstance(content, bytes):
+            atomic_write(folder / name, lambda temporary, data=content: temporary.write_bytes(data))
+        else:
+            write_text(folder / name, content)
+
+
 def build_report(*, benchmark_path: str | Path, template_dir: str | Path, html_path: str | Path,
                  tex_path: str | Path, title: str, config: dict[str, Any] | None = None,
-                 gallery_paths=(), reference_paths=(), benchmark_paths=()) -> None:
-    """``benchmark_paths``: Snakemake ``benchmark:`` TSVs of the jobs, summarised as "Job resources"."""
+                 gallery_paths=(), reference_paths=(), benchmark_paths=(), tables_dir: str | Path | None = None,
+                 figures_dir: str | Path | None = None, paper_path: str | Path | None = None) -> None:
+    """Write the report: ``html_path``, ``tex_path`` (every table), ``tables_dir`` (each table as
+    ``<name>.tex``, ``.csv`` and ``.md``), ``figures_dir`` (the figures as PNG) and ``paper_path`` (a LaTeX
+    document of them all), compiled to ``paper.pdf`` beside it when pdflatex is installed (a failed compile
+    is logged and leaves no PDF). The folders and paper.tex default to siblings of ``tex_path``.
+    ``benchmark_paths``: Snakemake ``benchmark:`` TSVs of the jobs, summarised as "Job resources"."""
+    output = Path(tex_path).parent
+    tables_dir = Path(tables_dir or output / "tables")
+    figures_dir = Path(figures_dir or output / "figures")
+    paper_path = Path(paper_path or output / "paper.tex")
     frame = read_rows([benchmark_path])
-    html = render_html(frame, template_dir, title, config, gallery=gallery_items(gallery_paths),
-                       references=read_references(reference_paths), resources=job_resources(benchmark_paths))
-    write_text(html_path, html)
-    write_text(tex_path, render_latex(frame, template_dir, title))
+    labels = labels_for(frame["model"], config)
+    context = report_context(frame, title, config, references=read_reference_files(reference_paths),
+                             with_figures=True, gallery=gallery_items(gallery_paths, labels),
+                             resources=job_resources(benchmark_paths), labels=labels)
+    write_text(html_path, _html(context, template_dir))
+    all_tables, tables = _latex(context, template_dir)
+    write_text(tex_path, all_tables)
+    files: dict[str, bytes | str] = {}
+    for grid in context["grids"]:
+        files |= {f"{grid.name}.tex": tables[grid.name], f"{grid.name}.csv": paper.csv_text(grid),
+                  f"{grid.name}.md": paper.markdown_text(grid)}
+    _write_folder(tables_dir, files)
+    _write_folder(figures_dir, {f"{figure['name']}.png": base64.b64decode(figure["png"])
+                                for figure in context["figures"]})
+    # paper.tex inputs tables/ and figures/ by those names: the folders must be its siblings.
+    write_text(paper_path, render_paper(context, template_dir))
+    paper.compile_pdf(paper_path)

@@ -15,6 +15,9 @@ KEY_COLUMNS = ("dataset", "category", "model", "seed")
 IMAGE_METRICS = ("image_AUROC", "image_AP", "image_F1_max")
 PIXEL_METRICS = ("pixel_AUROC", "pixel_AP", "pixel_F1_max", "pixel_AUPRO")
 METRIC_COLUMNS = IMAGE_METRICS + PIXEL_METRICS
+# Bootstrap confidence intervals of these metrics (iadbench.uncertainty); pixel_AUPRO's at the first limit.
+CI_METRICS = ("image_AUROC", "image_AP", "image_F1_max", "pixel_AUROC", "pixel_AP", "pixel_AUPRO")
+CI_COLUMNS = tuple(f"{metric}_ci_{side}" for metric in CI_METRICS for side in ("low", "high"))
 # Extra AU-PRO limits appear as pixel_AUPRO_<percent> (e.g. pixel_AUPRO_05); they are floats too.
 AUPRO_PREFIX = "pixel_AUPRO_"
 
@@ -22,6 +25,9 @@ AUPRO_PREFIX = "pixel_AUPRO_"
 ROW_SCHEMA: dict[str, str] = {
     "dataset": "string", "category": "string", "model": "string", "seed": "int64",
     **dict.fromkeys(METRIC_COLUMNS, "float64"),
+    # Test-set uncertainty of one job: interval bounds, how they were made (percentile bootstrap), resamples,
+    # coverage (0.95). Several seeds: iadbench.uncertainty.combine_seed_intervals of the bootstrap.npz files.
+    **dict.fromkeys(CI_COLUMNS, "float64"), "ci_method": "string", "ci_resamples": "Int64", "ci_level": "float64",
     "status": "string", "error_type": "string", "error_tail": "string",
     # Attempts in all (across runs) of the training and of the evaluation; the retry round they ran in.
     "attempts": "Int64", "evaluation_attempts": "Int64", "retry_round": "Int64",
@@ -32,10 +38,18 @@ ROW_SCHEMA: dict[str, str] = {
     "degenerate_maps": "boolean",
     "n_train": "Int64", "n_test": "Int64", "n_test_anomalous": "Int64",
     "fit_seconds": "float64", "inference_seconds": "float64", "images_per_second": "float64",
+    # fit_seconds is training alone; fit_wall_seconds all of anomalib's fit (with its validation passes).
+    # The timing job's (iadbench.timing): the torch model alone on synthetic inputs, nothing else running.
+    "fit_wall_seconds": "float64", "latency_ms_b1": "float64", "throughput_b32": "float64",
+    "gflops_per_image": "float64", "timing_peak_gpu_mb": "float64", "timing_device": "string",
+    "timing_batch": "Int64", "timing_threads": "Int64", "timing_error": "string",
     "peak_rss_mb": "float64", "peak_gpu_mb": "float64", "n_parameters": "Int64",
     "weights": "string", "pretrained_assets": "string", "image_size": "Int64", "max_epochs": "Int64", "threads": "Int64",
     "device": "string", "cuda_visible_devices": "string", "hostname": "string", "cpu": "string", "gpu": "string",
     "python_version": "string", "torch_version": "string", "anomalib_version": "string",
+    "torchvision_version": "string", "timm_version": "string", "lightning_version": "string",
+    "torchmetrics_version": "string", "freia_version": "string", "numpy_version": "string",
+    "sklearn_version": "string", "opencv_version": "string",
     "iadbench_version": "string", "git_commit": "string", "config_hash": "string",
     "finished_at": "datetime64[ns, UTC]",
 }
@@ -53,7 +67,8 @@ def make_row(values: dict[str, Any]) -> pd.DataFrame:
     missing = [key for key in KEY_COLUMNS + ("status",) if key not in values]
     if missing:
         raise RowError(f"row lacks required columns: {missing}")
-    columns = list(ROW_SCHEMA) + sorted(key for key in values if key.startswith(AUPRO_PREFIX))
+    # (pixel_AUPRO_ci_low/high share the prefix but are schema columns, placed with the other CIs.)
+    columns = list(ROW_SCHEMA) + sorted(key for key in values if key.startswith(AUPRO_PREFIX) and key not in ROW_SCHEMA)
     row = pd.DataFrame([{column: values.get(column) for column in columns}], columns=columns)
     return _apply_dtypes(row)
 

@@ -156,3 +156,135 @@ def test_killed_evaluation_retries_then_leaves_a_failed_row(tmp_path, prediction
     stored = pd.read_parquet(row_path)
     assert stored["status"].item() == "ok" and stored["image_AUROC"].item() == 1.0
     assert stored["evaluation_attempts"].item() == 3
+
+
+def test_timing_record_joins_the_row(tmp_path, predictions):
+    (tmp_path / "info.json").write_text(json.dumps({"status": "ok", "weights": "random", "fit_seconds": 1.5,
+                                                    "fit_wall_seconds": 2.5}))
+    (tmp_path / "timing.json").write_text(json.dumps({
+        "latency_ms_b1": 4.0, "throughput_b32": 900.0, "gflops_per_image": 3.5, "timing_peak_gpu_mb": None,
+        "timing_device": "cpu", "timing_batch": 32, "timing_threads": 8, "timing_error": "", "repeats_b1": 50}))
+    save_predictions(tmp_path / "p.npz", predictions)
+    evaluate_job(job=JOB, predictions_path=tmp_path / "p.npz", train_info_path=tmp_path / "info.json",
+                 row_path=tmp_path / "row.parquet", resolution="model", fpr_limits=[0.3], config_hash="h",
+                 timing_path=tmp_path / "timing.json")
+    stored = pd.read_parquet(tmp_path / "row.parquet").iloc[0]
+    assert stored["throughput_b32"] == 900.0 and stored["gflops_per_image"] == 3.5 and stored["timing_batch"] == 32
+    assert np.isnan(stored["timing_peak_gpu_mb"]) and stored["timing_device"] == "cpu"
+    assert stored["fit_seconds"] == 1.5 and stored["fit_wall_seconds"] == 2.5
+    assert "repeats_b1" not in stored  # diagnostics stay in timing.json
+
+
+@pytest.fixture
+def category_predictions(tmp_path):
+    """Nine 16x16 images in the MVTec layout (test/good, test/crack, test/hole), 8x8 model maps."""
+    rng = np.random.default_rng(0)
+    image_paths, mask_paths, labels, maps = [], [], [], []
+    for index, defect in enumerate(["good"] * 4 + ["crack"] * 3 + ["hole"] * 2):
+        folder = tmp_path / "washer" / "test" / defect
+        folder.mkdir(parents=True, exist_ok=True)
+        image_paths.append(str(folder / f"{index:03d}.png"))
+        Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(image_paths[-1])
+        one_map = rng.random((8, 8)).astype(np.float32)
+        if defect == "good":
+            mask_paths.append("")
+        else:
+            mask = np.zeros((16, 16), np.uint8)
+            mask[4:8, 4 + index:8 + index] = 255
+            mask_paths.append(str(folder / f"{index:03d}_mask.png"))
+            Image.fromarray(mask).save(mask_paths[-1])
+            one_map[2:4, 2:4] += 0.8
+        maps.append(one_map)
+        labels.append(int(defect != "good"))
+    maps = np.stack(maps)
+    return {"scores": maps.max(axis=(1, 2)).astype(np.float64), "labels": np.array(labels, np.uint8), "maps": maps,
+            "masks": (maps > 1).astype(np.uint8), "image_paths": np.array(image_paths), "mask_paths": np.array(mask_paths)}
+
+
+def evaluate_category(tmp_path, predictions, name="run", status="ok", **extra):
+    (tmp_path / "info.json").write_text(json.dumps({"status": status, "weights": "random", "error_type": "Boom"}))
+    save_predictions(tmp_path / "p.npz", predictions)
+    row_path = tmp_path / name / "row.parquet"
+    evaluate_job(job=JOB, predictions_path=tmp_path / "p.npz", train_info_path=tmp_path / "info.json",
+                 row_path=row_path, resolution="native", fpr_limits=[0.3, 0.05], config_hash="h", **extra)
+    return pd.read_parquet(row_path).iloc[0], row_path.parent
+
+
+def test_row_has_confidence_intervals_next_to_the_metrics(tmp_path, category_predictions):
+    from iadbench.results import CI_COLUMNS, METRIC_COLUMNS
+
+    row, _ = evaluate_category(tmp_path, category_predictions)
+    columns = list(row.index)
+    start = columns.index(METRIC_COLUMNS[-1]) + 1
+    assert columns[start:start + len(CI_COLUMNS) + 3] == [*CI_COLUMNS, "ci_method", "ci_resamples", "ci_level"]
+    assert row["ci_method"] == "percentile" and row["ci_resamples"] == 2000 and row["ci_level"] == 0.95
+    for metric in ("image_AUROC", "image_AP", "image_F1_max", "pixel_AUROC", "pixel_AP", "pixel_AUPRO"):
+        assert row[f"{metric}_ci_low"] <= row[metric] <= row[f"{metric}_ci_high"], metric
+    assert row["pixel_AUROC_ci_low"] < row["pixel_AUROC_ci_high"]
+
+
+def test_intervals_are_deterministic_and_seeded_by_the_job(tmp_path, category_predictions):
+    first, _ = evaluate_category(tmp_path, category_predictions, "first")
+    second, _ = evaluate_category(tmp_path, category_predictions, "second")
+    columns = [column for column in first.index if "_ci_" in column or column.startswith(("image_", "pixel_"))]
+    assert first[columns].tolist() == second[columns].tolist()
+    other = compute_metrics(category_predictions, "native", [0.3, 0.05], seed=1)
+    assert other["image_AUROC"] == first["image_AUROC"]  # the estimate is exact; only the resamples move
+    assert (other["pixel_AUROC_ci_low"], other["pixel_AUROC_ci_high"]) != (first["pixel_AUROC_ci_low"],
+                                                                          first["pixel_AUROC_ci_high"])
+
+
+def test_score_table_and_replicates_are_written(tmp_path, category_predictions):
+    from iadbench.evaluate import SCORE_COLUMNS
+    from iadbench.uncertainty import load_replicates
+
+    row, job_dir = evaluate_category(tmp_path, category_predictions)
+    table = pd.read_parquet(job_dir / "scores.parquet")
+    assert list(table.columns) == list(SCORE_COLUMNS) and len(table) == 9
+    assert table["image_path"].tolist() == category_predictions["image_paths"].tolist()
+    assert table["defect_type"].tolist() == ["good"] * 4 + ["crack"] * 3 + ["hole"] * 2
+    assert table["label"].tolist() == [0] * 4 + [1] * 5
+    assert table["image_score"].tolist() == category_predictions["scores"].tolist()
+    native = resize_maps_to(category_predictions["maps"], (16, 16))  # evaluation resolution: the masks'
+    assert table["map_max"].to_numpy() == pytest.approx(native.max(axis=(1, 2)))
+    assert table["map_mean"].to_numpy() == pytest.approx(native.mean(axis=(1, 2), dtype=np.float64))
+    replicates = load_replicates(job_dir / "bootstrap.npz")
+    assert list(replicates) == ["image_AUROC", "image_AP", "image_F1_max", "pixel_AUROC", "pixel_AP",
+                                "pixel_AUPRO_30", "pixel_AUPRO_05", "pixel_AUPRO"]
+    assert replicates["image_AUROC"].shape == (2000,) and replicates["image_AUROC"].dtype == np.float32
+    assert np.quantile(replicates["image_AUROC"], 0.025) == pytest.approx(row["image_AUROC_ci_low"], abs=1e-6)
+
+
+def test_model_without_maps_has_image_intervals_only(tmp_path, category_predictions):
+    no_maps = {**category_predictions, "maps": np.zeros(0, np.float32)}
+    row, job_dir = evaluate_category(tmp_path, no_maps)
+    assert row["image_AUROC_ci_low"] <= row["image_AUROC"] and np.isnan(row["pixel_AUROC_ci_low"])
+    table = pd.read_parquet(job_dir / "scores.parquet")
+    assert len(table) == 9 and table["map_max"].isna().all()
+
+
+def test_failed_job_writes_an_empty_score_table(tmp_path, category_predictions):
+    from iadbench.evaluate import SCORE_COLUMNS
+    from iadbench.uncertainty import load_replicates
+
+    row, job_dir = evaluate_category(tmp_path, category_predictions, status="failed")
+    assert row["status"] == "failed" and np.isnan(row["image_AUROC_ci_low"]) and pd.isna(row["ci_method"])
+    table = pd.read_parquet(job_dir / "scores.parquet")
+    assert table.empty and list(table.columns) == list(SCORE_COLUMNS)
+    assert load_replicates(job_dir / "bootstrap.npz") == {}
+
+
+def test_scores_path_is_the_rules_second_output(tmp_path, category_predictions):
+    _, job_dir = evaluate_category(tmp_path, category_predictions, scores_path=tmp_path / "elsewhere.parquet")
+    assert len(pd.read_parquet(tmp_path / "elsewhere.parquet")) == 9 and not (job_dir / "scores.parquet").exists()
+
+
+@pytest.mark.parametrize(("path", "defect"), [
+    ("/data/mvtec/bottle/test/broken_large/000.png", "broken_large"),
+    ("/data/test/mvtec/bottle/test/good/001.png", "good"),
+    ("/data/kolektor/kos01/part0.jpg", "kos01"),
+])
+def test_defect_type_comes_from_the_path(path, defect):
+    from iadbench.evaluate import defect_type
+
+    assert defect_type(path) == defect

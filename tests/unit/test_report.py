@@ -78,20 +78,24 @@ def test_latex_compiles(results, repo_root, tmp_path):
     assert result.returncode == 0, result.stdout[-3000:]
 
 
-def test_reference_deltas_and_bad_reference_file(results, tmp_path):
-    from iadbench.report import read_references, reference_deltas
+def test_reference_means_and_bad_reference_file(results, tmp_path):
+    from iadbench.labels import Labels
+    from iadbench.reproduction import read_reference_files, reproduction_tables
 
     reference = tmp_path / "ref.csv"
-    reference.write_text("dataset,model,variant,metric,value,source,table\n"
-                         "embedded,padim,PaDiM-R18,image_AUROC,0.9,Some paper,Table 1\n"
-                         "embedded,nothere,X,image_AUROC,0.9,Some paper,Table 1\n")
-    rows = reference_deltas(results, read_references([reference]))
-    assert len(rows) == 1
-    assert rows[0]["ours"] == "70.00" and rows[0]["delta"] == "-20.00" and rows[0]["categories"] == "2 of 4"
+    reference.write_text("dataset,category,model,variant,metric,value,source,table\n"
+                         "embedded,mean,padim,PaDiM-R18,image_AUROC,0.9,Some paper,Table 1\n"
+                         "embedded,mean,nothere,X,image_AUROC,0.9,Some paper,Table 1\n")
+    (table,) = reproduction_tables(results, read_reference_files([reference]), Labels())
+    assert [row.model for row in table.rows] == ["PaDiM"] * 3 and table.kinds == ["paper"]
+    mean = table.rows[-1]
+    # Two of the 4 embedded categories: the published mean (over all 4) is not like with like.
+    assert mean.category == "Mean (2 of 4)" and mean.ours == "70.00"
+    assert mean.comparisons[0].value == "–"
     broken = tmp_path / "broken.csv"
     broken.write_text("model,value\npadim,0.9\n")
     with pytest.raises(ValueError, match="broken.csv"):
-        read_references([broken])
+        read_reference_files([broken])
 
 
 BENCHMARK_HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"

@@ -7,15 +7,15 @@ import subprocess
 import pandas as pd
 import pytest
 
+from iadbench.labels import Labels
 from iadbench.report import (
     metric_table,
     rank_summary,
-    read_references,
-    reference_deltas,
     render_html,
     render_latex,
     report_tables,
 )
+from iadbench.reproduction import read_reference_files, reproduction_tables
 from iadbench.results import make_row
 
 DEFAULTS = {"dataset": "embedded", "status": "ok", "weights": "pretrained",
@@ -127,17 +127,21 @@ def test_old_rows_without_limit_columns_say_the_limit_is_unknown():
 
 
 def test_reference_aupro_is_compared_at_its_own_limit(two_limits, tmp_path):
-    reference = tmp_path / "ref.csv"
-    reference.write_text("dataset,model,variant,metric,value,source,table\n"
-                         "embedded,padim,P,pixel_AUPRO,0.9,Paper,Table 2\n"
-                         "embedded,padim,P,pixel_AUPRO_05,0.3,Paper,Table 3\n"
-                         "embedded,padim,P,pixel_AUPRO_10,0.3,Paper,Table 4\n")
-    deltas = reference_deltas(two_limits, read_references([reference]))
-    assert [(row["source"], row["ours"]) for row in deltas] == [("Paper, Table 2", "70.00"),
-                                                                ("Paper, Table 3", "20.00")]
-    assert deltas[0]["metric"] == "Pixel AU-PRO (FPR ≤ 0.3)"
+    reference = tmp_path / "papers_ref.csv"
+    reference.write_text("dataset,category,model,variant,metric,value,source,table\n"
+                         "embedded,washer,padim,P,pixel_AUPRO,0.9,Paper,Table 2\n"
+                         "embedded,washer,padim,P,pixel_AUPRO_05,0.3,Paper,Table 3\n"
+                         "embedded,washer,padim,P,pixel_AUPRO_10,0.3,Paper,Table 4\n")
+    tables = reproduction_tables(two_limits, read_reference_files([reference]), Labels())
+    assert [(table.metric, table.column) for table in tables] == [("pixel_AUPRO", "pixel_AUPRO_30"),
+                                                                  ("pixel_AUPRO_05", "pixel_AUPRO_05")]
+    washer = [next(row for row in table.rows if row.category == "Washer") for table in tables]
+    assert [(row.ours, row.comparisons[0].value, row.comparisons[0].delta) for row in washer] == [
+        ("70.00", "90.00", "-20.00*"), ("20.00", "30.00", "-10.00*")]
+    assert washer[0].comparisons[0].note == "P; Paper; Table 2"
+    assert tables[0].title == "embedded: Pixel AU-PRO (FPR ≤ 0.3), ours vs published"
     old = two_limits.drop(columns=["pixel_AUPRO_05", "pixel_AUPRO_30"])
-    assert reference_deltas(old, read_references([reference])) == []  # limit unknown: no delta
+    assert reproduction_tables(old, read_reference_files([reference]), Labels()) == []  # limit unknown
 
 
 # 7. Degenerate outputs are flagged -------------------------------------------------------------

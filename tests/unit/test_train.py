@@ -93,3 +93,13 @@ def test_random_weights_reach_parent_constructors(tmp_path):
     assert accepts_argument(Subclass, "pre_trained")
     assert not accepts_argument(Subclass, "no_such_argument")
     assert random_weights_init_args("sub", Subclass, {}, tmp_path) == {"pre_trained": False}
+
+
+@pytest.mark.slow
+def test_fit_seconds_leave_out_validation(tiny_dataset, tmp_path):
+    """PaDiM trains in one epoch; anomalib then validates on the test set each epoch: not training time."""
+    spec = {**SPEC, "max_epochs": 2}
+    info = train_job(dataset_root=tiny_dataset, category="washer", model_name="padim", model_spec=spec, seed=0,
+                     image_size=64, weights="random", out_dir=tmp_path)
+    assert info["status"] == "ok", info["error_tail"]
+    assert 0 < info["fit_seconds"] < info["fit_wall_seconds"]

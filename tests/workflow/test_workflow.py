@@ -1,5 +1,7 @@
 """End to end: snakemake on a tiny config, checked by content, twice for determinism."""
 
+import shutil
+
 import pandas as pd
 import pytest
 from workflow_helpers import TINY_CONFIG, make_workdir, run_snakemake
@@ -20,6 +22,9 @@ def test_rows_one_per_category_and_model(finished_run):
     assert (rows["weights"] == "random").all()
     assert (rows["peak_rss_mb"] > 0).all() and (rows["n_parameters"] > 0).all()
     assert rows["config_hash"].str.len().eq(16).all()
+    # The timing job's columns reach the row (the torch model alone, synthetic inputs).
+    padim = rows[rows["model"] == "padim"]
+    assert (padim["gflops_per_image"] > 0).all() and (padim["throughput_b32"] > 0).all(), padim["timing_error"]
 
 
 @pytest.mark.slow
@@ -38,6 +43,17 @@ def test_report_shows_the_computed_numbers(finished_run):
     assert (finished_run / "results" / "benchmarks" / "train" / "embedded" / "washer" / "padim" / "0.tsv").exists()
     assert '<h2 id="job-resources">Job resources</h2>' in html
     assert "<tr><td>train</td><td>4</td>" in html and "<tr><td>evaluate</td><td>4</td>" in html
+    # Paper-ready output: each table as .tex/.csv/.md, the figures, paper.tex (and its PDF with pdflatex).
+    report = finished_run / "results" / "report"
+    assert "<tr><td>PaDiM</td>" in html and "<tr><td>DFM</td>" in html  # display names, not config names
+    for suffix in ("tex", "csv", "md"):
+        assert (report / "tables" / f"embedded-image-AUROC.{suffix}").exists(), sorted((report / "tables").iterdir())
+    assert f"{100 * padim_washer:.2f}" in (report / "tables" / "embedded-image-AUROC.csv").read_text()
+    paper = (report / "paper.tex").read_text()
+    assert all(f"\\input{{tables/{path.name}}}" in paper for path in (report / "tables").glob("*.tex"))
+    assert any((report / "figures").glob("*.png"))
+    if shutil.which("pdflatex"):
+        assert (report / "paper.pdf").read_bytes().startswith(b"%PDF")
 
 
 @pytest.mark.slow
@@ -95,3 +111,21 @@ def test_snakemake_report_bundles_the_report(finished_run):
 
     names = {name.rsplit("/", 1)[-1] for name in zipfile.ZipFile(bundle).namelist()}
     assert {"report.html", "index.html", "tables.tex"} <= names, names
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["paper.yaml", "literature.yaml"])
+def test_paper_configs_plan_675_training_jobs(repo_root, tmp_path, name):
+    """The study's grid, 3 seeds: `snakemake -n --configfile config/<name>` plans 675 training jobs."""
+    import re
+    import shutil
+
+    from workflow_helpers import WORKFLOW_FILES
+
+    for entry in WORKFLOW_FILES:
+        source = repo_root / entry
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, tmp_path / entry)
+    result = run_snakemake(tmp_path, tmp_path / "config" / name, "-n", timeout=600)
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", result.stdout, flags=re.MULTILINE))
+    assert counts["train"] == "675" and counts["evaluate"] == "675", result.stdout[-2000:]
+    assert not (tmp_path / "results").exists()  # a dry run writes nothing

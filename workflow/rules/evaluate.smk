@@ -2,8 +2,14 @@ rule evaluate:
     input:
         predictions=rules.train.output.predictions,
         info=rules.train.output.info,
+        timing=rules.timing.output[0],
     output:
-        f"results/evaluate/{JOB_PATH}/row.parquet",
+        row=f"results/evaluate/{JOB_PATH}/row.parquet",
+        # One row per test image (path, label, defect type, image score, map max/mean): empty when failed.
+        scores=f"results/evaluate/{JOB_PATH}/scores.parquet",
+        # The metrics' bootstrap replicates (iadbench.uncertainty), which the report pools over seeds;
+        # evaluate_job writes it beside the row (empty when failed).
+        bootstrap=f"results/evaluate/{JOB_PATH}/bootstrap.npz",
     params:
         evaluation=config["evaluation"],
         config_hash=job_config_hash,

@@ -25,9 +25,14 @@ rule report:
         galleries=all_galleries,
         references=config["report"]["references"],
         benchmarks=job_benchmarks,
+    # Beside paper.tex the job writes paper.pdf when pdflatex is on PATH: not declared, since whether it
+    # exists depends on the machine (a failed compile is logged and leaves none; the report stands).
     output:
         html=report("results/report/index.html", category="Report"),
         tex=report("results/report/tables.tex", category="Report"),
+        tables=directory("results/report/tables"),
+        figures=directory("results/report/figures"),
+        paper="results/report/paper.tex",
     params:
         # A function: Snakemake formats plain param strings with the wildcards, and a title with
         # braces ("MVTec {AD}") would stop the run with a WildcardError.

@@ -1,4 +1,5 @@
-"""Render the HTML and LaTeX report from results/benchmark.parquet."""
+"""Render the report (HTML, LaTeX, CSV/Markdown tables, figures, paper.tex and paper.pdf) from
+results/benchmark.parquet."""
 
 from iadbench.files import log_to_file
 from iadbench.report import build_report
@@ -10,6 +11,9 @@ build_report(
     template_dir=snakemake.input.templates,
     html_path=snakemake.output.html,
     tex_path=snakemake.output.tex,
+    tables_dir=snakemake.output.tables,
+    figures_dir=snakemake.output.figures,
+    paper_path=snakemake.output.paper,
     title=snakemake.params.title,
     config=snakemake.params.config,
     gallery_paths=snakemake.input.galleries,

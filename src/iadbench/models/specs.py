@@ -67,7 +67,7 @@ MODEL_SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in (
               pretrained_loads="torchvision ImageNet weights (hard-coded `DEFAULT`)",
               random_weights="patch: `cfa.torch_model.get_feature_extractor` builds it with `weights=None`",
               tiny_run_memory="S 1.6 GB", random_weights_patches=(hooks.patch_cfa,)),
-    ModelSpec("cflow", "anomalib.models.Cflow", "CFLOW-AD", study=True, task_type="segmentation",
+    ModelSpec("cflow", "anomalib.models.Cflow", "CFLOW", study=True, task_type="segmentation",
               **_timm("wide_resnet50_2, layers 2–4", "`pre_trained=False`: random frozen encoder; the flows train"),
               tiny_run_memory="M 3.8 GB",
               image_size_rule="`fiber_batch_size` ≤ batch × (size/32)²: 64 px with batch 4 needs `fiber_batch_size: 16`"),
@@ -88,7 +88,7 @@ MODEL_SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in (
     ModelSpec("fastflow", "anomalib.models.Fastflow", "FastFlow", study=True, task_type="segmentation",
               **_timm("resnet18", "`pre_trained=False`: random frozen backbone; the flow trains"),
               tiny_run_memory="S 1.2 GB"),
-    ModelSpec("rkde", "iadbench.models.rkde.Rkde", "R-KDE", study=True, task_type="detection",
+    ModelSpec("rkde", "iadbench.models.rkde.Rkde", "RKDE", study=True, task_type="detection",
               backbone="Faster R-CNN R50-FPN (torchvision) + RKDE's AlexNet-like extractor",
               pretrained_loads="COCO detector weights and anomalib's RKDE extractor weights",
               random_weights="`pre_trained=False`: both random (RKDE's own switch; `region_proposals: grid` is "
@@ -112,7 +112,7 @@ MODEL_SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in (
     ModelSpec("patchcore", "anomalib.models.Patchcore", "PatchCore", study=True, task_type="segmentation",
               **_timm("wide_resnet50_2, layers 2+3"), memory_class="memory-bank", runtime_minutes=60,
               tiny_run_memory="S 1.3 GB", map_layer_argument="layers"),
-    ModelSpec("reverse_distillation", "anomalib.models.ReverseDistillation", "Reverse Distillation", study=True,
+    ModelSpec("reverse_distillation", "anomalib.models.ReverseDistillation", "RD", study=True,
               task_type="segmentation", **_timm("wide_resnet50_2, layers 1–3", "`pre_trained=False`: random "
                                                 "frozen teacher; the student decoder trains"),
               runtime_minutes=480, tiny_run_memory="M 2.8 GB"),
