@@ -110,6 +110,8 @@ def _torch_hub_asset(url: str, name: str) -> Asset:
 
 def timm_asset(pretrained_cfg: dict[str, Any]) -> Asset:
     """Where timm loads a pretrained config's weights from, as timm itself resolves it."""
+    # Private, no public equivalent: timm's own choice of source (hf-hub / url / file) for a config;
+    # tests/unit/models/test_random_weights.py fails loudly if it moves.
     from timm.models._builder import _resolve_pretrained_source
 
     load_from, location = _resolve_pretrained_source(dict(pretrained_cfg))
@@ -155,10 +157,11 @@ def _cache_environment(cache: Path) -> Iterator[None]:
 @contextlib.contextmanager
 def _recording(found: list[Asset], cache: Path) -> Iterator[None]:
     """Weight and data requests are recorded in ``found`` and skipped (the model keeps random weights)."""
+    # The module timm's builder calls load_pretrained from (its public re-export is not what it calls).
     import timm.models._builder as timm_builder
     import torch
     import torch.hub
-    from torchvision.models import _api as torchvision_api
+    from torchvision.models import WeightsEnum
 
     from iadbench.models.random_weights import replace
 
@@ -186,7 +189,7 @@ def _recording(found: list[Asset], cache: Path) -> Iterator[None]:
     with contextlib.ExitStack() as stack:
         replace(stack, torch.nn.Module, "load_state_dict", load_state_dict)
         replace(stack, timm_builder, "load_pretrained", load_pretrained)
-        replace(stack, torchvision_api.WeightsEnum, "get_state_dict", get_state_dict)
+        replace(stack, WeightsEnum, "get_state_dict", get_state_dict)
         replace(stack, torch.hub, "load_state_dict_from_url", load_state_dict_from_url)
         for module in [module for name, module in list(sys.modules.items()) if name.startswith("anomalib.models")]:
             if "download_and_extract" in vars(module):

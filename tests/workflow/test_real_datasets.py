@@ -49,4 +49,6 @@ def test_paper_config_plans_the_study_grid(repo_root, tmp_path):
     plan = run_snakemake(tmp_path, config_path, "-n").stdout
     jobs = set(re.findall(r"results/train/mvtec_ad/(\w+)/(\w+)/0/model\.ckpt", plan))
     assert len(jobs) == 225
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", plan, flags=re.MULTILINE))
+    assert counts["train"] == "675" and counts["evaluate"] == "675"  # 3 seeds
     assert {model for _, model in jobs} == set(paper["models"]) and len(paper["models"]) == 15

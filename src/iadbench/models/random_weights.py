@@ -186,7 +186,7 @@ def _patch_generic(stack: contextlib.ExitStack) -> None:
     """Safety nets for every model: timm never loads weights, torchvision/torch.hub refuse to."""
     import timm
     import torch.hub
-    from torchvision.models import _api as torchvision_api
+    from torchvision.models import WeightsEnum  # public name of the class that loads every weight
 
     create_model = timm.create_model
 
@@ -202,7 +202,7 @@ def _patch_generic(stack: contextlib.ExitStack) -> None:
         return create_model(*args, **kwargs)
 
     replace(stack, timm, "create_model", create_random_model)
-    replace(stack, torchvision_api.WeightsEnum, "get_state_dict", _forbid("torchvision WeightsEnum.get_state_dict"))
+    replace(stack, WeightsEnum, "get_state_dict", _forbid("torchvision WeightsEnum.get_state_dict"))
     replace(stack, torch.hub, "load_state_dict_from_url", _forbid("torch.hub.load_state_dict_from_url"))
 
 
