@@ -167,4 +167,4 @@ def train_config(config: dict[str, Any], job: Job) -> dict[str, Any]:
 
 def job_config(config: dict[str, Any], job: Job) -> dict[str, Any]:
     """What can change one job's row: its training and the evaluation settings (its hash goes in the row)."""
-    return {**train_config(config, job), "evaluation": config["evaluation"]}
+    return {**train_config(config, job), "evaluation": config["evaluation"], "timing": config["timing"]}

@@ -23,6 +23,7 @@ TINY_CONFIG = {
     "seeds": [0],
     "image_size": 64,
     "weights": "random",
+    "timing": {"batch": 4, "budget_seconds": 1},
     # Braces, LaTeX specials and a line break: report text is data, never syntax.
     "report": {"title": "tiny {workflow} test & 100% _x_\nsecond line"},
 }

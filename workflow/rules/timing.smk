@@ -1,7 +1,6 @@
 # Inference cost of each trained model, timed in its own job (iadbench.timing): the torch model alone, on
-# synthetic inputs at its input size, at batch 1 and TIMING_BATCH. Never fails for the model's sake (NaN
+# synthetic inputs at its input size, at batch 1 and `timing.batch`. Never fails for the model's sake (NaN
 # columns and a timing_error instead); evaluation merges timing.json into the row.
-TIMING_BATCH = 32
 # Alone: all the run's cores (no other local job fits beside it) and the `timing` resource (profiles/default
 # caps it at 1). Under SLURM `_cores` is unset: profiles/slurm sets the threads; nodes are shared unless
 # its set-resources add `slurm_extra: "--exclusive"` for timing.
@@ -19,7 +18,8 @@ rule timing:
         image_size=lambda wildcards: model_image_size(config, wildcards.model),
         weights=config["weights"],
         asset_dir=ASSET_DIR,
-        batch=TIMING_BATCH,
+        batch=config["timing"]["batch"],
+        budget_seconds=config["timing"]["budget_seconds"],
     log:
         f"results/logs/timing/{JOB_PATH}.log",
     benchmark:

@@ -16,6 +16,7 @@ run_timing(
     weights=snakemake.params.weights,
     asset_dir=snakemake.params.asset_dir,
     batch=snakemake.params.batch,
+    budget_s=snakemake.params.budget_seconds,
     threads=snakemake.threads,
     out_path=snakemake.output[0],
 )
