@@ -7,7 +7,8 @@ on different scales, and their thresholds differ, so pooling them would blur bot
 "Hardest" must compare models whose scores live on different scales, so it ranks (image, model) pairs by a
 scale-free share: for a defective image, the share of the model's defect-free test images scoring at least as
 high; for a defect-free image, the share of the defective ones scoring at most as high (1: on the wrong side of
-every image of the other class). Ties of that share keep the models' order, then the image paths'.
+every image of the other class). Ties of that share keep the models' order, then put the more extreme score
+first (lower for a defective image, higher for a defect-free one), then the image path.
 """
 
 from __future__ import annotations
@@ -73,14 +74,16 @@ def hardest_images(category_panels: list[Panel], labels: Labels | None = None, n
             continue  # one class only: nothing to be on the wrong side of
         for row in panel.scores.itertuples(index=False):
             score = float(row.image_score)
+            if not math.isfinite(score):
+                continue
             if row.label > 0:
-                kind, share = "defective", float(np.mean(normal >= score))
+                kind, share, extreme = "defective", float(np.mean(normal >= score)), score
             else:
-                kind, share = "defect-free", float(np.mean(defective <= score))
-            found[kind].append((-share, order, str(row.image_path), panel, score, share))
+                kind, share, extreme = "defect-free", float(np.mean(defective <= score)), -score
+            found[kind].append((-share, order, extreme, str(row.image_path), panel, score, share))
     rows = []
     for kind, entries in found.items():
-        for _, _, path, panel, score, share in sorted(entries, key=lambda entry: entry[:3])[:n]:
+        for *_, path, panel, score, share in sorted(entries, key=lambda entry: entry[:4])[:n]:
             rows.append({"kind": kind, "image": _image_name(path), "model": labels.model(panel.model),
                          "seed": str(panel.seed), "score": f"{score:.4g}",
                          "threshold": "–" if math.isnan(panel.threshold) else f"{panel.threshold:.4g}",

@@ -110,7 +110,8 @@ def rank_grid(metrics: list[str], titles: dict[str, str], rows, comparisons, nam
     return Grid(name="ranks", caption="Average ranks over the categories where every method has a complete value "
                 "(1 = best); Friedman test, Nemenyi critical difference (CD, α = 0.05).",
                 header=["Method", *(titles[metric] for metric in metrics)], rows=body,
-                groups={len(rows)} if rows else set())
+                groups={len(rows)} if rows else set(),
+                notes=[f"{titles[metric]}: {comparisons[metric].verdict()}" for metric in metrics])
 
 
 def hardest_grid(dataset: str, items: list[dict], note: str) -> Grid:

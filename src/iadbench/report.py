@@ -8,8 +8,9 @@ figures/ranking, :mod:`iadbench.reproduction` (ours vs published), :mod:`iadbenc
 paper.tex and its PDF) and :mod:`iadbench.labels` (printed names and category order).
 
 Renderers are pure: a DataFrame (and plain values) in, a string out, through jinja2 templates with
-autoescaping and StrictUndefined. Only the readers (:func:`job_resources`, :func:`gallery_items`,
-:func:`iadbench.evidence.read_evidence`, the reference files) and :func:`build_report` touch files.
+autoescaping and StrictUndefined. Only the readers (:func:`iadbench.job_resources.job_resources`,
+:func:`gallery_items`, :func:`iadbench.evidence.read_evidence`, the reference files) and :func:`build_report`
+touch files.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import yaml
 from iadbench import distributions, figures, paper, significance
 from iadbench.evidence import Evidence, read_evidence
 from iadbench.files import atomic_write, write_text
+from iadbench.job_resources import JOB_RESOURCE_COLUMNS, job_resource_rows, job_resources  # noqa: F401 -- re-exported
 from iadbench.labels import Labels, labels_for
 from iadbench.metric_names import (  # noqa: F401 -- re-exported: the report's names for metric columns
     AUPRO_LIMIT_COLUMN,
@@ -278,56 +280,6 @@ def render_paper(context: dict[str, Any], template_dir: str | Path) -> str:
     notes = ([RANDOM_WEIGHTS_NOTE] if context["random_weights"] else []) + [COMPLETE_CELLS_NOTE]
     return paper.paper_document(_environment(template_dir, latex=True), context["title"], context["grids"],
                                 all_figures(context), notes)
-
-
-JOB_RESOURCE_COLUMNS = ("rule", "jobs", "total_s", "max_s", "max_rss_mb")
-
-
-def _rule_of_benchmark(path: Path) -> str:
-    """``results/benchmarks/<rule>/<wildcards>.tsv`` (or ``<rule>.tsv`` for a rule without wildcards)."""
-    parts = path.parts
-    if "benchmarks" in parts[:-1]:
-        after = len(parts) - parts[::-1].index("benchmarks")
-        return Path(parts[after]).stem
-    return path.parent.name
-
-
-def job_resources(paths) -> pd.DataFrame:
-    """Per rule, from Snakemake's ``benchmark:`` TSVs (one per job): jobs, total and largest wall time in
-    seconds (``s``), largest ``max_rss`` in MB; rules in order of first appearance.
-
-    A file that is missing, unreadable or has no ``s`` column is skipped: the summary is a side note and
-    never stops the report. ``max_rss`` is NaN where Snakemake could not sample it (``NA``: a job shorter
-    than its sampling interval).
-    """
-    per_job = []
-    for path in map(Path, paths):
-        try:
-            table = pd.read_csv(path, sep="\t", na_values=["NA", "-"])
-        except (OSError, ValueError):  # pandas' parser and empty-data errors are ValueErrors
-            continue
-        if "s" not in table or table.empty:
-            continue
-        wall = pd.to_numeric(table["s"], errors="coerce")
-        rss = pd.to_numeric(table.get("max_rss", pd.Series(dtype=float)), errors="coerce")
-        if wall.isna().all():
-            continue
-        # Several lines: `repeat()` runs of one job; the job counts once, at its mean time.
-        per_job.append({"rule": _rule_of_benchmark(path), "s": float(wall.mean()), "max_rss_mb": rss.max()})
-    if not per_job:
-        return pd.DataFrame(columns=list(JOB_RESOURCE_COLUMNS))
-    grouped = pd.DataFrame(per_job).groupby("rule", sort=False)
-    summary = grouped.agg(jobs=("s", "size"), total_s=("s", "sum"), max_s=("s", "max"),
-                          max_rss_mb=("max_rss_mb", "max"))
-    return summary.reset_index()[list(JOB_RESOURCE_COLUMNS)]
-
-
-def job_resource_rows(resources: pd.DataFrame) -> list[dict[str, str]]:
-    """The "Job resources" table's cells as text; an unknown RSS is "–"."""
-    return [{"rule": str(row.rule), "jobs": str(int(row.jobs)), "total_s": f"{row.total_s:.1f}",
-             "max_s": f"{row.max_s:.1f}",
-             "max_rss_mb": NOT_APPLICABLE if pd.isna(row.max_rss_mb) else f"{row.max_rss_mb:.0f}"}
-            for row in resources.itertuples(index=False)]
 
 
 def gallery_items(paths, labels: Labels | None = None) -> list[dict[str, str]]:
