@@ -49,6 +49,7 @@ class TableTests:
 
     metric: str
     read_evidence: bool  # False: no scores or replicates were given to the report at all
+    unsupported: bool = False  # no job has bootstrap replicates of this metric (e.g. pixel F1-max)
     adjusted: dict[CellKey, float] = field(default_factory=dict)
     untested: list[tuple[str, str]] = field(default_factory=list)  # (category label, reason)
     n_resamples: int = uncertainty.N_RESAMPLES
@@ -63,6 +64,8 @@ class TableTests:
         """The note under the table: the rule, the method and what was left untested."""
         if not self.read_evidence:
             return [f"{NOT_WORSE_MARK} not computed: the report read no per-image scores or bootstrap replicates."]
+        if self.unsupported:
+            return [f"{NOT_WORSE_MARK} not computed: the evaluation jobs keep no bootstrap replicates of this metric."]
         notes = []
         if self.adjusted:
             if self.metric == DELONG_METRIC:
@@ -136,6 +139,9 @@ def test_table(evidence: Evidence | None, dataset: str, metric: str, columns: di
     tests = TableTests(metric, evidence is not None, alpha=alpha,
                        several_seeds=any(len(value) > 1 for value in seeds.values()))
     if evidence is None:
+        return tests
+    if metric != DELONG_METRIC and not any(metric in job.replicates for job in evidence.values()):
+        tests.unsupported = True  # one note for the table, not one per column
         return tests
     raw: dict[CellKey, float] = {}
     for category, (best, others) in columns.items():

@@ -138,6 +138,13 @@ def test_without_evidence_nothing_is_tested_and_the_note_says_so():
     assert table.notes == ["‡ not computed: the report read no per-image scores or bootstrap replicates."]
 
 
+def test_a_metric_without_replicates_gets_one_note():
+    frame, evidence = build(("best", "worse"), categories=("c1", "c2"))
+    frame["pixel_F1_max"] = frame["image_F1_max"]  # e.g. pixel F1-max: evaluated, never bootstrapped
+    table = metric_table(frame, "d", "pixel_F1_max", "Pixel F1-max", evidence=evidence)
+    assert table.notes == ["‡ not computed: the evaluation jobs keep no bootstrap replicates of this metric."]
+
+
 def test_intervals_pool_the_seeds_and_fall_back_on_the_row():
     frame, evidence = build(("best", "twin"), seeds=(0, 1))
     cell = cells(metric_table(frame, "d", "image_AUROC", "AUROC", evidence=evidence), "twin")["c1"]
