@@ -134,10 +134,10 @@ def _figures(frame: pd.DataFrame, tables: list[Table], comparisons: dict, labels
 
 
 def _name_figures(made: list[dict[str, str]]) -> None:
-    """Give each figure a "name": a file stem from its caption (letters, digits, dashes), unique."""
+    """Give each figure a "name": a file stem from its "stem" or caption (letters, digits, dashes), unique."""
     seen: dict[str, int] = {}
     for figure in made:
-        stem = _slug(figure["caption"])
+        stem = _slug(figure.get("stem") or figure["caption"])
         seen[stem] = seen.get(stem, 0) + 1
         figure["name"] = stem if seen[stem] == 1 else f"{stem}-{seen[stem]}"
 
@@ -157,9 +157,10 @@ def score_distributions(frame: pd.DataFrame, evidence: Evidence | None, labels: 
             if with_figures:
                 caption = (f"{dataset}: {printed}: image scores of defect-free vs defective test images "
                            "(dashed: F1-optimal threshold)")
-                figure = {"caption": caption, "png": figures.score_distributions(
-                    [(f"{labels.model(panel.model)} (seed {panel.seed})", panel.normal, panel.defective,
-                      panel.threshold) for panel in panels], f"{dataset}: {printed}")}
+                drawn = [(f"{labels.model(panel.model)} (seed {panel.seed})", panel.normal, panel.defective,
+                          panel.threshold) for panel in panels]
+                figure = {"caption": caption, "stem": f"{dataset}-{printed}-score-distributions",
+                          "png": figures.score_distributions(drawn, f"{dataset}: {printed}")}
             items.append({"dataset": dataset, "category": printed, "figure": figure,
                           "hardest": distributions.hardest_images(panels, labels)})
     return items

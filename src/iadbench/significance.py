@@ -69,15 +69,17 @@ class TableTests:
         notes = []
         if self.adjusted:
             if self.metric == DELONG_METRIC:
-                method = "two-sided DeLong test of the two AUROCs on the same test images"
+                method = "a two-sided DeLong test of the two AUROCs on the same test images"
             else:
-                method = (f"two-sided paired bootstrap (the same {self.n_resamples} stratified resamples of the test "
-                          "images for both models; p = twice the smaller share of differences on either side of 0)")
+                method = (f"a two-sided paired bootstrap over the same {self.n_resamples} stratified resamples of "
+                          "the test images for both models (p: twice the smaller share of differences on either "
+                          "side of 0)")
             seeds = ("; with several seeds each seed is tested on its own and the largest p is kept"
                      if self.several_seeds else "")
+            count = len(self.adjusted)
             notes.append(f"Bold: best in its column. {NOT_WORSE_MARK}: not significantly worse than the column's best "
-                         f"at α = {self.alpha:g} ({method}{seeds}), Holm-corrected over the table's "
-                         f"{len(self.adjusted)} comparisons. The Mean column is not tested.")
+                         f"at α = {self.alpha:g} by {method}{seeds}; Holm-corrected over the table's {count} "
+                         f"comparison{'s' if count != 1 else ''}. The Mean column is not tested.")
         if self.untested:
             notes.append("Not tested (no marking): " + "; ".join(f"{category}: {reason}"
                                                                  for category, reason in self.untested) + ".")

@@ -102,7 +102,7 @@ def test_build_report_reads_the_evidence_files_into_every_output(repo_root, tmp_
     tex = (out / "tables" / "d-image-AUROC.tex").read_text()
     assert "\\textsuperscript{\\ddag}" in tex and "$\\alpha$ = 0.05" in tex
     figure_names = [path.name for path in (out / "figures").iterdir()]
-    assert any(name.startswith("d-C1-image-scores") for name in figure_names), figure_names
+    assert any(name == "d-C1-score-distributions.png" for name in figure_names), figure_names
     assert (out / "tables" / "hardest-images-d.csv").read_text().startswith("Category,Kind,Image,Method,")
     assert "95% CI [" in (out / "index.html").read_text()
 

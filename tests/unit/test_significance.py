@@ -79,8 +79,8 @@ def test_best_is_bold_the_indistinguishable_is_marked_the_clearly_worse_is_not(m
     assert twin.not_worse and not twin.bold
     assert not worse.not_worse and not worse.bold
     assert not any(cell.not_worse for cell in (cells(table, model)["Mean"] for model in ("twin", "worse")))
-    method = "DeLong" if metric == "image_AUROC" else f"paired bootstrap (the same {RESAMPLES} stratified"
-    assert method in table.notes[0] and "Holm-corrected over the table's 2 comparisons" in table.notes[0]
+    method = "DeLong" if metric == "image_AUROC" else f"paired bootstrap over the same {RESAMPLES} stratified"
+    assert method in table.notes[0] and "Holm-corrected over the table's 2 comparisons." in table.notes[0]
     assert "α = 0.05" in table.notes[0]
 
 
