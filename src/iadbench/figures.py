@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 
 import matplotlib
 
@@ -157,4 +158,29 @@ def critical_difference(comparison: RankComparison, metric_title: str) -> str:
     axes.axis("off")
     axes.set_title(f"{metric_title}: average rank over {comparison.n_categories} categories "
                    f"(Friedman p = {comparison.friedman_p_value:.3g})", fontsize=9)
+    return _png(figure)
+
+
+def score_distributions(panels: list[tuple[str, np.ndarray, np.ndarray, float]], title: str) -> str:
+    """Small multiples, one panel per (name, defect-free scores, defective scores, threshold): the two image-score
+    histograms on the panel's own bins (models' scores have their own scales) and the threshold, dashed."""
+    n_columns = min(4, max(1, len(panels)))
+    n_rows = max(1, math.ceil(len(panels) / n_columns))
+    figure, all_axes = plt.subplots(n_rows, n_columns, figsize=(3.2 * n_columns, 2.4 * n_rows + 0.4), squeeze=False)
+    for axes, (name, normal, defective, threshold) in zip(all_axes.flat, panels, strict=False):
+        values = np.concatenate([normal, defective])
+        values = values[np.isfinite(values)]
+        edges = np.histogram_bin_edges(values, bins=min(30, max(5, values.size // 3))) if values.size else 10
+        for scores, colour, label in ((normal, "#3a7dc9", "defect-free"), (defective, "#d6452f", "defective")):
+            scores = scores[np.isfinite(scores)]
+            if scores.size:
+                axes.hist(scores, bins=edges, color=colour, alpha=0.55, label=f"{label} ({scores.size})")
+        if math.isfinite(threshold):
+            axes.axvline(threshold, color="black", linestyle="--", linewidth=1, label="F1-optimal threshold")
+        axes.set_title(name, fontsize=9)
+        axes.tick_params(labelsize=7)
+        axes.legend(fontsize=6, loc="upper right", frameon=False)
+    for axes in list(all_axes.flat)[len(panels):]:
+        axes.axis("off")
+    figure.suptitle(title, fontsize=10)
     return _png(figure)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 import shutil
 import subprocess
 import tempfile
@@ -38,10 +39,11 @@ class GridCell:
     text: str
     bold: bool = False
     dagger: bool = False  # † after the text (pixel metrics of constant anomaly maps)
+    mark: bool = False  # ‡ after the text: not significantly worse than its column's best
 
     @property
     def plain(self) -> str:
-        return self.text + ("†" if self.dagger else "")
+        return self.text + ("†" if self.dagger else "") + ("‡" if self.mark else "")
 
 
 @dataclass
@@ -93,7 +95,7 @@ def cells(texts, bold=None) -> list[GridCell]:
 def metric_grid(table, caption_suffix: str, notes: list[str]) -> Grid:
     """A methods × categories table (:class:`iadbench.report.Table`) of one metric."""
     rows = [[GridCell(table.names.get(model, model))]
-            + [GridCell(cell.text, bold=cell.bold, dagger=cell.degenerate) for cell in row]
+            + [GridCell(cell.text, bold=cell.bold, dagger=cell.degenerate, mark=cell.not_worse) for cell in row]
             for model, row in table.rows]
     return Grid(name=table.label, caption=f"{table.dataset}: {table.title} in percent{caption_suffix}",
                 header=["Method", *table.header], rows=rows, notes=notes)
@@ -108,7 +110,25 @@ def rank_grid(metrics: list[str], titles: dict[str, str], rows, comparisons, nam
     return Grid(name="ranks", caption="Average ranks over the categories where every method has a complete value "
                 "(1 = best); Friedman test, Nemenyi critical difference (CD, α = 0.05).",
                 header=["Method", *(titles[metric] for metric in metrics)], rows=body,
-                groups={len(rows)} if rows else set())
+                groups={len(rows)} if rows else set(),
+                notes=[f"{titles[metric]}: {comparisons[metric].verdict()}" for metric in metrics])
+
+
+def hardest_grid(dataset: str, items: list[dict], note: str) -> Grid:
+    """The hardest test images of each category of ``dataset`` (:func:`iadbench.report.score_distributions`'
+    items), one long table."""
+    header = ["Category", "Kind", "Image", "Method", "Seed", "Score", "Threshold", "Wrong side of"]
+    rows, groups = [], set()
+    for item in items:
+        if rows:
+            groups.add(len(rows))
+        rows += [[GridCell(item["category"]), *(GridCell(row[key]) for key in
+                                                 ("kind", "image", "model", "seed", "score", "threshold", "share"))]
+                 for row in item["hardest"]]
+    return Grid(name=f"hardest-images-{re.sub(r'[^A-Za-z0-9]+', '-', dataset)}",
+                caption=f"{dataset}: hardest test images per category.", header=header, rows=rows,
+                align=["l", "l", "l", "l", "r", "r", "r", "r"], notes=[note], long=True, groups=groups,
+                font="footnotesize")
 
 
 def reproduction_grid(table, note: str) -> Grid:

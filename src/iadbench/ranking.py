@@ -4,7 +4,12 @@ Follows Demšar, "Statistical Comparisons of Classifiers over Multiple Data Sets
 methods are ranked within each category (1 = best, ties share the mean rank), ranks are averaged
 over categories, the Friedman test asks whether the methods differ at all, and two methods differ
 significantly (Nemenyi post-hoc) when their average ranks differ by more than
-CD = q_alpha * sqrt(k (k + 1) / (6 N)), with k methods and N categories.
+CD = q_alpha * sqrt(k (k + 1) / (6 N)), with k methods and N categories. As in scikit-posthocs and autorank,
+the post-hoc step (the CD diagram) only follows a Friedman test that rejects at alpha (:attr:`RankComparison.
+significant`); otherwise the report says there is no significant difference and draws none.
+
+The CD is computed and drawn here by hand (~60 lines) rather than with scikit-posthocs or autorank: neither is
+in the locked environment, and one figure does not justify a new pinned, hashed dependency.
 """
 
 from __future__ import annotations
@@ -25,6 +30,21 @@ class RankComparison:
     friedman_p_value: float
     critical_difference: float
     alpha: float
+
+    @property
+    def significant(self) -> bool:
+        """Whether the Friedman (two methods: Wilcoxon) test rejects "no difference" at alpha: only then is a
+        Nemenyi post-hoc comparison, the CD diagram, drawn (a NaN p never rejects)."""
+        return self.friedman_p_value < self.alpha
+
+    def verdict(self) -> str:
+        """One line for the report: the test's p and whether a CD diagram follows."""
+        test = "Friedman" if len(self.average_ranks) >= 3 else "Wilcoxon signed-rank"
+        if self.significant:
+            return (f"{test} p = {self.friedman_p_value:.3g} < α = {self.alpha:g}: the methods differ across "
+                    f"categories; CD diagram (Nemenyi, CD = {self.critical_difference:.2f}).")
+        return (f"{test} p = {self.friedman_p_value:.3g}: no significant difference across categories; "
+                f"no CD diagram (α = {self.alpha:g}).")
 
 
 CELL_KEYS = ["dataset", "category", "model"]

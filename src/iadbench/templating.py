@@ -9,7 +9,7 @@ import jinja2
 LATEX_SPECIALS = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
     "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "–": "--", "≤": r"$\leq$",
-    "±": r"$\pm$", "α": r"$\alpha$", "Δ": r"$\Delta$", "†": r"\dag{}", "−": "-",
+    "±": r"$\pm$", "α": r"$\alpha$", "Δ": r"$\Delta$", "†": r"\dag{}", "‡": r"\ddag{}", "−": "-",
     "≥": r"$\geq$", "×": r"$\times$",
     # A line break would end a % comment early, and a blank line inside \caption is an error.
     "\n": " ", "\r": " ",

@@ -114,7 +114,10 @@ def test_ranks_use_the_fpr_03_column_and_name_its_limit(two_limits, repo_root):
     metrics = rank_summary(two_limits)[0]
     assert "pixel_AUPRO_30" in metrics and "pixel_AUPRO" not in metrics and "pixel_AUPRO_05" not in metrics
     html = render_html(two_limits, templates(repo_root), "T", with_figures=True)
-    assert "Critical difference diagram, Pixel AU-PRO (FPR ≤ 0.3)" in html
+    # Two methods, three categories: the Wilcoxon test cannot reject (p >= 0.25), so no post-hoc CD diagram.
+    assert "Critical difference diagram" not in html
+    assert ("Pixel AU-PRO (FPR ≤ 0.3): Wilcoxon signed-rank p = 0.25: no significant difference across "
+            "categories; no CD diagram") in html
     assert "embedded: Pixel AU-PRO (FPR ≤ 0.3)</figcaption>" in html  # its heatmap
 
 

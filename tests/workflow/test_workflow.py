@@ -39,6 +39,11 @@ def test_report_shows_the_computed_numbers(finished_run):
     assert "tiny {workflow} test &amp; 100% _x_" in html and r"tiny \{workflow\} test \& 100\% \_x\_" in tex
     assert "\\toprule" in tex and "\\bottomrule" in tex
     assert "data:image/png;base64," in html
+    # Each cell's interval on hover, and each table's paired tests against its column's best.
+    assert 'title="95% CI [' in html and "(percentile bootstrap over test images, 2000 resamples)" in html
+    assert "not significantly worse than the column&#39;s best at α = 0.05" in html
+    assert "Holm-corrected over the table&#39;s" in html
+    assert '<h2 id="score-distributions">Score distributions</h2>' in html and '<table class="hardest">' in html
     # Every job's benchmark TSV (wall time, RSS, I/O) beside its log, summarised in the report.
     assert (finished_run / "results" / "benchmarks" / "train" / "embedded" / "washer" / "padim" / "0.tsv").exists()
     assert '<h2 id="job-resources">Job resources</h2>' in html
@@ -52,6 +57,8 @@ def test_report_shows_the_computed_numbers(finished_run):
     paper = (report / "paper.tex").read_text()
     assert all(f"\\input{{tables/{path.name}}}" in paper for path in (report / "tables").glob("*.tex"))
     assert any((report / "figures").glob("*.png"))
+    assert (report / "figures" / "embedded-Washer-score-distributions.png").exists()
+    assert (report / "tables" / "hardest-images-embedded.csv").exists()
     if shutil.which("pdflatex"):
         assert (report / "paper.pdf").read_bytes().startswith(b"%PDF")
 

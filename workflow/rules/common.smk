@@ -85,6 +85,16 @@ def all_rows(wildcards):
     return [f"results/evaluate/{job.dataset}/{job.category}/{job.model}/{job.seed}/row.parquet" for job in JOBS]
 
 
+def all_scores(wildcards):
+    """Every job's per-image scores (the report's paired tests and score distributions); outputs of evaluate."""
+    return [f"results/evaluate/{job.dataset}/{job.category}/{job.model}/{job.seed}/scores.parquet" for job in JOBS]
+
+
+def all_bootstraps(wildcards):
+    """Every job's bootstrap replicates (the report's paired tests and intervals over seeds)."""
+    return [f"results/evaluate/{job.dataset}/{job.category}/{job.model}/{job.seed}/bootstrap.npz" for job in JOBS]
+
+
 def all_galleries(wildcards):
     """The first seed's gallery strip of every dataset x category x model."""
     first_seed = config["seeds"][0]

@@ -25,6 +25,8 @@ rule report:
         galleries=all_galleries,
         references=config["report"]["references"],
         benchmarks=job_benchmarks,
+        scores=all_scores,
+        bootstraps=all_bootstraps,
     # Beside paper.tex the job writes paper.pdf when pdflatex is on PATH: not declared, since whether it
     # exists depends on the machine (a failed compile is logged and leaves none; the report stands).
     output:

@@ -1,5 +1,5 @@
 """Render the report (HTML, LaTeX, CSV/Markdown tables, figures, paper.tex and paper.pdf) from
-results/benchmark.parquet."""
+results/benchmark.parquet and the evaluation jobs' scores.parquet and bootstrap.npz."""
 
 from iadbench.files import log_to_file
 from iadbench.report import build_report
@@ -19,4 +19,6 @@ build_report(
     gallery_paths=snakemake.input.galleries,
     reference_paths=snakemake.input.references,
     benchmark_paths=snakemake.input.benchmarks,
+    score_paths=snakemake.input.scores,
+    bootstrap_paths=snakemake.input.bootstraps,
 )

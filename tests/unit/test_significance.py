@@ -1,0 +1,231 @@
+"""Paired tests in the report's tables: which cells are marked, Holm over a table, untestable columns, the
+intervals on hover; checked against scikit-learn and scipy computed the slow way."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
+
+from iadbench import metrics, significance
+from iadbench.evidence import JobEvidence
+from iadbench.results import make_row
+from iadbench.tables import metric_table
+from iadbench.uncertainty import (
+    IMAGE_NAMES,
+    bootstrap_p,
+    combine_seed_intervals,
+    delong_test,
+    holm,
+    image_replicates,
+    percentile_interval,
+    resample_counts,
+)
+
+N = 30
+LABELS = np.r_[np.zeros(N, int), np.ones(N, int)]
+PATHS = np.array([f"/data/test/{'good' if label == 0 else 'crack'}/{index:03d}.png"
+                  for index, label in enumerate(LABELS)])
+RESAMPLES = 400
+
+
+def model_scores(seed=0):
+    """best; twin: best plus noise (indistinguishable); medium: raw DeLong p ~0.013; worse: far below."""
+    rng = np.random.default_rng(seed)
+    shared = rng.normal(0, 1, 2 * N)
+    best = LABELS * 1.5 + shared + 0.5 * rng.normal(0, 1, 2 * N)
+    return {"best": best, "twin": best + 0.3 * np.random.default_rng(seed + 1).normal(0, 1, 2 * N),
+            "medium": LABELS * 1.1 + shared + 0.5 * np.random.default_rng(seed + 102).normal(0, 1, 2 * N),
+            "worse": LABELS * 0.2 + shared + 0.5 * np.random.default_rng(seed + 3).normal(0, 1, 2 * N)}
+
+
+def job_evidence(scores, seed, labels=LABELS, paths=PATHS):
+    """What an evaluation job leaves: its score table (listed in a shuffled order: alignment is by path) and
+    float32 replicates drawn as evaluate does (seeded by the seed, keyed by path)."""
+    table = pd.DataFrame({"image_path": paths, "label": (labels > 0).astype(np.int8), "defect_type": "x",
+                          "image_score": scores, "map_max": np.nan, "map_mean": np.nan})
+    table = table.sample(frac=1, random_state=seed + 7).reset_index(drop=True)
+    counts = resample_counts(labels, RESAMPLES, seed, keys=paths)
+    replicates = image_replicates(scores, labels, counts).astype(np.float32)
+    return JobEvidence(table, dict(zip(IMAGE_NAMES, replicates.T, strict=True)))
+
+
+def build(models, categories=("c1",), seeds=(0,)):
+    """Rows and evidence of ``models`` on every category and seed (the same images everywhere)."""
+    rows, evidence = [], {}
+    for seed in seeds:
+        scores = model_scores(seed)
+        for category in categories:
+            for model in models:
+                values = metrics.image_metrics(scores[model], LABELS)
+                rows.append(make_row({"dataset": "d", "category": category, "model": model, "seed": seed,
+                                      "status": "ok", **values, "finished_at": pd.Timestamp("2026-01-01", tz="UTC")}))
+                evidence["d", category, model, seed] = job_evidence(scores[model], seed)
+    return pd.concat(rows, ignore_index=True), evidence
+
+
+def cells(table, model):
+    return dict(zip(table.columns, dict(table.rows)[model], strict=True))
+
+
+@pytest.mark.parametrize("metric", ["image_AUROC", "image_AP"])
+def test_best_is_bold_the_indistinguishable_is_marked_the_clearly_worse_is_not(metric):
+    frame, evidence = build(("best", "twin", "worse"))
+    table = metric_table(frame, "d", metric, metric, evidence=evidence)
+    best, twin, worse = (cells(table, model)["c1"] for model in ("best", "twin", "worse"))
+    assert best.bold and not best.not_worse
+    assert twin.not_worse and not twin.bold
+    assert not worse.not_worse and not worse.bold
+    assert not any(cell.not_worse for cell in (cells(table, model)["Mean"] for model in ("twin", "worse")))
+    method = "DeLong" if metric == "image_AUROC" else f"paired bootstrap over the same {RESAMPLES} stratified"
+    assert method in table.notes[0] and "Holm-corrected over the table's 2 comparisons." in table.notes[0]
+    assert "α = 0.05" in table.notes[0]
+
+
+def test_holm_runs_over_every_comparison_of_the_table():
+    """medium's raw p (~0.013) is significant alone; with a second category the table holds 6 comparisons and
+    Holm lifts its adjusted p over 0.05, so it is marked not significantly worse in both columns."""
+    scores = model_scores(0)
+    raw = {model: delong_test(scores["best"], scores[model], LABELS)[3] for model in ("twin", "medium", "worse")}
+    assert 0.0125 < raw["medium"] < 0.025 and raw["twin"] > 0.5 and raw["worse"] < 1e-4
+    one, evidence = build(("best", "twin", "medium", "worse"))
+    table = metric_table(one, "d", "image_AUROC", "AUROC", evidence=evidence)
+    assert not cells(table, "medium")["c1"].not_worse and cells(table, "twin")["c1"].not_worse
+    two, evidence = build(("best", "twin", "medium", "worse"), categories=("c1", "c2"))
+    table = metric_table(two, "d", "image_AUROC", "AUROC", evidence=evidence)
+    assert cells(table, "medium")["c1"].not_worse and cells(table, "medium")["c2"].not_worse
+    assert not cells(table, "worse")["c2"].not_worse
+    columns = {category: ("best", ["twin", "medium", "worse"]) for category in ("c1", "c2")}
+    seeds = {(model, category): [0] for model in scores for category in ("c1", "c2")}
+    tests = significance.test_table(evidence, "d", "image_AUROC", columns, seeds)
+    expected = holm([raw[model] for _ in ("c1", "c2") for model in ("twin", "medium", "worse")])
+    assert list(tests.adjusted.values()) == pytest.approx(list(expected), rel=1e-9)
+
+
+def test_several_seeds_keep_the_largest_p():
+    _, evidence = build(("best", "medium"), seeds=(0, 1))
+    per_seed = [delong_test(model_scores(seed)["best"], model_scores(seed)["medium"], LABELS)[3] for seed in (0, 1)]
+    tests = significance.test_table(evidence, "d", "image_AUROC", {"c1": ("best", ["medium"])},
+                                    {("best", "c1"): [0, 1], ("medium", "c1"): [0, 1]})
+    assert tests.adjusted["medium", "c1"] == pytest.approx(max(per_seed), rel=1e-12)  # one comparison: Holm = raw
+    assert "largest p is kept" in tests.notes()[0]
+
+
+def test_single_class_category_and_missing_scores_are_noted_not_marked():
+    frame, evidence = build(("best", "twin", "worse"), categories=("c1", "c2", "defects_only"))
+    # A test set of defective images only: AP is defined (and differs between models), AUROC is not.
+    defective = LABELS[LABELS > 0]
+    for model, scores in model_scores(0).items():
+        if model in ("best", "twin", "worse"):
+            evidence["d", "defects_only", model, 0] = job_evidence(scores[LABELS > 0], 0, defective, PATHS[LABELS > 0])
+    del evidence["d", "c2", "twin", 0]  # e.g. an older run without score tables
+    table = metric_table(frame, "d", "image_AP", "AP", evidence=evidence)
+    assert cells(table, "twin")["c1"].not_worse
+    for category in ("c2", "defects_only"):
+        assert not any(cells(table, model)[category].not_worse for model in ("twin", "worse"))
+        assert cells(table, "best")[category].bold
+    untested = table.notes[-1]
+    assert untested.startswith("Not tested (no marking): C2: twin has no per-image scores")
+    assert "Defects Only: the test set has one class only (0 defect-free, 30 defective images)" in untested
+
+
+def test_without_evidence_nothing_is_tested_and_the_note_says_so():
+    frame, _ = build(("best", "twin"))
+    table = metric_table(frame, "d", "image_AUROC", "AUROC")
+    assert not any(cell.not_worse for _, row in table.rows for cell in row)
+    assert table.notes == ["‡ not computed: the report read no per-image scores or bootstrap replicates."]
+
+
+def test_a_metric_without_replicates_gets_one_note():
+    frame, evidence = build(("best", "worse"), categories=("c1", "c2"))
+    frame["pixel_F1_max"] = frame["image_F1_max"]  # e.g. pixel F1-max: evaluated, never bootstrapped
+    table = metric_table(frame, "d", "pixel_F1_max", "Pixel F1-max", evidence=evidence)
+    assert table.notes == ["‡ not computed: the evaluation jobs keep no bootstrap replicates of this metric."]
+
+
+def test_intervals_pool_the_seeds_and_fall_back_on_the_row():
+    frame, evidence = build(("best", "twin"), seeds=(0, 1))
+    cell = cells(metric_table(frame, "d", "image_AUROC", "AUROC", evidence=evidence), "twin")["c1"]
+    low, high = combine_seed_intervals([evidence["d", "c1", "twin", seed].replicates["image_AUROC"]
+                                        for seed in (0, 1)])
+    assert cell.interval == (f"95% CI [{100 * low:.2f}, {100 * high:.2f}] (percentile bootstrap over test images, "
+                             f"{RESAMPLES} resamples; 2 seeds' replicates pooled)")
+    one, evidence = build(("best", "twin"))
+    low, high = percentile_interval(evidence["d", "c1", "twin", 0].replicates["image_AUROC"])
+    cell = cells(metric_table(one, "d", "image_AUROC", "AUROC", evidence=evidence), "twin")["c1"]
+    assert cell.interval == (f"95% CI [{100 * low[0]:.2f}, {100 * high[0]:.2f}] (percentile bootstrap over test "
+                             f"images, {RESAMPLES} resamples)")
+    one[["image_AUROC_ci_low", "image_AUROC_ci_high", "ci_resamples"]] = [0.5, 0.75, 2000]
+    cell = cells(metric_table(one, "d", "image_AUROC", "AUROC"), "twin")["c1"]
+    assert cell.interval == "95% CI [50.00, 75.00] (percentile bootstrap over test images, 2000 resamples)"
+
+
+# Slow references: scikit-learn and scipy ------------------------------------------------------------------
+
+TIES_AND_TINY = {
+    "tiny with ties": (np.array([0.1, 0.4, 0.4, 0.8]), np.array([0.2, 0.2, 0.5, 0.9]), np.array([0, 0, 1, 1])),
+    "everything tied": (np.full(7, 0.3), np.full(7, 0.6), np.array([0, 0, 0, 1, 1, 1, 1])),
+    "tied against perfect": (np.full(7, 0.3), np.r_[np.full(3, 0.1), np.full(4, 0.2)], np.array([0, 0, 0, 1, 1, 1, 1])),
+    "rounded": (np.round(model_scores(0)["best"], 0), np.round(model_scores(0)["medium"], 0), LABELS),
+}
+
+
+@pytest.mark.parametrize("case", list(TIES_AND_TINY))
+def test_delong_aucs_equal_scikit_learn_and_reach_the_table(case):
+    a, b, labels = TIES_AND_TINY[case]
+    auc_a, auc_b, _, p = delong_test(a, b, labels)
+    assert (auc_a, auc_b) == pytest.approx((roc_auc_score(labels, a), roc_auc_score(labels, b)), abs=1e-12)
+    paths = np.array([f"/t/{index}.png" for index in range(labels.size)])
+    evidence = {("d", "c", "a", 0): job_evidence(a, 0, labels, paths), ("d", "c", "b", 0): job_evidence(b, 0, labels, paths)}
+    tests = significance.test_table(evidence, "d", "image_AUROC", {"c": ("a", ["b"])}, {("a", "c"): [0], ("b", "c"): [0]})
+    assert tests.adjusted["b", "c"] == pytest.approx(p, rel=1e-12)
+    if case == "everything tied":  # no variance and no difference: nothing to reject
+        assert p == 1.0
+    if case == "tied against perfect":  # no variance but a difference: a sure one
+        assert p == 0.0
+
+
+def f1_max_score(labels, scores):
+    precision, recall, _ = precision_recall_curve(labels, scores)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.nanmax(2 * precision * recall / (precision + recall))
+
+
+@pytest.mark.parametrize(("metric", "score"), [("image_AP", average_precision_score), ("image_F1_max", f1_max_score)])
+@pytest.mark.parametrize("other", ["twin", "worse"])
+def test_bootstrap_p_equals_a_slow_scikit_learn_bootstrap(metric, score, other):
+    """Each resample's images expanded and scored by scikit-learn, the p counted by hand: the report's p (from
+    the fast float32 replicates of both jobs) is the same up to one resample's worth."""
+    scores = model_scores(0)
+    evidence = {("d", "c", model, 0): job_evidence(scores[model], 0) for model in ("best", other)}
+    counts = resample_counts(LABELS, RESAMPLES, 0, keys=PATHS)
+    differences = []
+    for multiplicity in counts:
+        index = np.repeat(np.arange(LABELS.size), multiplicity)
+        differences.append(score(LABELS[index], scores["best"][index]) - score(LABELS[index], scores[other][index]))
+    differences = np.array(differences)
+    tail = min(np.sum(differences <= 0), np.sum(differences >= 0))
+    slow_p = min(1.0, 2 * (tail + 1) / (RESAMPLES + 1))
+    assert slow_p == pytest.approx(bootstrap_p(differences), abs=1e-12)
+    tests = significance.test_table(evidence, "d", metric, {"c": ("best", [other])},
+                                    {("best", "c"): [0], (other, "c"): [0]})
+    assert tests.adjusted[other, "c"] == pytest.approx(slow_p, abs=2 / (RESAMPLES + 1))
+
+
+@pytest.mark.parametrize(("other", "differs"), [("twin", False), ("worse", True)])
+def test_decisions_agree_with_scipys_paired_bootstrap_interval(other, differs):
+    """scipy.stats.bootstrap (paired, percentile, not stratified) of the AUROC difference excludes 0 exactly when
+    the report calls the model significantly worse."""
+    scores = model_scores(0)
+    result = stats.bootstrap((scores["best"], scores[other], LABELS),
+                             lambda a, b, labels: roc_auc_score(labels, a) - roc_auc_score(labels, b),
+                             paired=True, vectorized=False, n_resamples=999, method="percentile",
+                             random_state=np.random.default_rng(0))
+    excludes_zero = not (result.confidence_interval.low <= 0 <= result.confidence_interval.high)
+    evidence = {("d", "c", model, 0): job_evidence(scores[model], 0) for model in ("best", other)}
+    tests = significance.test_table(evidence, "d", "image_AUROC", {"c": ("best", [other])},
+                                    {("best", "c"): [0], (other, "c"): [0]})
+    assert excludes_zero == differs == ((other, "c") not in tests.not_worse)
+    assert math.isfinite(tests.adjusted[other, "c"])
