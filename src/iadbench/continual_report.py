@@ -73,8 +73,7 @@ def _text(mean: float, std: float) -> str:
 def summary_tables(summary: pd.DataFrame) -> list[dict[str, Any]]:
     """One table per metric of one sequence's summary: rows (model, strategy), columns ACC/FM/BWT/rel. FM."""
     tables = []
-    present = set(summary["metric"])
-    for metric in [column for column in metric_columns(pd.DataFrame(columns=list(present))) if column in present]:
+    for metric in metric_columns(pd.DataFrame(columns=list(summary["metric"].unique()))):
         rows = summary[summary["metric"] == metric]
         body, means = [], {}
         for (model, strategy), runs in rows.groupby(["model", "strategy"], sort=False):

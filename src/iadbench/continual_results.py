@@ -25,9 +25,10 @@ SUMMARY_VALUES = ["ACC", "FM", "BWT", "relative_FM"]
 
 
 def metric_columns(frame: pd.DataFrame) -> list[str]:
-    """The metric columns of a row table: the schema's and the extra AU-PRO limits (pixel_AUPRO_05...)."""
+    """The metric columns of a row table present in it: the schema's, then the extra AU-PRO limits
+    (pixel_AUPRO_05...)."""
     extra = sorted(column for column in frame.columns if column.startswith(AUPRO_PREFIX) and "_ci_" not in column)
-    return [*METRIC_COLUMNS, *extra]
+    return [*(column for column in METRIC_COLUMNS if column in frame.columns), *extra]
 
 
 def path_keys(row_path: str | Path) -> dict[str, object]:
