@@ -178,6 +178,10 @@ def check_continual(config: dict[str, Any]) -> None:
             if model not in models:
                 raise ConfigError(f"config key 'continual.strategies.{model}': not one of the continual models "
                                   f"({', '.join(models)})")
+        for model in models:
+            if model not in strategies:
+                raise ConfigError(f"config key 'continual.strategies': no strategies for model {model!r} (give it "
+                                  "some, or leave it out of continual.models)")
     for model in models:
         if "accumulate" in strategies_of(config, model) and accumulate_kind(config, model) is None:
             raise ConfigError(f"config key 'continual.strategies': `accumulate` keeps a memory bank, which only "

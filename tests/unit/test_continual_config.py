@@ -82,6 +82,8 @@ def test_a_category_outside_the_selected_ones_is_refused():
     ({"sequences": {"s": {"tasks": TASKS}}, "models": ["padim"], "strategies": {"dfm": ["naive"]}},
      r"continual\.strategies\.dfm'"),
     ({"sequences": {"s": {"tasks": TASKS}}, "strategies": ["forget"]}, r"continual\.strategies"),
+    ({"sequences": {"s": {"tasks": TASKS}}, "strategies": {"padim": ["naive"]}},
+     r"continual\.strategies'.*no strategies for model 'patchcore'"),
     ({"sequences": {"s": {"preset": "im_iad"}}}, r"sequences\.s'.*not of type mvtec_ad"),
     ({"sequences": {"s": {"preset": "14-1", "tasks": TASKS}}}, r"sequences\.s'.*either `tasks` or `preset`"),
     ({"sequences": {"s": {}}}, r"sequences\.s'.*either `tasks` or `preset`"),
