@@ -125,7 +125,13 @@ def reset_fitted(model) -> None:
             module._is_fitted = torch.tensor([False], device=module._is_fitted.device)
 
 
+ACCUMULATE_KINDS = ("patchcore", "padim")
+
+
 def bank_state(model, kind: str) -> dict[str, Any]:
+    """What `accumulate` keeps of step t-1: PatchCore's memory bank, PaDiM's Gaussians."""
+    if kind not in ACCUMULATE_KINDS:
+        raise ValueError(f"accumulate keeps the bank of {' or '.join(ACCUMULATE_KINDS)}, not of {kind!r}")
     if kind == "patchcore":
         return {"memory_bank": model.model.memory_bank.detach().clone()}
     gaussian = model.model.gaussian

@@ -1,10 +1,25 @@
 # The continual setting's jobs and input functions (iadbench.continual_config); rules: continual.smk.
-from iadbench.continual_config import evaluation_jobs, sequences, step_config, step_jobs, StepJob
+from iadbench.continual_config import (
+    accumulate_kind,
+    continual_models,
+    evaluation_jobs,
+    sequences,
+    step_config,
+    step_jobs,
+    strategies_of,
+    StepJob,
+)
 
 CONTINUAL_SEQUENCES = sequences(config)
 CONTINUAL_STEPS = step_jobs(config)
 CONTINUAL_EVALUATIONS = evaluation_jobs(config)
 STEP_PATH = "{sequence}/{model}/{seed}/{strategy}/step{step}"
+# Which bank `accumulate` keeps, per model that uses it: patchcore or padim (by class, not by config name).
+ACCUMULATE_KINDS = {
+    model: accumulate_kind(config, model)
+    for model in continual_models(config)
+    if "accumulate" in strategies_of(config, model)
+}
 CONTINUAL_OUTPUTS = (
     [
         "results/continual/matrix.parquet",
@@ -52,7 +67,7 @@ def continual_step_fields(wildcards):
             "train_categories": sequence.training_categories(job.step, job.strategy),
             "seen_categories": sequence.seen(job.step),
             "previous_dir": step_dir("train", job._replace(step=job.step - 1)) if chained else None,
-            "accumulate": wildcards.model if job.strategy == "accumulate" else None}
+            "accumulate": ACCUMULATE_KINDS[job.model] if job.strategy == "accumulate" else None}
 
 
 def step_config_hash(wildcards):
