@@ -10,6 +10,7 @@ from iadbench.config import ConfigError, config_hash, validate_config
 from iadbench.continual_config import (
     MVTEC_AD_ALPHABETICAL,
     PRESETS,
+    accumulate_kind,
     evaluation_jobs,
     sequences,
     step_config,
@@ -140,3 +141,11 @@ def test_shipped_continual_configs_are_valid(repo_root):
     config = validate_config(yaml.safe_load((repo_root / "config" / "continual.yaml").read_text()), SCHEMA)
     assert len(evaluation_jobs(config)) == 5 * (1 + 2 + 4)
     assert [list(task) for task in sequences(config)["embedded3"].tasks] == TASKS
+
+
+def test_accumulate_knows_the_bank_by_class_not_by_name():
+    config = validate_config({"datasets": {"embedded": {"type": "embedded"}},
+                              "models": {"pc": {"class_path": "anomalib.models.Patchcore"}, "padim": None},
+                              "continual": {"sequences": {"s": {"tasks": TASKS}}, "strategies": ["accumulate"]}},
+                             SCHEMA)
+    assert accumulate_kind(config, "pc") == "patchcore" and accumulate_kind(config, "padim") == "padim"
