@@ -15,6 +15,7 @@ include: "workflow/rules/timing.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/continual.smk"
 
 
 rule all:
@@ -22,3 +23,4 @@ rule all:
         "results/benchmark.parquet",
         "results/report/index.html",
         "results/report/tables.tex",
+        CONTINUAL_OUTPUTS,

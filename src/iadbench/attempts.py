@@ -108,10 +108,16 @@ def job_lock(job_dir: str | Path) -> Iterator[int]:
         os.close(descriptor)
 
 
+# Job folders under results/: <stage>/<dataset>/<category>/<model>/<seed>, and the continual setting's
+# continual/train/<sequence>/<model>/<seed>/<strategy>/step<t> (+ /<category> for its evaluations).
+JOB_FOLDER_PATTERNS = ("*/*/*/*/*", "continual/*/*/*/*/*/*", "continual/evaluate/*/*/*/*/*/*")
+
+
 def busy_jobs(results_dir: str | Path) -> list[str]:
     """Job folders whose lock is held right now, as 'folder (pid N)'."""
     busy = []
-    for lock_path in sorted(Path(results_dir).glob(f"*/*/*/*/*/{LOCK}")):
+    lock_paths = {path for pattern in JOB_FOLDER_PATTERNS for path in Path(results_dir).glob(f"{pattern}/{LOCK}")}
+    for lock_path in sorted(lock_paths):
         with open(lock_path) as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

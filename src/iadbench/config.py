@@ -115,6 +115,9 @@ def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str
             dataset_categories(spec)
         except ValueError as error:
             raise ConfigError(f"config key 'datasets.{name}.categories': {error}") from None
+    from iadbench.continual_config import check_continual  # imports this module
+
+    check_continual(config)
     config["retry_failed"] = config["retry_failed"] in (True, "true")  # `--config` passes text
     return config
 

@@ -78,24 +78,46 @@ def collect_predictions(batches, mask_path_of: dict[str, str]) -> dict[str, np.n
     }
 
 
+def predict_to(engine, model, datamodule, path: Path, attached: bool = True) -> tuple[dict[str, np.ndarray], float]:
+    """Predict ``datamodule``'s test set, save the predictions to ``path``; returns them and the seconds
+    the prediction took. ``attached``: the datamodule the engine fitted on; else Lightning sets it up for
+    this model (its images resized as the model's pre-processor says) before predicting."""
+    started = time.perf_counter()
+    if attached:
+        batches = engine.predict(model=model, dataloaders=datamodule.test_dataloader(), return_predictions=True)
+    else:
+        batches = engine.predict(model=model, datamodule=datamodule, return_predictions=True)
+    seconds = time.perf_counter() - started
+    samples = datamodule.test_data.samples
+    mask_path_of = {str(image): mask if isinstance(mask, str) else "" for image, mask in zip(samples.image_path, samples.mask_path)}
+    predictions = collect_predictions(batches, mask_path_of)
+    save_predictions(path, predictions)
+    return predictions, seconds
+
+
 def _fit_and_predict(
     dataset_spec: dict[str, Any], dataset_root: Path, category: str, model_name: str, model_spec: dict[str, Any],
-    seed: int, image_size: int, weights: str, out_dir: Path, asset_dir: Path,
+    seed: int, image_size: int, weights: str, out_dir: Path, asset_dir: Path, continual: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """``continual``: a step of the continual setting (:class:`iadbench.continual.ContinualStep`'s fields):
+    it trains on its task's categories from the previous step's checkpoint and predicts every category
+    seen so far; None (a standalone job) runs exactly as a continual step 1 of one category does."""
     import torch
     from anomalib.engine import Engine
     from lightning.pytorch import seed_everything
 
+    from iadbench.continual import ContinualStep
     from iadbench.datasets import datamodule_for
     from iadbench.models import build_model, spec_for_class
     from iadbench.timing import training_clock
 
+    step = ContinualStep(**continual) if continual else None
     seed_everything(seed, workers=True, verbose=False)
     model = build_model(model_name, model_spec, image_size, weights, asset_dir)
-    datamodule = datamodule_for(
-        dataset_spec, dataset_root, category, num_workers=0, seed=seed,
-        train_batch_size=model_spec["train_batch_size"], eval_batch_size=model_spec["eval_batch_size"],
-    )
+    loader_args = {"num_workers": 0, "seed": seed, "train_batch_size": model_spec["train_batch_size"],
+                   "eval_batch_size": model_spec["eval_batch_size"]}
+    datamodule = (step.datamodule if step else datamodule_for)(dataset_spec, dataset_root, category, **loader_args)
+    step_info = step.restore(model) if step else {}
     # fit_seconds: training only (validation passes, run on the test set each epoch, and checkpoint
     # writes left out; memory-bank building counted); fit_wall_seconds: all of engine.fit.
     clock = training_clock()
@@ -107,15 +129,18 @@ def _fit_and_predict(
         started = time.perf_counter()
         engine.fit(model=model, datamodule=datamodule)
         fit_wall_seconds = time.perf_counter() - started
+        if step:
+            step_info.update(step.after_fit(model, len(datamodule.train_data)))
         engine.trainer.save_checkpoint(out_dir / "model.ckpt")
-        started = time.perf_counter()
-        batches = engine.predict(model=model, dataloaders=datamodule.test_dataloader(), return_predictions=True)
-        inference_seconds = time.perf_counter() - started
-    samples = datamodule.test_data.samples
-    mask_path_of = {str(image): mask if isinstance(mask, str) else "" for image, mask in zip(samples.image_path, samples.mask_path)}
-    predictions = collect_predictions(batches, mask_path_of)
-    save_predictions(out_dir / "predictions.npz", predictions)
-    n_test = len(predictions["scores"])
+        if step:
+            predictions, step_info["per_category"] = step.predict_seen(
+                engine, model, datamodule, lambda name: datamodule_for(dataset_spec, dataset_root, name, **loader_args),
+                out_dir)
+            n_test = sum(one["n_test"] for one in step_info["per_category"].values())
+            inference_seconds = sum(one["inference_seconds"] for one in step_info["per_category"].values())
+        else:
+            predictions, inference_seconds = predict_to(engine, model, datamodule, out_dir / "predictions.npz")
+            n_test = len(predictions["scores"])
     return {
         # The spec's (the study's task types); a model without one: by whether it produced maps.
         "task_type": spec_for_class(type(model), model_name).task_type or (
@@ -128,15 +153,17 @@ def _fit_and_predict(
         "images_per_second": n_test / inference_seconds if inference_seconds > 0 else float("nan"),
         "n_parameters": int(sum(parameter.numel() for parameter in model.parameters())),
         "device": str(next(iter(model.parameters()), torch.empty(0)).device),
+        **step_info,
     }
 
 
 def train_job(
     *, dataset_spec: dict[str, Any] | None = None, dataset_root: str | Path, category: str, model_name: str,
     model_spec: dict[str, Any], seed: int, image_size: int, weights: str, out_dir: str | Path, threads: int = 1,
-    extra_info: dict[str, Any] | None = None, asset_dir: str | Path = ASSET_DIR,
+    extra_info: dict[str, Any] | None = None, asset_dir: str | Path = ASSET_DIR, continual: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Fit, predict, and write ``model.ckpt``, ``predictions.npz`` and ``train_info.json``.
+    """Fit, predict, and write ``model.ckpt``, ``predictions.npz`` and ``train_info.json``
+    (``continual``: a continual step, whose predictions go to ``predictions/<category>.npz``).
 
     Returns the train info (also written), with ``status`` ``ok`` or ``failed``.
     """
@@ -170,7 +197,7 @@ def train_job(
                     asset.name for asset in check_assets(model_name, model_spec, image_size, asset_dir))
             info.update(_fit_and_predict(dataset_spec or {"type": "embedded"}, Path(dataset_root), category,
                                          model_name, model_spec, seed, image_size, weights, out_dir,
-                                         Path(asset_dir)))
+                                         Path(asset_dir), continual))
         info.update(status="ok", error_type="", error_tail="")
     except Exception as error:  # a failing model must still yield its (failed) row
         logger.exception("training %s on %s failed", model_name, category)

@@ -8,7 +8,7 @@ machinery any type goes through (category selection, fetching, preparing a categ
 from __future__ import annotations
 
 from iadbench.datasets import embedded
-from iadbench.datasets.anomalib_adapter import datamodule_for
+from iadbench.datasets.anomalib_adapter import datamodule_for, union_datamodule
 from iadbench.datasets.extract import safe_extract
 from iadbench.datasets.families import FAMILIES
 from iadbench.datasets.prepare import dataset_categories, prepare_category, prepare_dataset, source_spec
@@ -16,7 +16,7 @@ from iadbench.datasets.validate import validate_category
 
 __all__ = [
     "DATASET_CATEGORIES", "datamodule_for", "dataset_categories", "prepare_category", "prepare_dataset",
-    "safe_extract", "source_spec", "validate_category",
+    "safe_extract", "source_spec", "union_datamodule", "validate_category",
 ]
 
 # Categories of each dataset type, in the order the tables print them (`folder` names its own one).

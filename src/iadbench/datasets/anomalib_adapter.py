@@ -44,6 +44,26 @@ def datamodule_for(spec: dict[str, Any], root: str | Path, category: str, **kwar
     )
 
 
+def union_datamodule(spec: dict[str, Any], root: str | Path, categories: list[str], **kwargs: Any) -> Any:
+    """The datamodule of ``categories[0]`` whose train and test sets are the union of the categories' (the
+    continual setting's task of several categories); one category: exactly :func:`datamodule_for`'s."""
+    datamodule = datamodule_for(spec, root, categories[0], **kwargs)
+    if len(categories) == 1:
+        return datamodule
+    others = [datamodule_for(spec, root, category, **kwargs) for category in categories[1:]]
+    setup_first = datamodule._setup
+
+    def setup_union(stage: str | None = None) -> None:
+        setup_first(stage)
+        for other in others:
+            other._setup(stage)
+            datamodule.train_data = datamodule.train_data + other.train_data  # anomalib concatenates samples
+            datamodule.test_data = datamodule.test_data + other.test_data
+
+    datamodule._setup = setup_union
+    return datamodule
+
+
 @functools.cache
 def _prepared_layout_class() -> type:
     """Defined on first use: importing anomalib (torch) takes seconds Snakefile parsing should not pay."""
