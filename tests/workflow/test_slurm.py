@@ -26,6 +26,7 @@ CLUSTER = Path(__file__).resolve().parents[1] / "slurm" / "cluster.sh"
 LOCAL_OVERRIDE = [
     "--default-resources", "slurm_partition=debug", "mem_mb=1500", "runtime=20", "cpus_per_task=1",
     "--set-resources", "train:gpu=0", "train:mem_mb=3000", "train:cpus_per_task=2",
+    "timing:gpu=0", "timing:mem_mb=3000",
     "--slurm-no-account", "--slurm-init-seconds-before-status-checks", "2", "--jobs", "4",
 ]
 
