@@ -10,8 +10,6 @@ Renderers are pure (frames and plain values in, a string out) through the report
 
 from __future__ import annotations
 
-import base64
-import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,13 +108,9 @@ def seen_average(values: np.ndarray) -> np.ndarray:
 
 
 def _png(figure) -> str:
-    import matplotlib.pyplot as plt
+    from iadbench.figures import _png as figure_png  # the report's one PNG encoder
 
-    buffer = io.BytesIO()
-    figure.tight_layout()
-    figure.savefig(buffer, format="png", dpi=80)
-    plt.close(figure)
-    return base64.b64encode(buffer.getvalue()).decode()
+    return figure_png(figure)
 
 
 def heatmap(matrices: dict[str, np.ndarray], tasks: list[str], title: str) -> str:
