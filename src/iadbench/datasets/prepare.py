@@ -25,7 +25,12 @@ from iadbench.datasets import embedded
 from iadbench.datasets.download import DownloadError, checksum_algorithm, download, file_lock, verify_checksum
 from iadbench.datasets.extract import safe_extract
 from iadbench.datasets.families import DatasetFamily, DatasetUnavailableError, family, folder, mvtec_layout
-from iadbench.datasets.validate import CategorySummary, DatasetValidationError, mask_folders, validate_category
+from iadbench.datasets.validate import (
+    CategorySummary,
+    DatasetValidationError,
+    mask_folders,
+    validate_category,
+)
 
 logger = logging.getLogger(__name__)
 

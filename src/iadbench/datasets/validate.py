@@ -242,15 +242,16 @@ def mask_folders(abnormal_dir, mask_dir) -> dict[str, Path]:
     if mask_dir is None:
         return {}
     defects = defect_folders(abnormal_dir)
-    if not isinstance(mask_dir, dict):
-        if isinstance(abnormal_dir, dict):
-            raise ValueError("folder dataset: with `abnormal_dir:` a mapping, `mask_dir:` must map the same "
-                             "defect names to mask folders")
+    mapped = isinstance(mask_dir, dict)
+    if mapped != isinstance(abnormal_dir, dict):
+        raise ValueError("folder dataset: `abnormal_dir:` and `mask_dir:` must both be one folder or both map "
+                         "defect names to folders")
+    if not mapped:
         return {defect: Path(mask_dir) for defect in defects}
     unknown = sorted(set(mask_dir) - set(defects))
-    if unknown or not isinstance(abnormal_dir, dict):
-        raise ValueError(f"folder dataset: `mask_dir:` names defects {unknown or sorted(mask_dir)} that "
-                         f"`abnormal_dir:` does not map (it maps: {', '.join(defects)})")
+    if unknown:
+        raise ValueError(f"folder dataset: `mask_dir:` names defects {unknown} that `abnormal_dir:` does not "
+                         f"map (it maps: {', '.join(defects)})")
     return {defect: Path(folder) for defect, folder in mask_dir.items()}
 
 
