@@ -113,8 +113,8 @@ def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str
     for name, spec in config["datasets"].items():
         try:
             dataset_categories(spec)
-        except ValueError as error:
-            raise ConfigError(f"config key 'datasets.{name}.categories': {error}") from None
+        except ValueError as error:  # mvtec_layout's errors say which key (`path:` or `categories:`)
+            raise ConfigError(f"config key 'datasets.{name}.{getattr(error, 'key', 'categories')}': {error}") from None
     from iadbench.continual_config import check_continual  # imports this module
 
     check_continual(config)

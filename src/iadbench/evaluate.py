@@ -54,7 +54,8 @@ def degenerate_maps(maps) -> bool:
 
 
 # The per-image score table: one row per test image, in the predictions' order. map_max / map_mean: of the
-# anomaly map at evaluation resolution (NaN without maps); defect_type: the folder after test/ in the path.
+# anomaly map at evaluation resolution (NaN without maps); defect_type: as the reader recorded it (mvtec_layout,
+# a multi-defect folder: the defect's name, "good" for defect-free images), else the folder after test/ in the path.
 SCORE_COLUMNS = {"image_path": "string", "label": "int8", "defect_type": "string", "image_score": "float64",
                  "map_max": "float64", "map_mean": "float64"}
 
@@ -75,14 +76,23 @@ def compute_metrics(predictions: dict[str, np.ndarray], resolution: str, fpr_lim
 
 def evaluate_predictions(predictions: dict[str, np.ndarray], resolution: str, fpr_limits, *, seed: int = 0,
                          n_resamples: int = uncertainty.N_RESAMPLES) -> Evaluation:
-    """Metrics (exact), their bootstrap intervals (seeded by ``seed``) and the per-image score table."""
+    """Metrics (exact), their bootstrap intervals (seeded by ``seed``) and the per-image score table.
+
+    Pixel metrics cover the test images that have ground truth: every defect-free image (all-normal) and
+    every anomalous image with a mask. Anomalous images without one (a defect without masks in an
+    ``mvtec_layout`` or multi-defect ``folder`` dataset) are left out of them (counted in the row's
+    ``n_test_without_mask``) but scored and in the image metrics; with no mask at all the pixel metrics are
+    NaN (the report's "–").
+    """
     scores, labels = predictions["scores"], predictions["labels"]
     values: dict[str, Any] = metrics.image_metrics(scores, labels)
     values["image_F1_threshold"], _ = metrics.f1_optimal_threshold(scores, labels)
     maps = predictions.get("maps", np.zeros(0))
     values["pixel_metrics_applicable"] = bool(maps.size)
     values["eval_resolution"] = resolution
-    masks = None
+    has_truth = ground_truth(predictions)
+    values["n_test_without_mask"] = int(has_truth.size - has_truth.sum())
+    table_maps, masks = None, None
     if maps.size:
         values["degenerate_maps"] = degenerate_maps(maps)
         if resolution == "native":
@@ -93,20 +103,40 @@ def evaluate_predictions(predictions: dict[str, np.ndarray], resolution: str, fp
                 maps = metrics.resize_maps_to(maps, masks.shape[-2:])
         else:
             masks = predictions["masks"]
-        values.update(metrics.pixel_metrics(maps, masks, fpr_limits=tuple(fpr_limits)))
+        table_maps = maps
+        if not np.any(has_truth & (np.asarray(labels).reshape(-1) > 0)):
+            masks = None  # no anomalous image with a mask: nothing for pixel metrics to find
+            limits = [f"pixel_AUPRO_{round(limit * 100):02d}" for limit in fpr_limits]
+            values.update(dict.fromkeys(["pixel_AUROC", "pixel_AP", "pixel_F1_max", *limits]
+                                        + (["pixel_AUPRO"] if limits else []), float("nan")))
+        elif not has_truth.all():
+            keep = np.flatnonzero(has_truth)
+            maps, masks = [maps[index] for index in keep], [masks[index] for index in keep]
+        if masks is not None:
+            values.update(metrics.pixel_metrics(maps, masks, fpr_limits=tuple(fpr_limits)))
     maps = maps if masks is not None else None
     # Image and pixel metrics share the resamples; drawn in path order, so models of one seed pair up.
     paths = predictions.get("image_paths")
     counts = uncertainty.resample_counts(labels, n_resamples, seed, keys=paths)
     names, columns = list(uncertainty.IMAGE_NAMES), [uncertainty.image_replicates(scores, labels, counts)]
     if maps is not None:
+        counts = counts[:, has_truth]  # the resampled images that have ground truth
         statistics = uncertainty.pixel_statistics(maps, masks, tuple(fpr_limits))
         pixel = uncertainty.pixel_replicates(statistics, counts)
         names += list(statistics.names) + (["pixel_AUPRO"] if fpr_limits else [])
         columns += [pixel, pixel[:, 2:3]] if fpr_limits else [pixel]
     replicates = np.concatenate(columns, axis=1)
     values.update(uncertainty.interval_columns(names, replicates))
-    return Evaluation(values, score_table(predictions, maps), names, replicates)
+    return Evaluation(values, score_table(predictions, table_maps), names, replicates)
+
+
+def ground_truth(predictions: dict[str, np.ndarray]) -> np.ndarray:
+    """Per test image: whether it has ground truth for the pixel metrics (defect-free, or a mask path)."""
+    labels = np.asarray(predictions["labels"]).reshape(-1) > 0
+    mask_paths = predictions.get("mask_paths")
+    if mask_paths is None or len(mask_paths) != labels.size:  # predictions from before mask paths were kept
+        return np.ones(labels.size, dtype=bool)
+    return ~labels | (np.asarray(mask_paths, dtype=str) != "")
 
 
 def defect_type(image_path: str) -> str:
@@ -118,6 +148,14 @@ def defect_type(image_path: str) -> str:
     return Path(image_path).parent.name
 
 
+def defect_types(predictions: dict[str, np.ndarray], paths: list[str]) -> list[str]:
+    """Each image's defect type: as the reader recorded it (``defect_types``), else from its path."""
+    recorded = predictions.get("defect_types")
+    if recorded is not None and len(recorded) == len(paths):
+        return [str(name) for name in recorded]
+    return [defect_type(path) if path else "" for path in paths]
+
+
 def score_table(predictions: dict[str, np.ndarray], maps=None) -> pd.DataFrame:
     """One row per test image (SCORE_COLUMNS); ``maps`` at evaluation resolution, or None."""
     scores = np.asarray(predictions["scores"], dtype=np.float64).reshape(-1)
@@ -125,7 +163,7 @@ def score_table(predictions: dict[str, np.ndarray], maps=None) -> pd.DataFrame:
     nan = np.full(scores.size, np.nan)
     table = pd.DataFrame({
         "image_path": paths, "label": (np.asarray(predictions["labels"]).reshape(-1) > 0).astype(np.int8),
-        "defect_type": [defect_type(path) if path else "" for path in paths], "image_score": scores,
+        "defect_type": defect_types(predictions, paths), "image_score": scores,
         "map_max": [float(np.max(one_map)) for one_map in maps] if maps is not None else nan,
         "map_mean": [float(np.mean(one_map, dtype=np.float64)) for one_map in maps] if maps is not None else nan,
     })

@@ -37,6 +37,9 @@ ROW_SCHEMA: dict[str, str] = {
     "task_type": "string", "pixel_metrics_applicable": "boolean", "eval_resolution": "string",
     "degenerate_maps": "boolean",
     "n_train": "Int64", "n_test": "Int64", "n_test_anomalous": "Int64",
+    # Anomalous test images without a ground-truth mask (left out of the pixel metrics); files the
+    # category's preparation skipped as not images (mvtec_layout, folder; null for other types).
+    "n_test_without_mask": "Int64", "n_skipped_files": "Int64",
     "fit_seconds": "float64", "inference_seconds": "float64", "images_per_second": "float64",
     # fit_seconds is training alone; fit_wall_seconds all of anomalib's fit (with its validation passes).
     # The timing job's (iadbench.timing): the torch model alone on synthetic inputs, nothing else running.

@@ -91,6 +91,10 @@ def predict_to(engine, model, datamodule, path: Path, attached: bool = True) -> 
     samples = datamodule.test_data.samples
     mask_path_of = {str(image): mask if isinstance(mask, str) else "" for image, mask in zip(samples.image_path, samples.mask_path)}
     predictions = collect_predictions(batches, mask_path_of)
+    if "defect_type" in samples:  # readers that know each image's defect type (evaluate.score_table)
+        defect_of = dict(zip(samples.image_path.astype(str), samples.defect_type.astype(str), strict=True))
+        predictions["defect_types"] = np.asarray([defect_of.get(str(p), "") for p in predictions["image_paths"]],
+                                                 dtype=str)
     save_predictions(path, predictions)
     return predictions, seconds
 
@@ -146,6 +150,7 @@ def _fit_and_predict(
         "task_type": spec_for_class(type(model), model_name).task_type or (
             "segmentation" if predictions["maps"].size else "classification"),
         "n_train": len(datamodule.train_data),
+        "n_skipped_files": _skipped_files(dataset_root, category),
         "n_test": n_test,
         "fit_seconds": clock.seconds,
         "fit_wall_seconds": fit_wall_seconds,
@@ -155,6 +160,12 @@ def _fit_and_predict(
         "device": str(next(iter(model.parameters()), torch.empty(0)).device),
         **step_info,
     }
+
+
+def _skipped_files(dataset_root: Path, category: str) -> int | None:
+    """Files the category's preparation skipped as not images (its summary.json; None without one)."""
+    summary = dataset_root / category / "summary.json"
+    return read_json(summary).get("n_skipped_files") if summary.is_file() else None
 
 
 def train_job(

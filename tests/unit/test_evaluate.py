@@ -288,3 +288,46 @@ def test_defect_type_comes_from_the_path(path, defect):
     from iadbench.evaluate import defect_type
 
     assert defect_type(path) == defect
+
+
+def with_unmasked_defect(predictions, tmp_path, score: float = 0.8):
+    """``predictions`` plus a third, anomalous image whose defect has no mask (mask path "")."""
+    path = tmp_path / "unmasked.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(path)
+    maps = np.concatenate([predictions["maps"], np.full((1, 4, 4), 5.0, np.float32)])  # would spoil pixel AUROC
+    return {"scores": np.append(predictions["scores"], score), "labels": np.array([0, 1, 1], np.uint8),
+            "maps": maps, "masks": np.concatenate([predictions["masks"], np.zeros((1, 4, 4), np.uint8)]),
+            "image_paths": np.append(predictions["image_paths"], str(path)),
+            "mask_paths": np.append(predictions["mask_paths"], ""), "defect_types": np.array(["good", "dent", "stain"])}
+
+
+@pytest.mark.parametrize("resolution", ["native", "model"])
+def test_pixel_metrics_cover_only_images_with_ground_truth(predictions, tmp_path, resolution):
+    partial = with_unmasked_defect(predictions, tmp_path)
+    values = compute_metrics(partial, resolution, [0.3], n_resamples=20)
+    masked_only = compute_metrics(predictions, resolution, [0.3], n_resamples=20)
+    assert values["n_test_without_mask"] == 1 and masked_only["n_test_without_mask"] == 0
+    for metric in ("pixel_AUROC", "pixel_AP", "pixel_AUPRO"):
+        assert values[metric] == masked_only[metric]  # the unmasked image's hot map is left out
+    assert values["image_AUROC"] == 1.0 and not np.isnan(values["pixel_AUROC_ci_low"])
+
+
+def test_category_without_any_mask_has_nan_pixel_metrics(predictions, tmp_path):
+    partial = with_unmasked_defect(predictions, tmp_path)
+    no_masks = {**partial, "labels": np.array([0, 0, 1], np.uint8), "mask_paths": np.array(["", "", ""]),
+                "scores": np.array([0.1, 0.2, 0.8])}
+    values = compute_metrics(no_masks, "native", [0.3], n_resamples=20)
+    assert values["n_test_without_mask"] == 1 and values["pixel_metrics_applicable"]
+    assert np.isnan(values["pixel_AUROC"]) and np.isnan(values["pixel_AUPRO"]) and values["image_AUROC"] == 1.0
+
+
+def test_recorded_defect_types_go_to_the_score_table(tmp_path, predictions):
+    partial = with_unmasked_defect(predictions, tmp_path)
+    save_predictions(tmp_path / "predictions.npz", partial)
+    (tmp_path / "train_info.json").write_text(json.dumps({"status": "ok"}))
+    frame = evaluate_job(job=JOB, predictions_path=tmp_path / "predictions.npz",
+                         train_info_path=tmp_path / "train_info.json", row_path=tmp_path / "row.parquet",
+                         resolution="native", fpr_limits=[0.3], config_hash="x", n_resamples=10)
+    scores = pd.read_parquet(tmp_path / "scores.parquet")
+    assert list(scores["defect_type"]) == ["good", "dent", "stain"]
+    assert frame["n_test_without_mask"].iloc[0] == 1 and scores["map_max"].notna().all()

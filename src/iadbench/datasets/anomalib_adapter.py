@@ -3,6 +3,11 @@
 Catalog and embedded datasets go through a subclass of ``MVTecAD`` that never downloads and, for families
 whose images stay JPEG (VisA, KolektorSDD, Real-IAD), reads with anomalib's VisA reader (the MVTec reader
 with .jpg/.JPG added).
+
+Where masks are optional (``mvtec_layout``, a ``folder`` whose ``abnormal_dir:`` maps several defects)
+iadbench pairs images and masks itself, by name: a defect image without a mask gets ``mask_path`` "" and
+an all-zero placeholder mask (so batches stack); evaluation leaves such images out of the pixel metrics.
+The samples carry a ``defect_type`` column, which the predictions keep.
 """
 
 from __future__ import annotations
@@ -11,8 +16,9 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from iadbench.datasets.families import family, folder
+from iadbench.datasets.families import family, folder, mvtec_layout
 from iadbench.datasets.prepare import EMBEDDED_TYPE, dataset_type
+from iadbench.datasets.validate import NORMAL_LABEL, defect_folders, mask_folders
 
 
 def datamodule_for(spec: dict[str, Any], root: str | Path, category: str, **kwargs: Any) -> Any:
@@ -30,6 +36,12 @@ def datamodule_for(spec: dict[str, Any], root: str | Path, category: str, **kwar
 
     whole_test_set = {"test_split_mode": TestSplitMode.FROM_DIR, "val_split_mode": ValSplitMode.SAME_AS_TEST}
     kind = dataset_type(spec)
+    if kind == folder.TYPE and folder.multi_defect(spec):
+        base = folder.base_folder(spec)
+        return _classes()["MultiDefectFolder"](
+            name=category, root=base, extensions=folder.image_extensions(spec), **folder.image_dirs(spec, base),
+            **whole_test_set, **kwargs,
+        )
     if kind == folder.TYPE:
         from anomalib.data import Folder
 
@@ -38,6 +50,10 @@ def datamodule_for(spec: dict[str, Any], root: str | Path, category: str, **kwar
             name=category, root=base, extensions=folder.image_extensions(spec), **folder.image_dirs(spec, base),
             **whole_test_set, **kwargs,
         )
+    if kind == mvtec_layout.TYPE:
+        return _classes()["PreparedPartialMasks"](
+            root=Path(root), category=category, extensions=mvtec_layout.image_extensions(spec), **whole_test_set,
+            **kwargs)
     read_jpeg = kind != EMBEDDED_TYPE and family(kind).reads_jpeg  # family() also rejects unknown types
     return _prepared_layout_class()(
         root=Path(root), category=category, read_jpeg=read_jpeg, **whole_test_set, **kwargs
@@ -94,3 +110,136 @@ def _prepared_layout_class() -> type:
             self.test_data = dataset_class(split=Split.TEST, root=self.root, category=self.category)
 
     return PreparedMVTecLayout
+
+
+def find_mask(image: Path, mask_dir: Path | None, extensions: tuple[str, ...]) -> str:
+    """The mask of ``image`` in ``mask_dir`` (``<stem><ext>`` or ``<stem>_mask<ext>``, as validated), or ""."""
+    if mask_dir is None:
+        return ""
+    for name in (image.stem, f"{image.stem}_mask"):
+        for extension in extensions:
+            if (mask_dir / f"{name}{extension}").is_file():
+                return str(mask_dir / f"{name}{extension}")
+    return ""
+
+
+def _files(folder: Path, extensions: tuple[str, ...]) -> list[Path]:
+    return sorted(path for path in folder.iterdir() if path.suffix in extensions and path.is_file()) \
+        if folder.is_dir() else []
+
+
+def layout_samples(category_dir: Path, split: str, extensions: tuple[str, ...]) -> Any:
+    """anomalib's sample table of a prepared MVTec-layout category whose masks may be missing per defect."""
+    from pandas import DataFrame
+
+    rows = []
+    labels = [NORMAL_LABEL] if split == "train" else sorted(
+        path.name for path in (category_dir / split).iterdir() if path.is_dir())
+    for label in labels:
+        mask_dir = None if label == NORMAL_LABEL else category_dir / "ground_truth" / label
+        for image in _files(category_dir / split / label, extensions):
+            rows.append((str(category_dir), split, label, str(image), find_mask(image, mask_dir, extensions),
+                         int(label != NORMAL_LABEL), label))
+    samples = DataFrame(rows, columns=["path", "split", "label", "image_path", "mask_path", "label_index",
+                                       "defect_type"])
+    # Both splits get the category's task (anomalib concatenates them when it moves images between them).
+    has_masks = any(_files(folder, extensions) for folder in _subfolders(category_dir / "ground_truth"))
+    return _with_task(samples, has_masks)
+
+
+def _subfolders(folder: Path) -> list[Path]:
+    return sorted(path for path in folder.iterdir() if path.is_dir()) if folder.is_dir() else []
+
+
+def _with_task(samples: Any, segmentation: bool) -> Any:
+    samples.attrs["task"] = "segmentation" if segmentation else "classification"
+    return samples
+
+
+def folder_defect_samples(samples: Any, abnormal_dir: dict[str, Path], mask_dir: dict[str, Path] | None,
+                          extensions: tuple[str, ...]) -> Any:
+    """anomalib's ``Folder`` samples (read without masks) with each defect image's mask and defect type."""
+    defects = defect_folders(abnormal_dir)
+    masks = mask_folders(abnormal_dir, mask_dir)
+    samples = samples.copy()
+    defect_of, mask_of = {}, {}
+    for defect, folder_path in defects.items():
+        for image in _files(Path(folder_path).resolve(), extensions):
+            defect_of[str(image)] = defect
+            mask_of[str(image)] = find_mask(image, masks[defect].resolve() if defect in masks else None, extensions)
+    resolved = [str(Path(path).resolve()) for path in samples["image_path"]]
+    samples["defect_type"] = [defect_of.get(path, NORMAL_LABEL) for path in resolved]
+    samples["mask_path"] = [mask_of.get(path, "") for path in resolved]
+    return _with_task(samples, bool(masks))
+
+
+@functools.cache
+def _classes() -> dict[str, type]:
+    """The readers of categories with optional masks (defined on first use: anomalib imports torch)."""
+    import torch
+    from anomalib.data import Folder
+    from anomalib.data.dataclasses import ImageItem
+    from anomalib.data.datasets.base.image import AnomalibDataset
+    from anomalib.data.datasets.image.folder import FolderDataset
+    from anomalib.data.utils import LabelName, Split, read_image
+    from torchvision.tv_tensors import Mask
+
+    class PartialMasks:
+        """A dataset whose defect images may lack a mask: those get an all-zero placeholder mask and keep
+        ``mask_path`` "" (evaluation leaves them out of the pixel metrics)."""
+
+        def __getitem__(self, index: int) -> Any:
+            sample = self.samples.iloc[index]
+            if not (self.samples.attrs.get("task") == "segmentation" and sample.label_index == LabelName.ABNORMAL
+                    and not sample.mask_path):
+                return super().__getitem__(index)
+            image = read_image(sample.image_path, as_tensor=True)
+            mask = Mask(torch.zeros(image.shape[-2:])).to(torch.uint8)
+            if self.augmentations:
+                image, mask = self.augmentations(image, mask)
+            return ImageItem(image=image, gt_mask=mask, gt_label=torch.tensor(int(sample.label_index)),
+                             image_path=sample.image_path, mask_path="")
+
+    class LayoutDataset(PartialMasks, AnomalibDataset):
+        """A prepared MVTec-layout category whose defects may lack masks (:func:`layout_samples`)."""
+
+        def __init__(self, root: Path, category: str, split: Any, extensions: tuple[str, ...]) -> None:
+            super().__init__()
+            self.category, self.split = category, split
+            self.samples = layout_samples(Path(root) / category, split.value, extensions)
+
+    class PreparedPartialMasks(_prepared_layout_class()):
+        """The prepared-layout datamodule reading with :class:`LayoutDataset`."""
+
+        def __init__(self, *args: Any, extensions: tuple[str, ...], **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.extensions = tuple(extensions)
+
+        def _setup(self, _stage: str | None = None) -> None:
+            self.train_data = LayoutDataset(self.root, self.category, Split.TRAIN, self.extensions)
+            self.test_data = LayoutDataset(self.root, self.category, Split.TEST, self.extensions)
+
+    class MultiDefectFolderDataset(PartialMasks, FolderDataset):
+        """anomalib's ``FolderDataset`` over several defect folders, masks paired by iadbench."""
+
+        def __init__(self, *, abnormal_dir: dict[str, Path], mask_dir: dict[str, Path] | None = None,
+                     **kwargs: Any) -> None:
+            super().__init__(abnormal_dir=list(abnormal_dir.values()), mask_dir=None, **kwargs)
+            self.samples = folder_defect_samples(self.samples, abnormal_dir, mask_dir, tuple(self.extensions))
+
+    class MultiDefectFolder(Folder):
+        """anomalib's ``Folder`` datamodule whose ``abnormal_dir`` (and ``mask_dir``) map defect names to folders."""
+
+        def __init__(self, *, abnormal_dir: dict[str, Path], mask_dir: dict[str, Path] | None = None,
+                     **kwargs: Any) -> None:
+            super().__init__(abnormal_dir=list(abnormal_dir.values()), mask_dir=None, **kwargs)
+            self.defect_dirs, self.defect_mask_dirs = abnormal_dir, mask_dir
+
+        def _setup(self, _stage: str | None = None) -> None:
+            common = {"name": self.name, "root": self.root, "normal_dir": self.normal_dir,
+                      "abnormal_dir": self.defect_dirs, "normal_test_dir": self.normal_test_dir,
+                      "mask_dir": self.defect_mask_dirs, "extensions": self.extensions}
+            self.train_data = MultiDefectFolderDataset(split=Split.TRAIN, **common)
+            self.test_data = MultiDefectFolderDataset(split=Split.TEST, **common)
+
+    return {"PreparedPartialMasks": PreparedPartialMasks, "MultiDefectFolder": MultiDefectFolder}

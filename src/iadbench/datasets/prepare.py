@@ -11,6 +11,7 @@ for a config entry ``<name>`` (``dataset_dir = resources/datasets/<name>``)::
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -23,12 +24,18 @@ from typing import Any
 from iadbench.datasets import embedded
 from iadbench.datasets.download import DownloadError, checksum_algorithm, download, file_lock, verify_checksum
 from iadbench.datasets.extract import safe_extract
-from iadbench.datasets.families import DatasetFamily, DatasetUnavailableError, family, folder
-from iadbench.datasets.validate import CategorySummary, DatasetValidationError, validate_category
+from iadbench.datasets.families import DatasetFamily, DatasetUnavailableError, family, folder, mvtec_layout
+from iadbench.datasets.validate import (
+    CategorySummary,
+    DatasetValidationError,
+    mask_folders,
+    validate_category,
+)
 
 logger = logging.getLogger(__name__)
 
 COMPLETE_MARKER = ".complete"
+SUMMARY_FILE = "summary.json"
 DOWNLOAD_SUBDIR = "download"
 EXTRACTED_SUBDIR = "extracted"
 EMBEDDED_TYPE = "embedded"
@@ -62,7 +69,12 @@ def dataset_categories(spec: dict[str, Any]) -> list[str]:
     if kind == EMBEDDED_TYPE:
         return select_categories(selected, embedded.CATEGORIES, kind)
     if kind == folder.TYPE:
+        if "good" in (spec.get("abnormal_dir") or {}):
+            raise ValueError("folder dataset: `abnormal_dir:` may not name a defect 'good' (the defect-free label)")
+        mask_folders(spec.get("abnormal_dir"), spec.get("mask_dir"))  # the two forms agree (no disk access)
         return folder.categories(selected, RESERVED_NAMES)
+    if kind == mvtec_layout.TYPE:
+        return mvtec_layout.categories(spec, selected, RESERVED_NAMES)
     return select_categories(selected, family(kind).categories, kind)
 
 
@@ -123,6 +135,9 @@ def prepare_dataset(
             source = None  # generated per category; nothing to fetch
         elif kind == folder.TYPE:
             source = folder.source_root(spec)
+        elif kind == mvtec_layout.TYPE:
+            source = mvtec_layout.source_folder(spec).resolve()
+            record["path"] = str(spec["path"])
         else:
             source = _fetch(spec, family(kind), dataset_dir, record, download_options or {})
         _write_marker(dataset_dir, source, record)
@@ -241,7 +256,9 @@ def prepare_category(spec: dict[str, Any], root: str | Path, category: str) -> C
     Embedded categories are generated (no summary). Others are assembled from the complete dataset in a
     temporary folder and renamed into place only when valid; an invalid one is kept as
     ``.<category>.invalid`` for inspection and the validation error names its file. ``folder`` datasets
-    only get their folders validated and described in ``<category>/folder.json``.
+    only get their folders validated and described in ``<category>/folder.json``. ``folder`` and
+    ``mvtec_layout`` categories also get ``<category>/summary.json`` (the :class:`CategorySummary`: image
+    counts, defects without masks, files skipped as not images).
     """
     dataset_dir = Path(root)
     kind = dataset_type(spec)
@@ -257,10 +274,24 @@ def prepare_category(spec: dict[str, Any], root: str | Path, category: str) -> C
     try:
         if kind == folder.TYPE:
             summary = folder.prepare(spec, source, staging)
+        elif kind == mvtec_layout.TYPE:
+            extensions = mvtec_layout.image_extensions(spec)
+            skipped = mvtec_layout.convert(source, category, staging, extensions)
+            try:
+                summary = _validate_staged(dataset_dir, category, staging, extensions, masks_optional=True)
+            except DatasetValidationError as error:  # name the user's own file, not its link in the copy
+                invalid = dataset_dir / f".{category}.invalid"
+                if not error.path.is_relative_to(invalid):
+                    raise
+                raise type(error)(source / category / error.path.relative_to(invalid), error.reason) from None
+            summary.n_skipped_files = len(skipped)
         else:
             info = family(kind)
             info.convert(source, category, staging, spec)
             summary = _validate_staged(dataset_dir, category, staging, info.image_extensions)
+        if kind in (folder.TYPE, mvtec_layout.TYPE):
+            summary.category = category
+            (staging / SUMMARY_FILE).write_text(json.dumps(dataclasses.asdict(summary), indent=2) + "\n")
         if target.is_dir() and not target.is_symlink():
             shutil.rmtree(target)
         elif target.exists() or target.is_symlink():
@@ -281,10 +312,10 @@ def _generate_embedded(spec: dict[str, Any], dataset_dir: Path, category: str) -
 
 
 def _validate_staged(
-    dataset_dir: Path, category: str, staging: Path, extensions: tuple[str, ...]
+    dataset_dir: Path, category: str, staging: Path, extensions: tuple[str, ...], masks_optional: bool = False
 ) -> CategorySummary:
     try:
-        summary = validate_category(dataset_dir, staging.name, extensions=extensions)
+        summary = validate_category(dataset_dir, staging.name, extensions=extensions, masks_optional=masks_optional)
     except DatasetValidationError as error:
         invalid = dataset_dir / f".{category}.invalid"
         shutil.rmtree(invalid, ignore_errors=True)

@@ -69,6 +69,10 @@ class CategorySummary:
     n_train: int
     n_test_good: int
     n_test_defect: dict[str, int] = field(default_factory=dict)
+    # Defects without a mask folder (masks optional: mvtec_layout, folder): image metrics only.
+    defects_without_masks: list[str] = field(default_factory=list)
+    # Files in the image folders that are not images (wrong suffix): skipped, counted, logged once.
+    n_skipped_files: int = 0
 
     @property
     def n_test(self) -> int:
@@ -76,12 +80,15 @@ class CategorySummary:
 
 
 def validate_category(
-    root: str | Path, category: str, *, extensions: tuple[str, ...] = IMAGE_EXTENSIONS, decode: bool = True
+    root: str | Path, category: str, *, extensions: tuple[str, ...] = IMAGE_EXTENSIONS, decode: bool = True,
+    masks_optional: bool = False,
 ) -> CategorySummary:
     """Check ``root/category`` (MVTec AD layout) and raise the first problem found, naming the file.
 
     ``extensions`` are the image suffixes the reader will pick up; with ``decode`` every image and
-    mask is fully decoded (catches truncated files, not only broken headers).
+    mask is fully decoded (catches truncated files, not only broken headers). ``masks_optional``: a
+    defect without a ``ground_truth/<defect>`` folder is valid (listed in the summary's
+    ``defects_without_masks``); a defect whose mask folder exists still needs every mask.
     """
     category_dir = Path(root) / category
     if not category_dir.is_dir():
@@ -99,15 +106,22 @@ def validate_category(
     for image in train_images + test_images.get(NORMAL_LABEL, []):
         _image_size(image, decode)
     _check_no_stray_masks(category_dir, labels, extensions)
+    without_masks = []
     for label in labels:
         if label != NORMAL_LABEL:
             mask_dir = category_dir / "ground_truth" / label
-            _check_masks(test_images[label], test_dir / label, mask_dir, extensions, decode)
+            if masks_optional and not mask_dir.is_dir():
+                without_masks.append(label)
+                for image in test_images[label]:
+                    _image_size(image, decode)
+            else:
+                _check_masks(test_images[label], test_dir / label, mask_dir, extensions, decode)
     return CategorySummary(
         category=category,
         n_train=len(train_images),
         n_test_good=len(test_images.get(NORMAL_LABEL, [])),
         n_test_defect={label: len(images) for label, images in test_images.items() if label != NORMAL_LABEL},
+        defects_without_masks=without_masks,
     )
 
 
@@ -174,8 +188,8 @@ def _check_masks(
 
 def validate_folder(
     normal_dir: str | Path,
-    abnormal_dir: str | Path | None = None,
-    mask_dir: str | Path | None = None,
+    abnormal_dir: str | Path | dict[str, str | Path] | None = None,
+    mask_dir: str | Path | dict[str, str | Path] | None = None,
     normal_test_dir: str | Path | None = None,
     *,
     extensions: tuple[str, ...] = IMAGE_EXTENSIONS,
@@ -183,26 +197,65 @@ def validate_folder(
 ) -> CategorySummary:
     """The same checks for a custom dataset read by anomalib's ``Folder`` datamodule.
 
-    Without ``normal_test_dir`` anomalib moves part of the normal images to the test set, so only the
-    defect images are required for testing.
+    ``abnormal_dir`` and ``mask_dir`` are one folder each, or mappings defect name -> folder (several defect
+    types; a defect missing from the ``mask_dir`` mapping has no masks: image metrics only). Without
+    ``normal_test_dir`` anomalib moves part of the normal images to the test set, so only the defect
+    images are required for testing.
     """
     normal = _images(Path(normal_dir), extensions)
     if not normal:
         raise EmptyTrainSetError(Path(normal_dir), f"no normal images ({', '.join(extensions)})")
-    abnormal = _images(Path(abnormal_dir), extensions) if abnormal_dir else []
-    if not abnormal:
+    defects = defect_folders(abnormal_dir)
+    masks = mask_folders(abnormal_dir, mask_dir)
+    abnormal = {defect: _images(folder, extensions) for defect, folder in defects.items()}
+    if not any(abnormal.values()):
         raise EmptyTestSetError(
-            Path(abnormal_dir or normal_dir), "no abnormal images to test on (set `abnormal_dir:`)"
+            next(iter(defects.values()), Path(normal_dir)), "no abnormal images to test on (set `abnormal_dir:`)"
         )
     normal_test = _images(Path(normal_test_dir), extensions) if normal_test_dir else []
     for image in normal + normal_test:
         _image_size(image, decode)
-    if mask_dir:
-        _check_masks(abnormal, Path(abnormal_dir), Path(mask_dir), extensions, decode)
-    else:
-        for image in abnormal:
-            _image_size(image, decode)
+    for defect, images in abnormal.items():
+        if defect in masks:
+            _check_masks(images, defects[defect], masks[defect], extensions, decode)
+        else:
+            for image in images:
+                _image_size(image, decode)
     return CategorySummary(
         category=Path(normal_dir).name, n_train=len(normal), n_test_good=len(normal_test),
-        n_test_defect={Path(abnormal_dir).name: len(abnormal)},
+        n_test_defect={defect: len(images) for defect, images in abnormal.items()},
+        defects_without_masks=[defect for defect in defects if defect not in masks],
     )
+
+
+def defect_folders(abnormal_dir: str | Path | dict[str, str | Path] | None) -> dict[str, Path]:
+    """Defect name -> folder: a mapping as given, one folder named by itself."""
+    if abnormal_dir is None:
+        return {}
+    if isinstance(abnormal_dir, dict):
+        return {defect: Path(folder) for defect, folder in abnormal_dir.items()}
+    return {Path(abnormal_dir).name: Path(abnormal_dir)}
+
+
+def mask_folders(abnormal_dir, mask_dir) -> dict[str, Path]:
+    """Defect name -> mask folder, for the defects that have masks (checked against ``abnormal_dir``)."""
+    if mask_dir is None:
+        return {}
+    defects = defect_folders(abnormal_dir)
+    mapped = isinstance(mask_dir, dict)
+    if mapped != isinstance(abnormal_dir, dict):
+        raise ValueError("folder dataset: `abnormal_dir:` and `mask_dir:` must both be one folder or both map "
+                         "defect names to folders")
+    if not mapped:
+        return {defect: Path(mask_dir) for defect in defects}
+    unknown = sorted(set(mask_dir) - set(defects))
+    if unknown:
+        raise ValueError(f"folder dataset: `mask_dir:` names defects {unknown} that `abnormal_dir:` does not "
+                         f"map (it maps: {', '.join(defects)})")
+    return {defect: Path(folder) for defect, folder in mask_dir.items()}
+
+
+def non_images(folders: list[Path], extensions: tuple[str, ...]) -> list[Path]:
+    """Files in ``folders`` (not below) without one of ``extensions``: what the readers skip."""
+    return sorted(path for folder in folders if folder.is_dir() for path in folder.iterdir()
+                  if path.is_file() and path.suffix not in extensions)

@@ -3,6 +3,11 @@
 Unlike the catalog families (:class:`~iadbench.datasets.families.base.DatasetFamily`) it has no known
 categories, nothing to fetch and nothing to convert: the config names the folders, preparing a category
 only validates them, so it exposes these few functions instead.
+
+``abnormal_dir:`` (and ``mask_dir:``) may map defect names to folders: the defect types of one category
+(the report's one column), each image's defect type kept in ``scores.parquet``. A defect the ``mask_dir``
+mapping leaves out has no masks (image metrics only). Files in the folders that are not images (by
+``extensions:``) are skipped: logged once and counted in the category's ``summary.json``.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from iadbench.datasets.families.base import DatasetUnavailableError
-from iadbench.datasets.validate import IMAGE_EXTENSIONS, CategorySummary, validate_folder
+from iadbench.datasets.families.mvtec_layout import log_skipped
+from iadbench.datasets.validate import IMAGE_EXTENSIONS, CategorySummary, non_images, validate_folder
 
 TYPE = "folder"
 DEFAULT_CATEGORY = "custom"
@@ -33,9 +39,24 @@ def base_folder(spec: dict[str, Any]) -> Path:
     return Path(spec.get("path", ".")).expanduser()
 
 
-def image_dirs(spec: dict[str, Any], base: Path) -> dict[str, Path]:
-    """The configured ``*_dir:`` folders under ``base``, keyed as anomalib's ``Folder`` takes them."""
-    return {key: base / spec[key] for key in DIR_KEYS if spec.get(key)}
+def image_dirs(spec: dict[str, Any], base: Path) -> dict[str, Path | dict[str, Path]]:
+    """The configured ``*_dir:`` folders under ``base``, keyed as anomalib's ``Folder`` takes them (a mapping
+    defect name -> folder stays a mapping)."""
+    return {key: {name: base / one for name, one in spec[key].items()} if isinstance(spec[key], dict)
+            else base / spec[key] for key in DIR_KEYS if spec.get(key)}
+
+
+def multi_defect(spec: dict[str, Any]) -> bool:
+    """Whether ``abnormal_dir:`` maps defect names to folders (read through iadbench's own pairing)."""
+    return isinstance(spec.get("abnormal_dir"), dict)
+
+
+def all_folders(dirs: dict[str, Path | dict[str, Path]]) -> list[tuple[str, Path]]:
+    """(key, folder) of every configured folder, mappings flattened (key ``abnormal_dir.<defect>``)."""
+    flat = []
+    for key, value in dirs.items():
+        flat += [(f"{key}.{name}", one) for name, one in value.items()] if isinstance(value, dict) else [(key, value)]
+    return flat
 
 
 def image_extensions(spec: dict[str, Any]) -> tuple[str, ...]:
@@ -46,9 +67,9 @@ def image_extensions(spec: dict[str, Any]) -> tuple[str, ...]:
 def source_root(spec: dict[str, Any]) -> Path:
     """The resolved base folder, once every configured ``*_dir:`` is checked to be a folder."""
     base = base_folder(spec)
-    for key in DIR_KEYS:
-        if spec.get(key) and not (base / spec[key]).is_dir():
-            raise DatasetUnavailableError(f"folder dataset: `{key}:` {base / spec[key]} is not a folder")
+    for key, path in all_folders(image_dirs(spec, base)):
+        if not path.is_dir():
+            raise DatasetUnavailableError(f"folder dataset: `{key}:` {path} is not a folder")
     if not spec.get("normal_dir"):
         raise DatasetUnavailableError("folder dataset: `normal_dir:` is required")
     return base.resolve()
@@ -58,7 +79,16 @@ def prepare(spec: dict[str, Any], base: Path, staging: Path) -> CategorySummary:
     """Validate the folders and describe them in ``staging/folder.json``."""
     dirs = image_dirs(spec, base)
     extensions = image_extensions(spec)
-    summary = validate_folder(**dirs, extensions=extensions)
-    description = {key: str(path) for key, path in dirs.items()} | {"extensions": list(extensions)}
+    try:
+        summary = validate_folder(**dirs, extensions=extensions)
+    except ValueError as error:
+        if hasattr(error, "path"):
+            raise
+        raise DatasetUnavailableError(str(error)) from None
+    skipped = non_images([path for _, path in all_folders(dirs)], extensions)
+    log_skipped(skipped, extensions, f"folder dataset {base}")
+    summary.n_skipped_files = len(skipped)
+    description = {key: {name: str(one) for name, one in value.items()} if isinstance(value, dict) else str(value)
+                   for key, value in dirs.items()} | {"extensions": list(extensions)}
     (staging / "folder.json").write_text(json.dumps(description, indent=2) + "\n")
     return summary
