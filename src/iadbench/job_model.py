@@ -101,15 +101,28 @@ def job_manifest(results_dir: str | Path, dataset: str, category: str, model: st
         row = pd.read_parquet(row_path).iloc[0]
         metrics = {key: float(value) for key, value in row.items() if key.startswith(("image_", "pixel_"))
                    and "_ci_" not in key and key != "image_F1_threshold" and _is_number(value)}
+    test_sizes = {_image_size(path) for path in predictions["image_paths"][:64]}
     threshold, _ = f1_optimal_threshold(scores, labels) if labels.any() and not labels.all() else (math.nan, None)
     return {
         "dataset": dataset, "category": category, "model": model, "seed": int(seed),
         "model_spec": config["models"][model], "image_size": trained_by["image_size"], "weights": config["weights"],
         "dataset_type": trained_by["dataset"].get("type", "embedded"), "metrics": metrics,
         "test_scores": scores.tolist(), "test_labels": labels.tolist(),
+        # [width, height] of the job's test images (None: several sizes or unreadable); predict notes others.
+        "test_image_size": list(next(iter(test_sizes))) if len(test_sizes) == 1 and None not in test_sizes else None,
         "image_F1_threshold": None if math.isnan(threshold) else float(threshold),
         "config_hash": wanted, "iadbench_version": package_version("iadbench"),
     }
+
+
+def _image_size(path: str) -> tuple[int, int] | None:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except OSError:
+        return None
 
 
 def _is_number(value: Any) -> bool:
@@ -205,3 +218,41 @@ def load_model_folder(folder: str | Path, asset_dir: str | Path = ASSET_DIR, sou
     if missing:
         raise JobModelError(f"{source}: {manifest_path.name} lacks {', '.join(missing)}")
     return _load(manifest, checkpoint, source, asset_dir)
+
+
+def load_hub_model(repo_id: str, revision: str | None = None, asset_dir: str | Path = ASSET_DIR) -> JobModel:
+    """The model of a model folder published on the Hugging Face Hub (``model.ckpt`` and ``iadbench_job.json``
+    through ``hf_hub_download``: from the local cache when there, offline with ``HF_HUB_OFFLINE=1``)."""
+    from huggingface_hub import constants, hf_hub_download
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    at = f"@{revision}" if revision else ""
+    source = f"Hugging Face Hub model {repo_id}{at}"
+    fetch = f"`hf download {repo_id}{f' --revision {revision}' if revision else ''}`"
+    folders = set()
+    for filename in (MANIFEST_NAME, CHECKPOINT_NAME):
+        try:
+            folders.add(Path(hf_hub_download(repo_id, filename, revision=revision)).parent)
+        except LocalEntryNotFoundError:
+            raise JobModelError(
+                f"{source}: {filename} is not in the local Hugging Face cache ({constants.HF_HUB_CACHE}) and "
+                f"cannot be downloaded (offline: HF_HUB_OFFLINE={int(constants.HF_HUB_OFFLINE)}); fetch it where "
+                f"the Hub is reachable with {fetch} (same HF_HOME), then run again") from None
+        except (RepositoryNotFoundError, RevisionNotFoundError) as error:
+            raise JobModelError(f"{source}: no such repository or revision on the Hub ({type(error).__name__}); "
+                                "check the repo id (owner/name) and, for a private repository, HF_TOKEN") from None
+        except EntryNotFoundError:
+            raise JobModelError(f"{source}: the repository has no {filename}: not an iadbench model folder "
+                                f"({CHECKPOINT_NAME} + {MANIFEST_NAME})") from None
+        except HfHubHTTPError as error:
+            raise JobModelError(f"{source}: download failed: {error}") from None
+    folder, = folders if len(folders) == 1 else (None,)
+    if folder is None:
+        raise JobModelError(f"{source}: {MANIFEST_NAME} and {CHECKPOINT_NAME} resolved to different revisions")
+    return load_model_folder(folder, asset_dir, source=source)
