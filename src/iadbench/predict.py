@@ -337,15 +337,17 @@ def load_source(entry: dict[str, Any], config: dict[str, Any] | None, results_di
 
 def predict_set(*, name: str, entry: dict[str, Any], config: dict[str, Any] | None, out_dir: str | Path,
                 template_dir: str | Path, results_dir: str | Path = "results", workdir: str | Path = ".",
-                asset_dir: str | Path | None = None, threads: int = 1, **output_paths: Any) -> pd.DataFrame:
-    """Score a predict entry's images and write its outputs (see :func:`write_outputs`); returns the rows."""
+                asset_dir: str | Path | None = None, threads: int = 1, model_loader=None,
+                **output_paths: Any) -> pd.DataFrame:
+    """Score a predict entry's images and write its outputs (see :func:`write_outputs`); returns the rows.
+    ``model_loader``: a function returning the model, in place of the entry's source (a model folder)."""
     import torch
 
     from iadbench.assets import ASSET_DIR
 
     torch.set_num_threads(threads)
     paths = expand_images(entry["images"], workdir)
-    job_model = load_source(entry, config, results_dir, asset_dir or ASSET_DIR)
+    job_model = model_loader() if model_loader else load_source(entry, config, results_dir, asset_dir or ASSET_DIR)
     threshold = entry.get("threshold") or {}
     frame, maps = score_images(job_model, paths, threshold.get("method", "f1"), threshold.get("max_fpr", 0.01),
                                read_base=workdir)
