@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "report" / "templates"
 MANIFEST = "manifest.json"
 NAMESPACE_PLACEHOLDER = "<your-namespace>"
+HIDDEN = [".*", "**/.*"]
 
 
 class PublishError(ValueError):
@@ -132,7 +133,7 @@ def _random_weights(config: dict[str, Any]) -> bool:
 
 
 def model_card(job: Job, manifest: dict[str, Any], row: pd.Series | dict[str, Any], config: dict[str, Any],
-               exported: list[str]):
+               exported: list[str], export_record: dict[str, Any] | None = None):
     """The job's model card (huggingface_hub ``ModelCard``): metadata with a ``model-index`` of its metrics."""
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
@@ -151,7 +152,7 @@ def model_card(job: Job, manifest: dict[str, Any], row: pd.Series | dict[str, An
                          + (["random-weights"] if _random_weights(config) else []))
     body = _markdown_environment().get_template("model_card.md.j2").render(
         job=job._asdict(), model_name=model_name, manifest=manifest, metrics=metrics,
-        random_weights=_random_weights(config), exported=exported,
+        random_weights=_random_weights(config), exported=exported, export=export_record,
         versions={key: str(row.get(key) or "") for key in ("anomalib_version", "torch_version",
                                                              "iadbench_version", "git_commit")},
         model_spec_yaml=yaml.safe_dump({job.model: manifest["model_spec"]}, sort_keys=False).rstrip())
@@ -191,6 +192,43 @@ def dataset_card(frame: pd.DataFrame, config: dict[str, Any], published: list[Jo
     return DatasetCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
 
 
+def selection(frame: pd.DataFrame, publish: dict[str, Any], export_jobs: str | list[dict[str, Any]]) -> dict[str, list]:
+    """``{"publish": [...], "export": [...]}``: the jobs (as dicts) each target acts on.
+
+    ``export_jobs``: ``publish`` (the same jobs), ``all`` (every ok job) or a list; a listed job must be in the
+    results (a failed one is exported to a failed record saying why)."""
+    published = select_jobs(frame, publish["jobs"], publish["metric"])
+    if export_jobs == "publish":
+        exported = published
+    elif export_jobs == "all":
+        exported = select_jobs(frame, "all")
+    else:
+        exported = []
+        for entry in export_jobs:
+            job = Job(str(entry["dataset"]), str(entry["category"]), str(entry["model"]), int(entry["seed"]))
+            if frame[(frame["dataset"] == job.dataset) & (frame["category"] == job.category)
+                     & (frame["model"] == job.model) & (frame["seed"] == job.seed)].empty:
+                raise PublishError(f"export.jobs: {job_path(job)} is not in the results (not a configured job)")
+            exported.append(job)
+    return {"publish": [job._asdict() for job in published], "export": [job._asdict() for job in exported]}
+
+
+def write_selection(benchmark_path: str | Path, publish: dict[str, Any], export_jobs, out_path: str | Path) -> None:
+    write_json(out_path, selection(pd.read_parquet(benchmark_path), publish, export_jobs))
+
+
+def publish_selected(*, results_dir: str | Path, benchmark_path: str | Path, selection_path: str | Path,
+                     config: dict[str, Any], out_dir: str | Path) -> dict[str, Any]:
+    """:func:`publish_run` for the jobs of ``selection_path`` (results/selected_jobs.json), with the export
+    folders of those that were exported."""
+    chosen = read_json(selection_path)
+    jobs = [Job(**entry) for entry in chosen["publish"]]
+    exported = {Job(**entry) for entry in chosen["export"]}
+    export_dirs = {job: Path(results_dir, "export", job_path(job)) for job in jobs if job in exported}
+    return publish_run(results_dir=results_dir, benchmark_path=benchmark_path, config=config, jobs=jobs,
+                       out_dir=out_dir, export_dirs=export_dirs)
+
+
 def _copy(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.tmp")
@@ -227,10 +265,12 @@ def publish_run(*, results_dir: str | Path, benchmark_path: str | Path, config: 
         _copy(checkpoint, folder / "model.ckpt")
         manifest = job_manifest(results_dir, job, config)
         write_json(folder / "iadbench_job.json", manifest)
-        exported = []
+        exported, export_record = [], None
         if job in export_dirs:
             exported = _copy_export(Path(export_dirs[job]), folder / "export")
-        model_card(job, manifest, row, config, exported).save(folder / "README.md")
+            if exported:
+                export_record = read_json(Path(export_dirs[job]) / "export.json")
+        model_card(job, manifest, row, config, exported, export_record).save(folder / "README.md")
         folders.append({"folder": f"models/{job_folder_name(job)}", "repo_type": "model",
                         "repo_name": f"{publish['repo_prefix']}-{job_folder_name(job)}", "job": job._asdict()})
     dataset_card(frame, config, jobs, now).save(staging / "dataset" / "README.md")
@@ -243,9 +283,16 @@ def publish_run(*, results_dir: str | Path, benchmark_path: str | Path, config: 
 
 
 def _copy_export(export_dir: Path, target: Path) -> list[str]:
-    """The job's exported model files (``model.onnx``, ``openvino/model.xml`` + ``.bin``, ``export.json``)."""
+    """The job's exported files of the formats that passed parity (``model.onnx``, ``openvino/model.xml`` +
+    ``.bin``) and its ``export.json`` (the parity and throughput record)."""
+    record_path = export_dir / "export.json"
+    if not record_path.is_file():
+        return []
+    formats = read_json(record_path).get("formats") or {}
+    files = {"onnx": ("model.onnx", "model.onnx.data"), "openvino": ("openvino/model.xml", "openvino/model.bin")}
     copied = []
-    for relative in ("model.onnx", "model.onnx.data", "openvino/model.xml", "openvino/model.bin", "export.json"):
+    for relative in [name for fmt, entry in formats.items() if entry.get("status") == "ok"
+                     for name in files.get(fmt, ())] + ["export.json"]:
         if (export_dir / relative).is_file():
             _copy(export_dir / relative, target / relative)
             copied.append(f"export/{relative}")
@@ -266,7 +313,9 @@ def hub_token() -> str | None:
 
 
 def _files(folder: Path) -> list[tuple[str, int]]:
-    return sorted((str(path.relative_to(folder)), path.stat().st_size) for path in folder.rglob("*") if path.is_file())
+    """The files upload sends: every file but hidden ones (e.g. Snakemake's .snakemake_timestamp)."""
+    return sorted((str(path.relative_to(folder)), path.stat().st_size) for path in folder.rglob("*")
+                  if path.is_file() and not any(part.startswith(".") for part in path.relative_to(folder).parts))
 
 
 def upload(publish_dir: str | Path, *, namespace: str | None = None, dry_run: bool = False,
@@ -307,7 +356,7 @@ def upload(publish_dir: str | Path, *, namespace: str | None = None, dry_run: bo
             echo(f"  {name}  {size} bytes")
         if send:
             api.create_repo(repo_id=repo_id, repo_type=entry["repo_type"], private=private, exist_ok=True)
-            api.upload_folder(repo_id=repo_id, repo_type=entry["repo_type"], folder_path=str(folder),
+            api.upload_folder(repo_id=repo_id, repo_type=entry["repo_type"], folder_path=str(folder), ignore_patterns=HIDDEN,
                               commit_message=f"iadbench publish {manifest.get('created', '')}".strip())
     return plan
 
@@ -335,17 +384,6 @@ def run_upload(arguments: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0
-
-
-def export_dirs_of(jobs: Iterable[Job], export_jsons: Iterable[str | Path]) -> dict[Job, Path]:
-    """The export folders of ``jobs`` among ``export_jsons`` (results/export/<job>/export.json) that exported."""
-    found = {}
-    by_path = {Path(path).parent.as_posix(): Path(path).parent for path in export_jsons}
-    for job in jobs:
-        for key, folder in by_path.items():
-            if key.endswith(job_path(job)) and read_json(folder / "export.json").get("status") == "ok":
-                found[job] = folder
-    return found
 
 
 if __name__ == "__main__":
