@@ -84,10 +84,54 @@ def run_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def register_export(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "export", help="export a trained job's model to ONNX / OpenVINO with a parity check",
+        description="Export the model of a benchmark job (iadbench.export): model.onnx, openvino/, export.json "
+                    "(parity with the checkpoint on the job's test images, batch-1 CPU throughput) in --out.")
+    parser.add_argument("--job", type=_job, required=True, metavar="DATASET/CATEGORY/MODEL/SEED",
+                        help="a trained job of --results (trained with --config)")
+    parser.add_argument("--results", type=Path, default=Path("results"), help="results folder (default: results)")
+    parser.add_argument("--config", type=Path, default=Path("config/config.yaml"),
+                        help="the config that trained --job (default: config/config.yaml)")
+    parser.add_argument("--formats", nargs="+", choices=("onnx", "openvino"), help="default: export.formats")
+    parser.add_argument("--out", type=Path, help="output folder (default: <results>/export/<job path>)")
+    parser.set_defaults(run=run_export)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from iadbench.config import Job, load_config
+    from iadbench.export import export_job
+
+    config = load_config(args.config, repo_file("workflow/schemas/config.schema.yaml"))
+    job = Job(*args.job)
+    out = args.out or args.results / "export" / "/".join(map(str, job))
+    record = export_job(results_dir=args.results, job=job, config=config, out_dir=out,
+                        formats=args.formats or config["export"]["formats"], tolerance=config["export"]["tolerance"],
+                        repeats=config["export"]["timing_repeats"])
+    for fmt, entry in record.get("formats", {}).items():
+        print(f"{fmt}: {entry['status']} {entry.get('reason', '')}".rstrip())
+    print(f"{record['status']}: {out}/export.json" + (f" ({record['reason']})" if record["reason"] else ""))
+    return 0 if record["status"] == "ok" else 1
+
+
+def register_upload(subparsers) -> None:
+    from iadbench.publish import add_upload_arguments, run_upload
+
+    parser = subparsers.add_parser(
+        "upload", help="upload the folders `snakemake publish` wrote to the Hugging Face Hub",
+        description="Create each repo and upload its folder (HfApi.create_repo + upload_folder) when a token is set "
+                    "(HF_TOKEN or `huggingface-cli login`); otherwise print what would be uploaded.")
+    add_upload_arguments(parser)
+    parser.set_defaults(run=run_upload)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="iadbench", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     register_predict(subparsers)
+    register_export(subparsers)
+    register_upload(subparsers)
     return parser
 
 
