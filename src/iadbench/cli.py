@@ -76,7 +76,8 @@ def run_predict(args: argparse.Namespace) -> int:
     out = args.out or args.results / "predict" / f"cli-{label}"
     model_loader = (lambda: load_model_folder(args.model_folder)) if args.model_folder else None
     frame = predict_set(name=f"cli-{label}", entry=entry, config=config, out_dir=out, results_dir=args.results,
-                        template_dir=repo_file("report/templates"), threads=args.threads, model_loader=model_loader)
+                        template_dir=repo_file("report/templates"), threads=args.threads, model_loader=model_loader,
+                        configfile=args.config)
     errors = int((frame["status"] != "ok").sum())
     print(f"{len(frame)} files: {len(frame) - errors} scored, {int((frame['decision'] == 'anomalous').sum())} "
           f"anomalous (threshold {frame['threshold'].iloc[0]:.6g}, {frame['threshold_method'].iloc[0]}), "

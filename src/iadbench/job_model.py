@@ -28,6 +28,7 @@ from iadbench.provenance import package_version
 
 MANIFEST_NAME = "iadbench_job.json"
 CHECKPOINT_NAME = "model.ckpt"
+DEFAULT_CONFIG = "config/config.yaml"
 
 
 class JobModelError(ValueError):
@@ -38,10 +39,12 @@ def job_path(dataset: str, category: str, model: str, seed: int) -> str:
     return f"{dataset}/{category}/{model}/{seed}"
 
 
-def train_command(results_dir: str | Path, dataset: str, category: str, model: str, seed: int) -> str:
-    """The command that trains a job (its checkpoint as Snakemake target)."""
+def train_command(results_dir: str | Path, dataset: str, category: str, model: str, seed: int,
+                  configfile: str | Path | None = None) -> str:
+    """The command that trains a job (its checkpoint as Snakemake target; ``--configfile`` unless the default)."""
     target = Path(results_dir) / "train" / job_path(dataset, category, model, seed) / CHECKPOINT_NAME
-    return f"snakemake --cores all {target}"
+    option = f" --configfile {configfile}" if configfile and Path(configfile) != Path(DEFAULT_CONFIG) else ""
+    return f"snakemake --cores all {target}{option}"
 
 
 def _job_spec(config: dict[str, Any], dataset: str, category: str, model: str, seed: int) -> tuple[Any, dict]:
@@ -60,7 +63,7 @@ def _job_spec(config: dict[str, Any], dataset: str, category: str, model: str, s
 
 
 def job_manifest(results_dir: str | Path, dataset: str, category: str, model: str, seed: int,
-                 config: dict[str, Any]) -> dict[str, Any]:
+                 config: dict[str, Any], configfile: str | Path | None = None) -> dict[str, Any]:
     """The content of ``iadbench_job.json`` for a trained job of ``results_dir`` (config: the validated
     config that trained it).
 
@@ -77,7 +80,7 @@ def job_manifest(results_dir: str | Path, dataset: str, category: str, model: st
     name = job_path(*job)
     results_dir = Path(results_dir)
     train_dir = results_dir / "train" / name
-    command = train_command(results_dir, *job)
+    command = train_command(results_dir, *job, configfile=configfile)
     info_path, checkpoint = train_dir / "train_info.json", train_dir / CHECKPOINT_NAME
     if not checkpoint.exists() or not info_path.exists():
         raise JobModelError(f"job {name} has no checkpoint ({checkpoint} is missing); train it with `{command}`")
@@ -193,9 +196,11 @@ def _load(manifest: dict[str, Any], checkpoint: Path, source: str, asset_dir: st
 
 
 def load_job_model(results_dir: str | Path, dataset: str, category: str, model: str, seed: int,
-                   config: dict[str, Any], asset_dir: str | Path = ASSET_DIR) -> JobModel:
-    """The trained model of a benchmark job of ``results_dir`` (``config``: the validated config)."""
-    manifest = job_manifest(results_dir, dataset, category, model, seed, config)
+                   config: dict[str, Any], asset_dir: str | Path = ASSET_DIR,
+                   configfile: str | Path | None = None) -> JobModel:
+    """The trained model of a benchmark job of ``results_dir`` (``config``: the validated config, read from
+    ``configfile``, named in the error messages' training command)."""
+    manifest = job_manifest(results_dir, dataset, category, model, seed, config, configfile)
     checkpoint = Path(results_dir) / "train" / job_path(dataset, category, model, seed) / CHECKPOINT_NAME
     return _load(manifest, checkpoint, f"job {job_path(dataset, category, model, seed)}", asset_dir)
 

@@ -314,7 +314,7 @@ def model_summary(job_model) -> dict[str, Any]:
 
 
 def load_source(entry: dict[str, Any], config: dict[str, Any] | None, results_dir: str | Path,
-                asset_dir: str | Path):
+                asset_dir: str | Path, configfile: str | Path | None = None):
     """The model of a predict entry (``job``, ``best`` or ``hub``), loaded."""
     from iadbench.job_model import load_hub_model, load_job_model
     from iadbench.predict_config import best_job
@@ -332,13 +332,13 @@ def load_source(entry: dict[str, Any], config: dict[str, Any] | None, results_di
     else:
         spec = entry["job"]
         job = (spec["dataset"], spec["category"], spec["model"], int(spec["seed"]))
-    return load_job_model(results_dir, *job, config, asset_dir)
+    return load_job_model(results_dir, *job, config, asset_dir, configfile)
 
 
 def predict_set(*, name: str, entry: dict[str, Any], config: dict[str, Any] | None, out_dir: str | Path,
                 template_dir: str | Path, results_dir: str | Path = "results", workdir: str | Path = ".",
                 asset_dir: str | Path | None = None, threads: int = 1, model_loader=None,
-                **output_paths: Any) -> pd.DataFrame:
+                configfile: str | Path | None = None, **output_paths: Any) -> pd.DataFrame:
     """Score a predict entry's images and write its outputs (see :func:`write_outputs`); returns the rows.
     ``model_loader``: a function returning the model, in place of the entry's source (a model folder)."""
     import torch
@@ -347,7 +347,8 @@ def predict_set(*, name: str, entry: dict[str, Any], config: dict[str, Any] | No
 
     torch.set_num_threads(threads)
     paths = expand_images(entry["images"], workdir)
-    job_model = model_loader() if model_loader else load_source(entry, config, results_dir, asset_dir or ASSET_DIR)
+    job_model = model_loader() if model_loader else load_source(entry, config, results_dir, asset_dir or ASSET_DIR,
+                                                                        configfile)
     threshold = entry.get("threshold") or {}
     frame, maps = score_images(job_model, paths, threshold.get("method", "f1"), threshold.get("max_fpr", 0.01),
                                read_base=workdir)

@@ -1,0 +1,98 @@
+"""`snakemake predict` and `iadbench predict` on a copy of the finished tiny run (no retraining)."""
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from PIL import Image
+from workflow_helpers import run_snakemake
+
+from iadbench.predict import PREDICTION_SCHEMA
+from iadbench.train import load_predictions
+
+PREDICT = {
+    "own_tests": {"images": "resources/datasets/embedded/washer/test",
+                  "job": {"dataset": "embedded", "category": "washer", "model": "padim", "seed": 0}},
+    "new_images": {"images": ["incoming/*", "incoming/**/*.png"], "best": {"dataset": "embedded", "category": "grass"},
+                   "threshold": {"method": "fpr", "max_fpr": 0.25}},
+}
+
+
+@pytest.fixture(scope="module")
+def predicted(finished_run, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("predict") / "run"
+    shutil.copytree(finished_run, workdir, symlinks=True)
+    incoming = workdir / "incoming"
+    (incoming / "sub").mkdir(parents=True)
+    good = sorted((workdir / "resources/datasets/embedded/grass/test/good").glob("*.png"))
+    shutil.copy(good[0], incoming / "sub" / "same_size.png")
+    Image.open(good[1]).convert("RGB").resize((90, 70)).save(incoming / "other_size.png")
+    (incoming / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    config_path = workdir / "config" / "test.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    config_path.write_text(yaml.safe_dump({**config, "predict": PREDICT}))
+    result = run_snakemake(workdir, config_path, targets=("predict",))
+    return workdir, config_path, result
+
+
+@pytest.mark.slow
+def test_predict_target_reproduces_the_jobs_scores(predicted):
+    workdir, _, result = predicted
+    assert "rule train:" not in result.stdout + result.stderr  # the finished run's models, not retrained
+    out = workdir / "results/predict/own_tests"
+    frame = pd.read_parquet(out / "predictions.parquet")
+    assert list(frame.columns) == list(PREDICTION_SCHEMA) and (frame["status"] == "ok").all()
+    saved = load_predictions(workdir / "results/train/embedded/washer/padim/0/predictions.npz")
+    by_path = frame.set_index("path")["image_score"]
+    # The job saved absolute paths (of the finished run's folder); the set lists them relative to this copy.
+    saved_paths = ["resources/" + str(path).split("/resources/", 1)[1] for path in saved["image_paths"]]
+    assert sorted(by_path.index) == sorted(saved_paths)
+    delta = np.abs(by_path.loc[saved_paths].to_numpy() - saved["scores"]).max()
+    print(f"predict parity: max |delta score| = {delta:.3g} over {len(frame)} images")
+    assert delta < 1e-5
+    row = pd.read_parquet(workdir / "results/evaluate/embedded/washer/padim/0/row.parquet").iloc[0]
+    assert (frame["threshold"] == row["image_F1_threshold"]).all() and (frame["threshold_method"] == "f1").all()
+    assert all((out / overlay).is_file() for overlay in frame["overlay"])
+    assert "own_tests" in (out / "index.html").read_text()
+
+
+@pytest.mark.slow
+def test_best_model_set_with_bad_and_resized_files(predicted):
+    workdir, _, _ = predicted
+    frame = pd.read_parquet(workdir / "results/predict/new_images/predictions.parquet").set_index("path")
+    assert list(frame.index) == ["incoming/corrupt.png", "incoming/other_size.png", "incoming/sub/same_size.png"]
+    assert frame.loc["incoming/corrupt.png", "status"] == "error" and frame.loc["incoming/corrupt.png", "error"]
+    assert (frame.loc[["incoming/other_size.png", "incoming/sub/same_size.png"], "status"] == "ok").all()
+    assert "90x70 differs from the job's test images (64x64)" in frame.loc["incoming/other_size.png", "size_note"]
+    assert frame.loc["incoming/sub/same_size.png", "size_note"] == ""
+    benchmark = pd.read_parquet(workdir / "results/benchmark.parquet")
+    grass = benchmark[(benchmark["category"] == "grass") & (benchmark["status"] == "ok")]
+    best = grass.loc[grass["image_AUROC"].idxmax(), "model"]
+    assert (frame["job"] == f"embedded/grass/{best}/0").all()
+    assert (frame["threshold_method"] == "fpr").all() and (frame["test_fpr"] <= 0.25).all()
+    html = (workdir / "results/predict/new_images/index.html").read_text()
+    assert "corrupt.png" in html and "Files not scored" in html
+
+
+@pytest.mark.slow
+def test_cli_predict_and_its_errors(predicted):
+    workdir, config_path, _ = predicted
+    command = [sys.executable, "-m", "iadbench.cli", "predict", "--job", "embedded/washer/dfm/0", "--config",
+               str(config_path), "--max-fpr", "0.2", "--out", "cli_out", "resources/datasets/embedded/washer/test/good",
+               "incoming/corrupt.png"]
+    result = subprocess.run(command, check=False, cwd=workdir, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "1 not readable" in result.stdout
+    frame = pd.read_parquet(workdir / "cli_out" / "predictions.parquet")
+    assert (frame["job"] == "embedded/washer/dfm/0").all() and (frame["max_fpr"] == 0.2).all()
+    assert frame["status"].tolist().count("error") == 1 and (workdir / "cli_out" / "index.html").is_file()
+    missing = subprocess.run([*command[:5], "embedded/washer/dfm/3", *command[6:]], check=False, cwd=workdir,
+                             capture_output=True, text=True, timeout=600)
+    assert missing.returncode == 2
+    assert "job embedded/washer/dfm/3 has no checkpoint" in missing.stderr
+    assert (f"snakemake --cores all results/train/embedded/washer/dfm/3/model.ckpt --configfile {config_path}"
+            in missing.stderr)
