@@ -69,6 +69,9 @@ def _line(model: str, record: dict | None, failure: str, measured: str) -> dict[
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["--child"]:  # one model, in the child process
+        _child(*sys.argv[2:6])
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", required=True, help="results folder of a finished smoke run")
     parser.add_argument("--config", default="config/smoke.yaml", help="the config that run used")
@@ -77,11 +80,7 @@ def main() -> int:
     parser.add_argument("--models", nargs="*", help="only these (default: the study's 15)")
     parser.add_argument("--memory-gb", type=float, default=12.0, help="address-space limit of each child")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per model")
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
-    if arguments.child:
-        _child(*arguments.child)
-        return 0
     from iadbench.models.specs import MODEL_SPECS
 
     models = arguments.models or [name for name, spec in MODEL_SPECS.items() if spec.study]
