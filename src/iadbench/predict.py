@@ -329,9 +329,12 @@ def load_source(entry: dict[str, Any], config: dict[str, Any] | None, results_di
                        spec.get("metric", "image_AUROC"), list(config["models"]))
         logger.info("best %s of %s/%s: %s", spec.get("metric", "image_AUROC"), spec["dataset"], spec["category"],
                     "/".join(map(str, job)))
-    else:
-        spec = entry["job"]
-        job = (spec["dataset"], spec["category"], spec["model"], int(spec["seed"]))
+        job_model = load_job_model(results_dir, *job, config, asset_dir, configfile)
+        job_model.source = (f"the best job of {spec['dataset']}/{spec['category']} by "
+                            f"{spec.get('metric', 'image_AUROC')}, {job_model.source}")
+        return job_model
+    spec = entry["job"]
+    job = (spec["dataset"], spec["category"], spec["model"], int(spec["seed"]))
     return load_job_model(results_dir, *job, config, asset_dir, configfile)
 
 

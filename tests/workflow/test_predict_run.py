@@ -57,7 +57,8 @@ def test_predict_target_reproduces_the_jobs_scores(predicted):
     row = pd.read_parquet(workdir / "results/evaluate/embedded/washer/padim/0/row.parquet").iloc[0]
     assert (frame["threshold"] == row["image_F1_threshold"]).all() and (frame["threshold_method"] == "f1").all()
     assert all((out / overlay).is_file() for overlay in frame["overlay"])
-    assert "own_tests" in (out / "index.html").read_text()
+    html = (out / "index.html").read_text()
+    assert "own_tests" in html and f"image_AUROC {row['image_AUROC']:.4f}" in html and "image_size" not in html
 
 
 @pytest.mark.slow
@@ -73,6 +74,7 @@ def test_best_model_set_with_bad_and_resized_files(predicted):
     grass = benchmark[(benchmark["category"] == "grass") & (benchmark["status"] == "ok")]
     best = grass.loc[grass["image_AUROC"].idxmax(), "model"]
     assert (frame["job"] == f"embedded/grass/{best}/0").all()
+    assert (frame["model_source"] == f"the best job of embedded/grass by image_AUROC, job embedded/grass/{best}/0").all()
     assert (frame["threshold_method"] == "fpr").all() and (frame["test_fpr"] <= 0.25).all()
     html = (workdir / "results/predict/new_images/index.html").read_text()
     assert "corrupt.png" in html and "Files not scored" in html
