@@ -1,19 +1,7 @@
 # Exported models (iadbench.export): ONNX and OpenVINO per selected job, parity against the checkpoint on
 # the job's test images, CPU throughput at batch 1. Jobs: `export.jobs` (default: those `publish` selects),
 # read from results/selected_jobs.json (the select_jobs checkpoint in publish.smk). Not part of `all`.
-
-
-def selected_jobs(kind):
-    """Jobs `kind` (`export` or `publish`) selects: known once results/benchmark.parquet is (a checkpoint)."""
-    import json
-
-    with open(checkpoints.select_jobs.get().output[0]) as handle:
-        return [Job(**entry) for entry in json.load(handle)[kind]]
-
-
-def export_rows(wildcards):
-    return [f"results/export/{job.dataset}/{job.category}/{job.model}/{job.seed}/row.parquet"
-            for job in selected_jobs("export")]
+include: "export_common.smk"
 
 
 rule export_job:

@@ -25,19 +25,6 @@ checkpoint select_jobs:
         "../scripts/select_jobs.py"
 
 
-def published_inputs(wildcards):
-    """Each published job's training outputs, its row, and its export record when the job is exported."""
-    exported = set(selected_jobs("export"))
-    paths = []
-    for job in selected_jobs("publish"):
-        job_path = f"{job.dataset}/{job.category}/{job.model}/{job.seed}"
-        paths += [f"results/train/{job_path}/{name}" for name in ("model.ckpt", "predictions.npz", "train_info.json")]
-        paths.append(f"results/evaluate/{job_path}/row.parquet")
-        if job in exported:
-            paths.append(f"results/export/{job_path}/export.json")
-    return paths
-
-
 rule publish:
     input:
         benchmark="results/benchmark.parquet",
