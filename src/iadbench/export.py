@@ -25,6 +25,7 @@ of ``repeats`` timed calls after 2 warm-up calls, as milliseconds and images per
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import statistics
 import tempfile
@@ -227,11 +228,28 @@ def _single_file_onnx(produced: Path, target: Path) -> Path:
     return target
 
 
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def error_summary(error: BaseException) -> str:
+    """One line saying why: torch.export's own summary and the call that raised when the message has them
+    (its first lines are generic advice), else the message."""
+    text = ANSI.sub("", str(error))
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if "## Exception summary" in lines:
+        start = lines.index("## Exception summary") + 1
+        summary = lines[start] if start < len(lines) else ""
+        if "The following call raised this error:" in lines:
+            at = lines.index("The following call raised this error:") + 1
+            summary += " at " + " ".join(lines[at:at + 2])
+        return re.sub(r'File "[^"]*site-packages/', 'File "', summary)
+    return " ".join(text.split())
+
+
 def _failure(error: BaseException, stage: str) -> dict[str, Any]:
-    tail = "".join(traceback.format_exception(error))[-2000:]
+    tail = ANSI.sub("", "".join(traceback.format_exception(error)))[-2000:]
     return {"status": "failed", "stage": stage, "error_type": type(error).__name__,
-            "reason": f"{stage}: {type(error).__name__}: {' '.join(str(error).split())}"[:400],
-            "error_tail": tail}
+            "reason": f"{stage}: {type(error).__name__}: {error_summary(error)}"[:400], "error_tail": tail}
 
 
 def export_model(job_model, image_paths: list[str], out_dir: str | Path, *, formats: Iterable[str] = FORMATS,

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from iadbench.config import Job
-from iadbench.export import export_job, parity, relative_deltas, summary_row, write_summary
+from iadbench.export import error_summary, export_job, parity, relative_deltas, summary_row, write_summary
 
 JOB = Job("embedded", "washer", "padim", 0)
 
@@ -32,6 +32,16 @@ def test_parity_passes_within_the_tolerance_and_fails_above_it():
     assert parity(reference, nan)["reason"] == "score: non-finite values"
     no_maps = parity({"score": [np.array([1.0])], "map": []}, {"score": [np.array([1.0])], "map": []})
     assert no_maps["passed"] and no_maps["max_abs_delta_map"] is None
+
+
+def test_error_summary_keeps_torch_exports_reason_and_where():
+    message = ("Failed to export the model with torch.export. \x1b[96mThis is step 1/3\x1b[0m of exporting.\n"
+               "- Modify the model code\n\n## Exception summary\n\n<class 'Guard'>: Could not guard on Eq(u0, 1)\n"
+               "Caused by: x\n\nThe following call raised this error:\n"
+               '  File "/v/lib/site-packages/torchvision/f.py", line 922, in normalize\n    if (std == 0).any():\n')
+    assert error_summary(RuntimeError(message)) == ("<class 'Guard'>: Could not guard on Eq(u0, 1) at "
+                                                    'File "torchvision/f.py", line 922, in normalize if (std == 0).any():')
+    assert error_summary(ValueError("plain\n  message")) == "plain message"
 
 
 def test_summary_of_a_job_that_could_not_load(tmp_path):
