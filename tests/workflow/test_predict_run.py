@@ -1,5 +1,8 @@
 """`snakemake predict` and `iadbench predict` on a copy of the finished tiny run (no retraining)."""
 
+import copy
+import json
+import os
 import shutil
 import subprocess
 import sys
@@ -11,12 +14,15 @@ import yaml
 from PIL import Image
 from workflow_helpers import run_snakemake
 
+from iadbench.config import validate_config
+from iadbench.job_model import job_manifest
 from iadbench.predict import PREDICTION_SCHEMA
 from iadbench.train import load_predictions
 
 PREDICT = {
     "own_tests": {"images": "resources/datasets/embedded/washer/test",
                   "job": {"dataset": "embedded", "category": "washer", "model": "padim", "seed": 0}},
+    "from_hub": {"images": "resources/datasets/embedded/washer/test/good", "hub": "owner/washer-padim"},
     "new_images": {"images": ["incoming/*", "incoming/**/*.png"], "best": {"dataset": "embedded", "category": "grass"},
                    "threshold": {"method": "fpr", "max_fpr": 0.25}},
 }
@@ -34,8 +40,20 @@ def predicted(finished_run, tmp_path_factory):
     (incoming / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     config_path = workdir / "config" / "test.yaml"
     config = yaml.safe_load(config_path.read_text())
+    # A published model folder in a Hugging Face cache built by hand (no network): refs/main -> snapshot.
+    snapshot = workdir / "hf" / "models--owner--washer-padim" / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    (snapshot.parents[1] / "refs").mkdir()
+    (snapshot.parents[1] / "refs" / "main").write_text("0" * 40)
+    shutil.copy(workdir / "results/train/embedded/washer/padim/0/model.ckpt", snapshot / "model.ckpt")
+    manifest = job_manifest(workdir / "results", "embedded", "washer", "padim", 0,
+                            validate_config(copy.deepcopy(config), workdir / "workflow/schemas/config.schema.yaml"))
+    (snapshot / "iadbench_job.json").write_text(json.dumps(manifest))
     config_path.write_text(yaml.safe_dump({**config, "predict": PREDICT}))
-    result = run_snakemake(workdir, config_path, targets=("predict",))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_HUB_CACHE", str(workdir / "hf"))
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        result = run_snakemake(workdir, config_path, targets=("predict",))
     return workdir, config_path, result
 
 
@@ -98,3 +116,22 @@ def test_cli_predict_and_its_errors(predicted):
     assert "job embedded/washer/dfm/3 has no checkpoint" in missing.stderr
     assert (f"snakemake --cores all results/train/embedded/washer/dfm/3/model.ckpt --configfile {config_path}"
             in missing.stderr)
+    offline = {**os.environ, "HF_HUB_CACHE": str(workdir / "hf"), "HF_HUB_OFFLINE": "1"}
+    hub = [sys.executable, "-m", "iadbench.cli", "predict", "--out", "cli_hub", "--hub"]
+    result = subprocess.run([*hub, "owner/washer-padim", "resources/datasets/embedded/washer/test/good"], check=False,
+                            cwd=workdir, capture_output=True, text=True, timeout=600, env=offline)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (pd.read_parquet(workdir / "cli_hub" / "predictions.parquet")["status"] == "ok").all()
+    absent = subprocess.run([*hub, "owner/absent", "incoming"], check=False, cwd=workdir, capture_output=True,
+                            text=True, timeout=600, env=offline)
+    assert absent.returncode == 2 and "`hf download owner/absent`" in absent.stderr
+
+
+@pytest.mark.slow
+def test_hub_set_scores_offline_from_the_cache_like_the_job(predicted):
+    workdir, _, _ = predicted
+    hub = pd.read_parquet(workdir / "results/predict/from_hub/predictions.parquet").set_index("path")
+    job = pd.read_parquet(workdir / "results/predict/own_tests/predictions.parquet").set_index("path")
+    assert (hub["model_source"] == "Hugging Face Hub model owner/washer-padim").all() and (hub["status"] == "ok").all()
+    assert np.abs(hub["image_score"] - job.loc[hub.index, "image_score"]).max() < 1e-5
+    assert (hub["threshold"] == job["threshold"].iloc[0]).all()
