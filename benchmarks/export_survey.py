@@ -57,7 +57,8 @@ def _line(model: str, record: dict | None, failure: str, measured: str) -> dict[
             line[fmt], line[f"{fmt}_reason"] = "failed", record.get("reason", "")
         else:
             line[fmt], line[f"{fmt}_reason"] = entry["status"], entry.get("reason", "")
-    batches = sorted({(entry.get("batch") or "").split(" (")[0] for entry in formats.values() if entry.get("batch")})
+    batches = sorted({(entry.get("batch") or "").split(" (")[0] for entry in formats.values()
+                      if entry.get("status") == "ok" and entry.get("batch")})
     line["batch"] = "/".join(batches)
     for key in ("max_abs_delta_score", "max_abs_delta_map"):
         values = [entry[key] for entry in formats.values() if entry.get(key) is not None]
