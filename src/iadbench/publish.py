@@ -133,7 +133,7 @@ def _random_weights(config: dict[str, Any]) -> bool:
 
 
 def model_card(job: Job, manifest: dict[str, Any], row: pd.Series | dict[str, Any], config: dict[str, Any],
-               exported: list[str], export_record: dict[str, Any] | None = None):
+               exported: list[str], export_record: dict[str, Any] | None = None, repo_id: str = ""):
     """The job's model card (huggingface_hub ``ModelCard``): metadata with a ``model-index`` of its metrics."""
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
@@ -153,6 +153,7 @@ def model_card(job: Job, manifest: dict[str, Any], row: pd.Series | dict[str, An
     body = _markdown_environment().get_template("model_card.md.j2").render(
         job=job._asdict(), model_name=model_name, manifest=manifest, metrics=metrics,
         random_weights=_random_weights(config), exported=exported, export=export_record,
+        repo_id=repo_id or f"{publish['namespace'] or NAMESPACE_PLACEHOLDER}/{publish['repo_prefix']}-{job_folder_name(job)}",
         versions={key: str(row.get(key) or "") for key in ("anomalib_version", "torch_version",
                                                              "iadbench_version", "git_commit")},
         model_spec_yaml=yaml.safe_dump({job.model: manifest["model_spec"]}, sort_keys=False).rstrip())

@@ -115,6 +115,7 @@ def test_published_folders_load_with_huggingface_hub_pandas_and_pyarrow(trained_
     assert metrics == {"image_AUROC": 0.75, "pixel_AUROC": 0.5, "pixel_AUPRO": 0.4, "pixel_AUPRO_05": 0.1}
     assert card.data.library_name == "anomalib" and "random-weights" in card.data.tags
     assert "Random weights" in card.text
+    assert "iadbench predict --hub <your-namespace>/iadbench-embedded-washer-padim-0 IMAGES" in card.text
     manifest = json.loads((out / "models" / "embedded-washer-padim-0" / "iadbench_job.json").read_text())
     assert manifest["model"] == "padim" and len(manifest["test_scores"]) == len(manifest["test_labels"]) > 0
     assert (out / "models" / "embedded-washer-padim-0" / "model.ckpt").stat().st_size > 0
