@@ -16,6 +16,9 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/continual.smk"
+include: "workflow/rules/export.smk"
+include: "workflow/rules/publish.smk"
+include: "workflow/rules/predict.smk"
 
 
 rule all:

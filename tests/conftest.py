@@ -21,3 +21,26 @@ def tiny_dataset(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("embedded")
     generate(root, ["washer", "grass"], seed=0, spec=TINY_SPEC)
     return root
+
+
+@pytest.fixture(scope="session")
+def trained_job(tiny_dataset, tmp_path_factory, repo_root):
+    """A results folder with one trained job (embedded/washer/padim/0, random weights, 64 px, ~10 s) and
+    the validated config that trained it: ``(results_dir, config)``. Shared by the predict/export tests."""
+    from iadbench.config import Job, config_hash, train_config, validate_config
+    from iadbench.train import train_job
+
+    config = validate_config({
+        "datasets": {"embedded": {"type": "embedded", "categories": ["washer"]}},
+        "models": {"padim": {"init_args": {"backbone": "resnet18", "layers": ["layer1", "layer2"]},
+                             "max_epochs": 1, "train_batch_size": 4, "eval_batch_size": 4}},
+        "seeds": [0], "image_size": 64, "weights": "random",
+    }, repo_root / "workflow" / "schemas" / "config.schema.yaml")
+    results = tmp_path_factory.mktemp("trained") / "results"
+    job = Job("embedded", "washer", "padim", 0)
+    info = train_job(dataset_root=tiny_dataset, category="washer", model_name="padim",
+                     model_spec=config["models"]["padim"], seed=0, image_size=64, weights="random",
+                     out_dir=results / "train" / "embedded" / "washer" / "padim" / "0",
+                     extra_info={"train_config_hash": config_hash(train_config(config, job))})
+    assert info["status"] == "ok", info["error_tail"]
+    return results, config

@@ -118,6 +118,9 @@ def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str
     from iadbench.continual_config import check_continual  # imports this module
 
     check_continual(config)
+    from iadbench.predict_config import check_predict  # imports this module
+
+    check_predict(config)
     config["retry_failed"] = config["retry_failed"] in (True, "true")  # `--config` passes text
     return config
 

@@ -37,6 +37,7 @@ from iadbench.metric_names import (  # noqa: F401 -- re-exported: the report's n
     metric_title,
     our_column,
 )
+from iadbench.predict_config import predict_pages
 from iadbench.ranking import compare_methods
 from iadbench.reproduction import (
     FLAG_NOTE,
@@ -243,6 +244,7 @@ def report_context(frame: pd.DataFrame, title: str, config: dict[str, Any] | Non
         "gallery": gallery or [],
         "job_resources": job_resource_rows(resources) if resources is not None else [],
         "config_yaml": yaml.safe_dump(config, sort_keys=False) if config else "",
+        "predict_pages": predict_pages(config) if config else [],
     }
     _name_figures(all_figures(context))
     context["grids"] = _grids(context)

@@ -40,8 +40,37 @@ def image_sizes_table() -> str:
     return "\n".join(lines)
 
 
+EXPORT_SUPPORT = Path(__file__).resolve().parents[3] / "docs" / "export_support.csv"
+
+
+def export_support_table(path: Path = EXPORT_SUPPORT) -> str:
+    """The export survey (benchmarks/export_survey.py → docs/export_support.csv) as a Markdown table."""
+    import csv
+
+    with open(path, newline="") as handle:
+        lines = list(csv.DictReader(handle))
+    order = {name: index for index, name in enumerate(MODEL_SPECS)}
+    table = ["| model | ONNX | OpenVINO | batch axis | max \\|Δ score\\| | max \\|Δ map\\| | why it fails |",
+             "|---|---|---|---|---|---|---|"]
+    for line in sorted(lines, key=lambda line: order.get(line["model"], len(order))):
+        failing: dict[str, list[str]] = {}  # reason -> the formats failing with it
+        for fmt in ("onnx", "openvino"):
+            if line[fmt] != "ok" and line[fmt + "_reason"]:
+                failing.setdefault(line[fmt + "_reason"], []).append(fmt)
+        reasons = "; ".join(f"{', '.join(formats)}: {reason}" for reason, formats in failing.items())
+        table.append("| " + " | ".join([f"`{line['model']}`", line["onnx"], line["openvino"], _cell(line["batch"]),
+                                        _cell(line["max_abs_delta_score"]), _cell(line["max_abs_delta_map"]),
+                                        _cell(reasons)]) + " |")
+    first = lines[0] if lines else {}
+    note = (f"Measured {first.get('measured', '?')} with anomalib {first.get('anomalib_version', '?')}, torch "
+            f"{first.get('torch_version', '?')}, onnxruntime {first.get('onnxruntime_version', '?')}, OpenVINO "
+            f"{first.get('openvino_version', '?')} (`docs/export_support.csv`).")
+    return "\n".join(table) + "\n\n" + note
+
+
 def generated_section() -> str:
-    return f"{BEGIN}\n\n{models_table()}\n\n### Image sizes\n\n{image_sizes_table()}\n\n{END}"
+    return (f"{BEGIN}\n\n{models_table()}\n\n### Image sizes\n\n{image_sizes_table()}\n\n### Export (ONNX, OpenVINO)\n\n"
+            f"{export_support_table()}\n\n{END}")
 
 
 def render(document: str) -> str:
