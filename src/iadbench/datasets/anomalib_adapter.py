@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from iadbench.datasets.families import family, folder
-from iadbench.datasets.prepare import EMBEDDED_TYPE, dataset_type
+from iadbench.datasets.families.video import read_description
+from iadbench.datasets.prepare import EMBEDDED_TYPE, clip_length, dataset_type, is_video
 
 
 def datamodule_for(spec: dict[str, Any], root: str | Path, category: str, **kwargs: Any) -> Any:
@@ -38,6 +39,8 @@ def datamodule_for(spec: dict[str, Any], root: str | Path, category: str, **kwar
             name=category, root=base, extensions=folder.image_extensions(spec), **folder.image_dirs(spec, base),
             **whole_test_set, **kwargs,
         )
+    if is_video(spec):
+        return video_datamodule(spec, root, category, **kwargs)
     read_jpeg = kind != EMBEDDED_TYPE and family(kind).reads_jpeg  # family() also rejects unknown types
     return _prepared_layout_class()(
         root=Path(root), category=category, read_jpeg=read_jpeg, **whole_test_set, **kwargs
@@ -94,3 +97,65 @@ def _prepared_layout_class() -> type:
             self.test_data = dataset_class(split=Split.TEST, root=self.root, category=self.category)
 
     return PreparedMVTecLayout
+
+
+# ------------------------------------------------------------------------------------------- video
+def video_datamodule(spec: dict[str, Any], root: str | Path, category: str, **kwargs: Any) -> Any:
+    """The anomalib video datamodule of a prepared video category (UCSDped's reader for ``ucsd_ped`` and
+    ``embedded_video``, Avenue's and ShanghaiTech's in place).
+
+    Training clips: ``clip_length_in_frames`` frames (default 2), one clip every ``frames_between_clips``
+    frames (default 1). Test clips: always one per frame (stride 1) whatever ``frames_between_clips`` says,
+    each clip's score the score of its last frame (anomalib's ``VideoTargetFrame.LAST``): every test frame
+    but a video's first ``clip_length - 1`` ones is the target of exactly one clip (see
+    :func:`iadbench.train.complete_video_frames` for those). No validation set (``val_split_mode: none``): the
+    video models are one-pass memory-bank models fitted at the end of their training epoch, and a validation
+    pass over the test set would double the cost of a job.
+    """
+    from anomalib.data.utils import ValSplitMode
+
+    kind = dataset_type(spec)
+    reader = "ucsd_ped" if kind == "embedded_video" else any_video_reader(kind)
+    clips = {"clip_length_in_frames": clip_length(spec), "frames_between_clips": int(spec.get("frames_between_clips", 1)),
+             "target_frame": "last", "val_split_mode": ValSplitMode.NONE}
+    category_dir = Path(root) / category
+    description = read_description(category_dir)
+    if reader == "ucsd_ped":
+        where = {"root": Path(root), "category": category}
+    elif reader == "avenue":
+        source = Path(description["source"])
+        where = {"root": source, "gt_dir": source / "ground_truth_demo"}
+    else:
+        where = {"root": Path(description["source"]), "scene": int(description["scene"])}
+    return _video_layout_class(reader)(category_dir=category_dir, **where, **clips, **kwargs)
+
+
+def any_video_reader(kind: str) -> str:
+    from iadbench.datasets.families.video import VIDEO_FAMILIES
+
+    return VIDEO_FAMILIES[kind].reader
+
+
+@functools.cache
+def _video_layout_class(reader: str) -> type:
+    """anomalib's video datamodule of ``reader``, never downloading, its test clips one per frame."""
+    from anomalib.data import Avenue, ShanghaiTech, UCSDped
+
+    base = {"ucsd_ped": UCSDped, "avenue": Avenue, "shanghaitech": ShanghaiTech}[reader]
+
+    class PreparedVideo(base):
+        def __init__(self, *args: Any, category_dir: Path, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.category_dir = Path(category_dir)
+
+        def prepare_data(self) -> None:
+            if not self.category_dir.is_dir():
+                raise FileNotFoundError(f"prepared category {self.category_dir} does not exist; run the data rules")
+
+        def _setup(self, _stage: str | None = None) -> None:
+            super()._setup(_stage)
+            self.test_data.frames_between_clips = 1  # every test frame is a clip's target
+            self.test_data._setup_clips()
+
+    PreparedVideo.__name__ = PreparedVideo.__qualname__ = f"Prepared{base.__name__}"
+    return PreparedVideo
