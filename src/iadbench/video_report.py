@@ -205,9 +205,11 @@ def frame_score_plot(panels: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]
         axes.set_ylabel("score", fontsize=8)
         axes.set_title(name, fontsize=9)
         axes.tick_params(labelsize=7)
-        axes.legend(fontsize=6, loc="upper right", frameon=False)
+    handles = {label: handle for axes in all_axes[:, 0] for handle, label in zip(*axes.get_legend_handles_labels(),
+                                                                                 strict=True)}
+    figure.legend(handles.values(), handles.keys(), fontsize=7, loc="upper right", frameon=False, ncols=2)
     all_axes[-1, 0].set_xlabel("frame index")
-    figure.suptitle(title, fontsize=10)
+    figure.suptitle(title, fontsize=10, x=0.02, ha="left")
     return _png(figure)
 
 
