@@ -152,6 +152,9 @@ def _video_layout_class(reader: str) -> type:
             if not self.category_dir.is_dir():
                 raise FileNotFoundError(f"prepared category {self.category_dir} does not exist; run the data rules")
 
+        def val_dataloader(self) -> list:
+            return []  # no validation pass (val_split_mode: none); the models fit at their epoch's end
+
         def _setup(self, _stage: str | None = None) -> None:
             super()._setup(_stage)
             self.test_data.frames_between_clips = 1  # every test frame is a clip's target
