@@ -258,7 +258,7 @@ def train_job(
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(threads)
     info = base_info({"threads": threads, "weights": weights, "image_size": image_size, "model_spec": model_spec,
-                      "extra_info": extra_info})
+                      "extra_info": extra_info, "dataset_spec": dataset_spec})
     try:
         with contextlib.ExitStack() as guards:
             from iadbench.models.coreset import bounded_coreset
@@ -305,7 +305,10 @@ def _write_failure(out_dir: Path, info: dict[str, Any], error_type: str, error_t
 
 def base_info(job_args: dict[str, Any]) -> dict[str, Any]:
     """What every record of the job says, failed or not: the settings that ran and where (provenance)."""
-    return {"threads": job_args.get("threads", 1), "weights": job_args.get("weights"),
+    from iadbench.datasets.prepare import is_video
+
+    track = "video" if is_video(job_args.get("dataset_spec") or {"type": "embedded"}) else "image"
+    return {"track": track, "threads": job_args.get("threads", 1), "weights": job_args.get("weights"),
             "image_size": job_args.get("image_size"), "max_epochs": job_args.get("model_spec", {}).get("max_epochs"),
             **provenance.versions(), **provenance.host_info(), **(job_args.get("extra_info") or {})}
 
