@@ -214,3 +214,20 @@ def test_report_figures_include_the_frame_score_plots(mixed, predictions):
 
     names = [figure["name"] for figure in all_figures(context)]
     assert "video-ped-Ped2-Test001-frame-scores" in names and "video-ped-Ped2-Test002-frame-scores" in names
+
+
+def test_build_report_writes_the_video_tables_and_plots(mixed, predictions, tmp_path, repo_root):
+    """Through the Parquet file (the row schema keeps ``track``) to every output the report writes."""
+    from iadbench.report import build_report
+    from iadbench.results import write_row
+
+    write_row(mixed, tmp_path / "benchmark.parquet")
+    out = tmp_path / "report"
+    build_report(benchmark_path=tmp_path / "benchmark.parquet", template_dir=repo_root / "report" / "templates",
+                 html_path=out / "index.html", tex_path=out / "tables.tex", title="T", prediction_paths=predictions)
+    html = (out / "index.html").read_text()
+    assert 'id="video"' in html and html.count('class="metric"') == 2
+    assert "(2/3 videos)" in (out / "tables" / "video-ped-frame-AUROC-macro.csv").read_text()
+    assert r"\input{tables/video-ped-frame-AUROC.tex}" in (out / "paper.tex").read_text()
+    plots = sorted(path.name for path in (out / "figures").glob("video-*.png"))
+    assert plots == ["video-ped-Ped2-Test001-frame-scores.png", "video-ped-Ped2-Test002-frame-scores.png"]
