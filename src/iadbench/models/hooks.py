@@ -185,7 +185,7 @@ def patch_ai_vad(stack: contextlib.ExitStack) -> None:
     With a random detector the regions come from AI-VAD's foreground detection only (frame differences):
     a random Mask R-CNN's class scores stay far below ``box_score_thresh``.
     """
-    from anomalib.models.video.ai_vad import features, flow, regions
+    from anomalib.models.video.ai_vad import features, flow, regions, torch_model
     from anomalib.models.video.ai_vad.clip import clip
     from anomalib.models.video.ai_vad.clip.model import CLIP
     from torchvision.models import detection, optical_flow
@@ -207,10 +207,42 @@ def patch_ai_vad(stack: contextlib.ExitStack) -> None:
         model = CLIP(*CLIP_VIT_B_16).to(device).float().eval()
         return model, clip._transform(model.visual.input_resolution)
 
+    replace(stack, torch_model.AiVadModel, "forward", ai_vad_forward)
     replace(stack, regions, "maskrcnn_resnet50_fpn_v2", maskrcnn)
     replace(stack, features, "keypointrcnn_resnet50_fpn", keypointrcnn)
     replace(stack, flow, "raft_large", raft_large)
     replace(stack, clip, "load", load_clip)
+
+
+def ai_vad_forward(self, batch):
+    """anomalib 2.7's ``AiVadModel.forward``, except that a frame without any region (nothing detected, no
+    motion) gets an all-zero anomaly map instead of crashing (``torch.amax`` over zero regions); its score
+    is anomalib's for an empty frame, 0. Frequent with a random detector, whose regions all come from
+    foreground detection."""
+    import torch
+    from anomalib.data import InferenceBatch
+
+    self.flow_extractor.eval()
+    self.region_extractor.eval()
+    self.feature_extractor.eval()
+    first_frame, last_frame = batch[:, 0, ...], batch[:, -1, ...]
+    with torch.no_grad():
+        flows = self.flow_extractor(first_frame, last_frame)
+        regions = self.region_extractor(first_frame, last_frame)
+    features_per_batch = self.feature_extractor(first_frame, flows, regions)
+    if self.training:
+        return features_per_batch
+    box_scores, image_scores = [], []
+    for features in features_per_batch:
+        box, image = self.density_estimator(features)
+        box_scores.append(box)
+        image_scores.append(image)
+    empty = torch.zeros((1, *last_frame.shape[-2:]), device=last_frame.device)
+    anomaly_map = torch.stack([
+        torch.amax(region["masks"] * scores.view(-1, 1, 1, 1), dim=0) if len(region["masks"]) else empty
+        for region, scores in zip(regions, box_scores, strict=True)
+    ])
+    return InferenceBatch(pred_score=torch.stack(image_scores), anomaly_map=anomaly_map)
 
 
 def patch_fuvas(stack: contextlib.ExitStack) -> None:
