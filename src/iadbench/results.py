@@ -27,14 +27,14 @@ AUPRO_PREFIX = "pixel_AUPRO_"
 ROW_SCHEMA: dict[str, str] = {
     "dataset": "string", "category": "string", "model": "string", "seed": "int64",
     **dict.fromkeys(METRIC_COLUMNS, "float64"),
+    # Test-set uncertainty of one job: interval bounds, how they were made (percentile bootstrap), resamples,
+    # coverage (0.95). Several seeds: iadbench.uncertainty.combine_seed_intervals of the bootstrap.npz files.
+    **dict.fromkeys(CI_COLUMNS, "float64"), "ci_method": "string", "ci_resamples": "Int64", "ci_level": "float64",
     # "image" or "video" (the video track: frame metrics, image_* NaN). frame_AUROC pools every test frame
     # (micro); frame_AUROC_macro is the mean over the n_videos - n_videos_excluded_macro test videos having
     # both normal and anomalous frames; n_frames: test frames scored (each exactly once).
     "track": "string", **dict.fromkeys(FRAME_METRICS, "float64"), "n_videos": "Int64",
     "n_videos_excluded_macro": "Int64", "n_frames": "Int64",
-    # Test-set uncertainty of one job: interval bounds, how they were made (percentile bootstrap), resamples,
-    # coverage (0.95). Several seeds: iadbench.uncertainty.combine_seed_intervals of the bootstrap.npz files.
-    **dict.fromkeys(CI_COLUMNS, "float64"), "ci_method": "string", "ci_resamples": "Int64", "ci_level": "float64",
     "status": "string", "error_type": "string", "error_tail": "string",
     # Attempts in all (across runs) of the training and of the evaluation; the retry round they ran in.
     "attempts": "Int64", "evaluation_attempts": "Int64", "retry_round": "Int64",
