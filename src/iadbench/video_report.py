@@ -78,10 +78,11 @@ def _excluded_text(rows: pd.DataFrame) -> str:
 
 
 def video_metrics(rows: pd.DataFrame) -> list[str]:
-    """The video rows' metric columns holding a value: frame AUROC micro, macro, then pixel metrics."""
-    metrics = [metric for metric in FRAME_METRICS]
-    metrics += [metric for metric in report_metrics(rows) if metric.startswith("pixel_")]
-    return [metric for metric in metrics if metric in rows and rows[metric].notna().any()]
+    """The video rows' metric columns: frame AUROC micro and macro always (even when every job failed: its
+    "failed" cells say so), then the pixel metrics holding a value."""
+    pixel = [metric for metric in report_metrics(rows) if metric.startswith("pixel_")]
+    return [*(metric for metric in FRAME_METRICS if metric in rows),
+            *(metric for metric in pixel if metric in rows and rows[metric].notna().any())]
 
 
 def video_tables(frame: pd.DataFrame, labels: Labels | None = None) -> list[Table]:

@@ -82,6 +82,13 @@ def test_pixel_tables_only_where_masks_gave_values(mixed):
     assert "pixel_AUROC" in [t.metric for t in video_report.video_tables(with_masks)]
 
 
+def test_failed_video_jobs_still_get_their_tables():
+    failed = rows(video_row("ai_vad", "ped2", 0, math.nan, math.nan, status="failed"))
+    tables = video_report.video_tables(failed)
+    assert [(t.metric, cells(t, "ai_vad")["ped2"]) for t in tables] == [("frame_AUROC", "failed"),
+                                                                        ("frame_AUROC_macro", "failed")]
+
+
 def test_image_tables_ranks_and_figures_keep_out_video_rows(mixed):
     context = report_context(mixed, "T", with_figures=True)
     assert {table.dataset for table in context["tables"]} == {"embedded"}
