@@ -1,4 +1,5 @@
-"""Read a prepared category through anomalib: ``MVTecAD`` for the MVTec AD layout, ``Folder`` for folders.
+"""Read a prepared category through anomalib: ``MVTecAD`` for the MVTec AD layout, ``Folder`` for folders,
+``UCSDped`` for video categories.
 
 Catalog and embedded datasets go through a subclass of ``MVTecAD`` that never downloads and, for families
 whose images stay JPEG (VisA, KolektorSDD, Real-IAD), reads with anomalib's VisA reader (the MVTec reader
@@ -12,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from iadbench.datasets.families import family, folder
-from iadbench.datasets.families.video import read_description
 from iadbench.datasets.prepare import EMBEDDED_TYPE, clip_length, dataset_type, is_video
 
 
@@ -101,56 +101,35 @@ def _prepared_layout_class() -> type:
 
 # ------------------------------------------------------------------------------------------- video
 def video_datamodule(spec: dict[str, Any], root: str | Path, category: str, **kwargs: Any) -> Any:
-    """The anomalib video datamodule of a prepared video category (UCSDped's reader for ``ucsd_ped`` and
-    ``embedded_video``, Avenue's and ShanghaiTech's in place).
+    """anomalib's ``UCSDped`` datamodule over a prepared video category (every video type is prepared in
+    UCSDped's layout: :mod:`iadbench.datasets.families.video`).
 
     Training clips: ``clip_length_in_frames`` frames (default 2), one clip every ``frames_between_clips``
     frames (default 1). Test clips: always one per frame (stride 1) whatever ``frames_between_clips`` says,
     each clip's score the score of its last frame (anomalib's ``VideoTargetFrame.LAST``): every test frame
     but a video's first ``clip_length - 1`` ones is the target of exactly one clip (see
-    :func:`iadbench.train.complete_video_frames` for those). No validation set (``val_split_mode: none``): the
-    video models are one-pass memory-bank models fitted at the end of their training epoch, and a validation
-    pass over the test set would double the cost of a job.
+    :func:`iadbench.train.assemble_video_predictions` for those). No validation set (``val_split_mode:
+    none``): the video models are one-pass memory-bank models fitted at the end of their training epoch,
+    and a validation pass over the test set would double the cost of a job.
     """
     from anomalib.data.utils import ValSplitMode
 
-    kind = dataset_type(spec)
-    reader = "ucsd_ped" if kind == "embedded_video" else any_video_reader(kind)
-    clips = {"clip_length_in_frames": clip_length(spec), "frames_between_clips": int(spec.get("frames_between_clips", 1)),
-             "target_frame": "last", "val_split_mode": ValSplitMode.NONE}
-    category_dir = Path(root) / category
-    description = read_description(category_dir)
-    if reader == "ucsd_ped":
-        where = {"root": Path(root), "category": category}
-    elif reader == "avenue":
-        source = Path(description["source"])
-        where = {"root": source, "gt_dir": source / "ground_truth_demo"}
-    else:
-        where = {"root": Path(description["source"]), "scene": int(description["scene"])}
-    return _video_layout_class(reader)(category_dir=category_dir, **where, **clips, **kwargs)
-
-
-def any_video_reader(kind: str) -> str:
-    from iadbench.datasets.families.video import VIDEO_FAMILIES
-
-    return VIDEO_FAMILIES[kind].reader
+    return _video_layout_class()(
+        root=Path(root), category=category, clip_length_in_frames=clip_length(spec),
+        frames_between_clips=int(spec.get("frames_between_clips", 1)), target_frame="last",
+        val_split_mode=ValSplitMode.NONE, **kwargs)
 
 
 @functools.cache
-def _video_layout_class(reader: str) -> type:
-    """anomalib's video datamodule of ``reader``, never downloading, its test clips one per frame."""
-    from anomalib.data import Avenue, ShanghaiTech, UCSDped
+def _video_layout_class() -> type:
+    """anomalib's UCSDped datamodule, never downloading, its test clips one per frame."""
+    from anomalib.data import UCSDped
 
-    base = {"ucsd_ped": UCSDped, "avenue": Avenue, "shanghaitech": ShanghaiTech}[reader]
-
-    class PreparedVideo(base):
-        def __init__(self, *args: Any, category_dir: Path, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self.category_dir = Path(category_dir)
-
+    class PreparedUCSDped(UCSDped):
         def prepare_data(self) -> None:
-            if not self.category_dir.is_dir():
-                raise FileNotFoundError(f"prepared category {self.category_dir} does not exist; run the data rules")
+            if not (Path(self.root) / self.category).is_dir():
+                missing = Path(self.root) / self.category
+                raise FileNotFoundError(f"prepared category {missing} does not exist; run the data rules")
 
         def val_dataloader(self) -> list:
             return []  # no validation pass (val_split_mode: none); the models fit at their epoch's end
@@ -160,5 +139,4 @@ def _video_layout_class(reader: str) -> type:
             self.test_data.frames_between_clips = 1  # every test frame is a clip's target
             self.test_data._setup_clips()
 
-    PreparedVideo.__name__ = PreparedVideo.__qualname__ = f"Prepared{base.__name__}"
-    return PreparedVideo
+    return PreparedUCSDped

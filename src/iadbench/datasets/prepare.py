@@ -275,7 +275,7 @@ def prepare_category(spec: dict[str, Any], root: str | Path, category: str) -> C
             summary = folder.prepare(spec, source, staging)
         elif isinstance(info := any_family(kind), VideoFamily):
             info.convert(source, category, staging, spec)
-            summary = validate_video_category(staging, info.reader, clip_length(spec))
+            summary = validate_video_category(staging, min_frames=clip_length(spec))
         else:
             info.convert(source, category, staging, spec)
             summary = _validate_staged(dataset_dir, category, staging, info.image_extensions)
@@ -308,7 +308,7 @@ def _generate_embedded_video(spec: dict[str, Any], dataset_dir: Path, category: 
     size_keys = ("image_size", "n_train_videos", "n_test_videos", "frames_per_video")
     sizes = embedded_video.EmbeddedVideoSpec(**{key: generator[key] for key in size_keys if key in generator})
     embedded_video.generate_category(dataset_dir, category, seed=generator.get("seed", 0), spec=sizes)
-    validate_video_category(dataset_dir / category, "ucsd_ped", clip_length(spec))
+    validate_video_category(dataset_dir / category, min_frames=clip_length(spec))
 
 
 def _validate_staged(

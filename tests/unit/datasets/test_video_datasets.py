@@ -142,12 +142,68 @@ def test_catalog_entries_with_anomalib_facts():
         dataset_categories({"type": "ucsd_ped", "categories": ["UCSDped2"]})
 
 
-def test_in_place_readers_check_their_folders(tmp_path):
-    with pytest.raises(DatasetValidationError, match="missing") as caught:
-        VIDEO_FAMILIES["avenue"].convert(tmp_path, "avenue", tmp_path / "out", {})
-    assert caught.value.path == tmp_path / "training_videos"
-    for folder in ("training/converted_videos", "testing/frames/01_0014", "testing/test_pixel_mask"):
-        (tmp_path / folder).mkdir(parents=True)
-    (tmp_path / "training/converted_videos/01_001.avi").write_bytes(b"")
-    with pytest.raises(DatasetValidationError, match=r"01_\*\.npy"):
-        VIDEO_FAMILIES["shanghaitech"].convert(tmp_path, "scene01", tmp_path / "out", {})
+def write_avi(path: Path, n_frames: int, size=(24, 32)) -> None:
+    import cv2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, size[::-1])
+    for index in range(n_frames):
+        writer.write(np.full((*size, 3), 20 * index, np.uint8))
+    writer.release()
+
+
+def frame_masks(n_frames: int, size=(24, 32)) -> np.ndarray:
+    masks = np.zeros((n_frames, *size), np.uint8)
+    masks[2:, 2:5, 2:5] = 1  # frames 2.. anomalous
+    return masks
+
+
+def read_labels(spec, dataset_dir, category):
+    datamodule = datamodule_for(spec, dataset_dir, category, num_workers=0, eval_batch_size=16, seed=0)
+    datamodule.setup()
+    batch = next(iter(datamodule.test_dataloader()))
+    return [(Path(path).name, int(frame), bool(label))
+            for path, frame, label in zip(batch.video_path, batch.frames, batch.gt_label, strict=True)]
+
+
+def test_avenue_videos_and_mat_labels_are_converted_to_the_ucsd_layout(tmp_path):
+    import scipy.io
+
+    source = tmp_path / "Avenue"
+    write_avi(source / "training_videos" / "01.avi", 4)
+    write_avi(source / "testing_videos" / "01.avi", 4)
+    labels = np.empty((1, 4), dtype=object)
+    for index, mask in enumerate(frame_masks(4)):
+        labels[0, index] = mask
+    (source / "ground_truth_demo" / "testing_label_mask").mkdir(parents=True)
+    scipy.io.savemat(source / "ground_truth_demo" / "testing_label_mask" / "1_label.mat", {"volLabel": labels})
+    spec = {"type": "avenue", "path": str(source)}
+    dataset_dir = tmp_path / "datasets" / "avenue"
+    prepare.prepare_dataset(spec, dataset_dir)
+    assert prepare.prepare_category(spec, dataset_dir, "avenue") == {
+        "train_videos": 1, "test_videos": 1, "train_frames": 4, "test_frames": 4}
+    assert read_labels(spec, dataset_dir, "avenue") == [("Test01", 1, False), ("Test01", 2, True), ("Test01", 3, True)]
+    (source / "ground_truth_demo" / "testing_label_mask" / "1_label.mat").unlink()
+    with pytest.raises(DatasetValidationError, match="pixel labels") as caught:
+        prepare.prepare_category(spec, dataset_dir, "avenue")
+    assert caught.value.path.name == "1_label.mat"
+
+
+def test_shanghaitech_scene_is_converted_to_the_ucsd_layout(tmp_path):
+    source = tmp_path / "shanghaitech"
+    write_avi(source / "training" / "videos" / "01_001.avi", 3)
+    write_avi(source / "training" / "videos" / "02_001.avi", 3)  # another scene: not converted
+    frames = source / "testing" / "frames" / "01_0014"
+    frames.mkdir(parents=True)
+    for index in range(4):
+        Image.new("RGB", (32, 24), color=(index * 30,) * 3).save(frames / f"{index:03d}.jpg")
+    (source / "testing" / "test_pixel_mask").mkdir(parents=True)
+    np.save(source / "testing" / "test_pixel_mask" / "01_0014.npy", frame_masks(3))  # one mask short
+    spec = {"type": "shanghaitech", "path": str(source), "categories": ["scene01"]}
+    dataset_dir = tmp_path / "datasets" / "shanghaitech"
+    prepare.prepare_dataset(spec, dataset_dir)
+    with pytest.raises(DatasetValidationError, match="3 masks for 4 frames"):
+        prepare.prepare_category(spec, dataset_dir, "scene01")
+    np.save(source / "testing" / "test_pixel_mask" / "01_0014.npy", frame_masks(4))
+    assert prepare.prepare_category(spec, dataset_dir, "scene01")["train_videos"] == 1
+    assert [label for *_, label in read_labels(spec, dataset_dir, "scene01")] == [False, True, True]

@@ -1,20 +1,20 @@
 """Video datasets (the video track): UCSD Pedestrian, CUHK Avenue and ShanghaiTech Campus.
 
 A :class:`VideoFamily` is a :class:`~iadbench.datasets.families.base.DatasetFamily` (catalog facts, the
-download/``path:`` machinery of :mod:`iadbench.datasets.prepare`), whose prepared category is read by one
-of anomalib's video datasets (``reader``) instead of the MVTec AD one, and validated by
-:func:`validate_video_category` instead of the MVTec AD validation.
+download/``path:`` machinery of :mod:`iadbench.datasets.prepare`) whose categories are prepared in
+UCSDped's layout, read by anomalib's ``UCSDpedDataset`` and validated by :func:`validate_video_category`
+instead of the MVTec AD reader and validation.
 
 * ``ucsd_ped`` (categories ``ped1``, ``ped2``) and the locally generated ``embedded_video`` are prepared in
   UCSDped's layout (``Train/TrainNNN/*.tif``, ``Test/TestNNN/*.tif``, ``Test/TestNNN_gt/*.bmp``: one mask
   per frame) and read by anomalib's ``UCSDpedDataset``. UCSDped1 has pixel masks for 10 of its 36 test
   videos only: its other test videos are left out (logged, listed in ``video.json``), since anomalib's
   reader needs a mask folder for every test video.
-* ``avenue`` (one category, ``avenue``) and ``shanghaitech`` (categories ``scene01`` … ``scene13``) are read
-  in place from the source folder by anomalib's ``AvenueDataset`` / ``ShanghaiTechDataset`` (their
-  layouts: see anomalib's datamodules; ShanghaiTech's training videos must already be converted to
-  ``training/converted_videos/*.avi`` as anomalib's datamodule does). Preparing checks the folders and
-  writes ``video.json`` naming the source; nothing is copied.
+* ``avenue`` (one category, ``avenue``) and ``shanghaitech`` (categories ``scene01`` … ``scene13``) are
+  converted to the same layout: videos decoded with OpenCV (torchvision 0.29 no longer decodes videos, and
+  anomalib's Avenue/ShanghaiTech readers depend on it), frames written as lossless .tif, pixel labels
+  (Avenue's .mat, ShanghaiTech's .npy) as one .bmp mask per frame. They are then read, like UCSD, by
+  anomalib's ``UCSDpedDataset``.
 
 URLs and digests come from anomalib 2.7.0's ``DOWNLOAD_INFO`` (``checksum_source``); ShanghaiTech has none
 in anomalib (manual download, ``path:``).
@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 from iadbench.datasets.families.base import Archive, DatasetFamily, DatasetUnavailableError
@@ -43,7 +44,7 @@ SHANGHAITECH_SCENES = tuple(f"scene{scene:02d}" for scene in range(1, 14))
 
 @dataclass(frozen=True)
 class VideoFamily(DatasetFamily):
-    """A video dataset type; ``reader``: the anomalib video dataset reading its prepared categories."""
+    """A video dataset type; ``reader``: where its categories come from (all are read in UCSDped's layout)."""
 
     reader: str = "ucsd_ped"
 
@@ -133,38 +134,95 @@ def validate_ucsd_layout(category_dir: Path, min_frames: int = 2) -> dict[str, i
     return counts
 
 
-# -------------------------------------------------------------------------------- in-place readers
+# ------------------------------------------------------------------- videos converted to UCSD layout
+def _save_frames(frames, folder: Path) -> int:
+    """Write frames (H x W x 3 RGB or H x W uint8 arrays) as ``001.tif``, ... (deflate-compressed: lossless)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for count, frame in enumerate(frames, start=1):
+        Image.fromarray(frame).save(folder / f"{count:03d}.tif", compression="tiff_deflate")
+    return count
+
+
+def _save_masks(masks, folder: Path) -> int:
+    folder.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for count, mask in enumerate(masks, start=1):
+        Image.fromarray((np.asarray(mask) > 0).astype(np.uint8) * 255, mode="L").save(folder / f"{count:03d}.bmp")
+    return count
+
+
+def _decode(video: Path):
+    """The frames of a video file as RGB arrays (OpenCV: torchvision 0.29 no longer decodes videos)."""
+    import cv2
+
+    capture = cv2.VideoCapture(str(video))
+    if not capture.isOpened():
+        raise DatasetValidationError(video, "OpenCV cannot open this video")
+    try:
+        while True:
+            ok, frame = capture.read()
+            if not ok:
+                return
+            yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    finally:
+        capture.release()
+
+
+def _require(folder: Path, pattern: str, what: str) -> list[Path]:
+    if not folder.is_dir():
+        raise DatasetValidationError(folder, f"missing ({what})")
+    found = sorted(folder.glob(pattern))
+    if not found:
+        raise DatasetValidationError(folder, f"nothing matches {pattern} ({what})")
+    return found
+
+
+def _check_count(gt: Path, n_masks: int, n_frames: int, video: Path) -> None:
+    if n_masks != n_frames:
+        raise DatasetValidationError(gt, f"{n_masks} masks for {n_frames} frames of {video}")
+
+
 def convert_avenue(source: Path, category: str, out: Path, spec: dict[str, Any]) -> None:
-    """Check Avenue's folders (read in place) and describe them in ``video.json``."""
-    for relative in ("training_videos", "testing_videos", "ground_truth_demo/testing_label_mask"):
-        if not (source / relative).is_dir():
-            raise DatasetValidationError(source / relative, "missing (Avenue layout, see anomalib's Avenue)")
-    for split in ("training_videos", "testing_videos"):
-        if not list((source / split).glob("*.avi")):
-            raise DatasetValidationError(source / split, "no .avi video")
+    """Avenue into UCSDped's layout: the .avi videos decoded to frames, the .mat pixel labels
+    (``ground_truth_demo/testing_label_mask/<n>_label.mat``, ``volLabel``) to one mask per frame."""
+    import scipy.io
+
+    for video in _require(source / "training_videos", "*.avi", "Avenue training videos"):
+        _save_frames(_decode(video), out / "Train" / f"Train{video.stem}")
+    labels = source / "ground_truth_demo" / "testing_label_mask"
+    for video in _require(source / "testing_videos", "*.avi", "Avenue test videos"):
+        label = labels / f"{video.stem.lstrip('0')}_label.mat"
+        if not label.is_file():
+            raise DatasetValidationError(label, f"missing: the pixel labels of {video}")
+        n_frames = _save_frames(_decode(video), out / "Test" / f"Test{video.stem}")
+        masks = [np.asarray(mask) for row in scipy.io.loadmat(label)["volLabel"] for mask in row]
+        _check_count(label, _save_masks(masks, out / "Test" / f"Test{video.stem}_gt"), n_frames, video)
     write_description(out, "avenue", source)
 
 
 def convert_shanghaitech(source: Path, category: str, out: Path, spec: dict[str, Any]) -> None:
-    """Check ShanghaiTech's folders for one scene (read in place) and describe them in ``video.json``."""
+    """One ShanghaiTech scene into UCSDped's layout: training videos (``training/videos/<scene>_*.avi``)
+    decoded, test frames (``testing/frames/<scene>_<id>/*.jpg``) rewritten as .tif, pixel masks
+    (``testing/test_pixel_mask/<scene>_<id>.npy``) as one mask per frame."""
     prefix = f"{int(category.removeprefix('scene')):02d}_"
-    for relative, pattern in (("training/converted_videos", f"{prefix}*.avi"), ("testing/frames", f"{prefix}*"),
-                              ("testing/test_pixel_mask", f"{prefix}*.npy")):
-        folder = source / relative
-        if not folder.is_dir():
-            raise DatasetValidationError(folder, "missing (ShanghaiTech layout, see anomalib's ShanghaiTech; "
-                                                 "training videos must be converted to converted_videos/*.avi)")
-        if not list(folder.glob(pattern)):
-            raise DatasetValidationError(folder, f"nothing matches {pattern} (scene {category})")
+    for video in _require(source / "training" / "videos", f"{prefix}*.avi", "ShanghaiTech training videos"):
+        _save_frames(_decode(video), out / "Train" / f"Train{video.stem}")
+    for folder in _require(source / "testing" / "frames", f"{prefix}*", "ShanghaiTech test frames"):
+        frames = sorted(folder.glob("*.jpg"))
+        mask_file = source / "testing" / "test_pixel_mask" / f"{folder.name}.npy"
+        if not mask_file.is_file():
+            raise DatasetValidationError(mask_file, f"missing: the pixel masks of {folder}")
+        n_frames = _save_frames((np.asarray(Image.open(frame).convert("RGB")) for frame in frames),
+                                out / "Test" / f"Test{folder.name}")
+        _check_count(mask_file, _save_masks(np.load(mask_file), out / "Test" / f"Test{folder.name}_gt"), n_frames,
+                     folder)
     write_description(out, "shanghaitech", source, scene=int(category.removeprefix("scene")))
 
 
-def validate_video_category(category_dir: Path, reader: str, min_frames: int = 2) -> dict[str, int]:
-    """The reader's checks of a prepared category (UCSD layout: every file; in-place readers: done when
-    converting)."""
-    if reader == "ucsd_ped":
-        return validate_ucsd_layout(category_dir, min_frames)
-    return {}
+def validate_video_category(category_dir: Path, reader: str = "ucsd_ped", min_frames: int = 2) -> dict[str, int]:
+    """Every prepared video category is in UCSDped's layout: :func:`validate_ucsd_layout`."""
+    return validate_ucsd_layout(category_dir, min_frames)
 
 
 UCSD_PED = VideoFamily(
@@ -194,8 +252,7 @@ AVENUE = VideoFamily(
     categories=("avenue",),
     homepage="http://www.cse.cuhk.edu.hk/leojia/projects/detectabnormal/dataset.html",
     license="research use (CUHK; see the homepage)",
-    layout_note="Read in place by anomalib's AvenueDataset (training_videos/, testing_videos/, "
-                "ground_truth_demo/testing_label_mask/).",
+    layout_note="Converted to UCSDped's layout: videos decoded to .tif frames (OpenCV), .mat labels to .bmp masks.",
     manual_steps="Download Avenue_Dataset.zip and ground_truth_demo.zip from "
                  "http://www.cse.cuhk.edu.hk/leojia/projects/detectabnormal/dataset.html, extract both into one "
                  "folder (ground_truth_demo/ beside training_videos/) and set `path:` to it, or extract them "
@@ -218,14 +275,13 @@ SHANGHAITECH = VideoFamily(
     categories=SHANGHAITECH_SCENES,
     homepage="https://svip-lab.github.io/dataset/campus_dataset.html",
     license="research use (ShanghaiTech SVIP lab; see the homepage)",
-    layout_note="Read in place by anomalib's ShanghaiTechDataset (training/converted_videos/, testing/frames/, "
-                "testing/test_pixel_mask/).",
+    layout_note="Converted to UCSDped's layout: training videos decoded, test .jpg frames as .tif, .npy pixel "
+                "masks as .bmp.",
     manual_steps="ShanghaiTech has no stable download link (anomalib has none either). Get shanghaitech.tar.gz "
-                 "from https://svip-lab.github.io/dataset/campus_dataset.html, convert its training frames to "
-                 "training/converted_videos/*.avi as anomalib's ShanghaiTech datamodule does, and set `path:` to "
-                 "the folder holding training/ and testing/, or put them into {expected}.",
+                 "from https://svip-lab.github.io/dataset/campus_dataset.html and set `path:` to it (or to the "
+                 "folder holding training/videos/ and testing/), or extract it into {expected}.",
     convert=convert_shanghaitech,
-    root_markers=("training/converted_videos", "testing/frames"),
+    root_markers=("training/videos", "testing/frames"),
     reader="shanghaitech",
 )
 
