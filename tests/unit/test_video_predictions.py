@@ -126,3 +126,14 @@ def test_image_job_rows_say_image(tmp_path):
         train_info_path=tmp_path / "train_info.json", row_path=tmp_path / "row.parquet", resolution="native",
         fpr_limits=[0.3], config_hash="x")
     assert row["track"].iloc[0] == "image" and pd.isna(row["frame_AUROC"].iloc[0])
+
+
+def test_video_jobs_are_not_timed(tmp_path):
+    from iadbench.timing import VIDEO_NOT_TIMED, run_timing
+
+    write_json(tmp_path / "train_info.json", {"status": "ok", "track": "video"})
+    record = run_timing(checkpoint_path=tmp_path / "model.ckpt", train_info_path=tmp_path / "train_info.json",
+                        model_name="ai_vad", model_spec={}, image_size=64, weights="random", asset_dir=tmp_path,
+                        batch=2, budget_s=1, threads=1, out_path=tmp_path / "timing.json")
+    assert record["timing_error"] == VIDEO_NOT_TIMED and np.isnan(record["latency_ms_b1"])
+    assert (tmp_path / "timing.json").is_file()
