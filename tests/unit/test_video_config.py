@@ -9,6 +9,7 @@ from iadbench.config import ConfigError, jobs, load_config, validate_config
 from iadbench.models import is_video_model
 from iadbench.offline import DownloadForbiddenError, network_forbidden
 
+
 @pytest.fixture
 def schema_path(repo_root):
     return repo_root / "workflow" / "schemas" / "config.schema.yaml"

@@ -181,7 +181,7 @@ MODEL_SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in (
               "object, so regions come from foreground detection (frame differences) only",
               image_size_rule="ignores `image_size`: no pre-processor transform (its networks resize frames "
               "themselves: RAFT to 520x960, the R-CNNs to 800 px); maps have the frames' size",
-              tiny_run_memory="M 3.2 GB (64 px frames)", random_weights_patches=(hooks.patch_ai_vad,)),
+              tiny_run_memory="L 8.6 GB (64 px frames, batch 4)", random_weights_patches=(hooks.patch_ai_vad,)),
     ModelSpec("fuvas", "anomalib.models.Fuvas", "FUVAS", task_type="segmentation", video=True,
               backbone="x3d_s (pytorchvideo via torch.hub), `blocks.4`; or swin3d_b (torchvision), `features.6.1`",
               memory_class="memory-bank", runtime_minutes=120,
@@ -190,7 +190,7 @@ MODEL_SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in (
               random_weights="patch: swin3d_b with `weights=None`; the torch.hub backbones (x3d_*, i3d_r50) are "
               "refused: use `backbone: swin3d_b, layer: features.6.1`",
               image_size_rule="frames resized to `image_size`; swin3d_b's last stage has stride 32",
-              minimum_image_size=32, tiny_run_memory="S 1.5 GB (64 px)", random_weights_patches=(hooks.patch_fuvas,)),
+              minimum_image_size=32, tiny_run_memory="S 1.8 GB (64 px)", random_weights_patches=(hooks.patch_fuvas,)),
 )}
 STUDY_MODELS = tuple(name for name, spec in MODEL_SPECS.items() if spec.study)
 VIDEO_MODELS = tuple(name for name, spec in MODEL_SPECS.items() if spec.video)
