@@ -182,8 +182,9 @@ def patch_ai_vad(stack: contextlib.ExitStack) -> None:
     """AI-VAD's four networks with random weights: Mask R-CNN v2 (regions), RAFT large (optical flow),
     Keypoint R-CNN (pose) and its copy of CLIP ViT-B/16 (deep features), none downloaded.
 
-    With a random detector the regions come from AI-VAD's foreground detection only (frame differences):
-    a random Mask R-CNN's class scores stay far below ``box_score_thresh``.
+    A random Mask R-CNN still returns boxes with confident-looking class scores at arbitrary places (34
+    above ``box_score_thresh`` 0.7 on a 64 px embedded frame): AI-VAD's regions are those plus its
+    foreground detections (frame differences), described by random flow, pose and CLIP features.
     """
     from anomalib.models.video.ai_vad import features, flow, regions, torch_model
     from anomalib.models.video.ai_vad.clip import clip
@@ -217,8 +218,7 @@ def patch_ai_vad(stack: contextlib.ExitStack) -> None:
 def ai_vad_forward(self, batch):
     """anomalib 2.7's ``AiVadModel.forward``, except that a frame without any region (nothing detected, no
     motion) gets an all-zero anomaly map instead of crashing (``torch.amax`` over zero regions); its score
-    is anomalib's for an empty frame, 0. Frequent with a random detector, whose regions all come from
-    foreground detection."""
+    is anomalib's for an empty frame, 0 (a pretrained detector on a frame with nobody in it, and no motion)."""
     import torch
     from anomalib.data import InferenceBatch
 

@@ -177,8 +177,9 @@ MODEL_SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in (
               "(deep features), all torchvision/CLIP, frozen", memory_class="memory-bank", runtime_minutes=600,
               pretrained_loads="COCO Mask R-CNN v2, RAFT large (FlyingThings/Sintel), COCO Keypoint R-CNN, OpenAI "
               "CLIP ViT-B/16",
-              random_weights="patch: the four networks built with random weights; a random detector finds no "
-              "object, so regions come from foreground detection (frame differences) only",
+              random_weights="patch: the four networks built with random weights. The random Mask R-CNN still "
+              "returns confident-looking boxes at arbitrary places (34 above `box_score_thresh` 0.7 on a 64 px "
+              "embedded frame), so regions are those plus the foreground detections (frame differences)",
               image_size_rule="ignores `image_size`: no pre-processor transform (its networks resize frames "
               "themselves: RAFT to 520x960, the R-CNNs to 800 px); maps have the frames' size",
               tiny_run_memory="M 4.0 GB (64 px frames, batch 1; 8.6 GB at batch 4)",
