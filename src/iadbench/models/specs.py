@@ -182,7 +182,7 @@ MODEL_SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in (
               "embedded frame), so regions are those plus the foreground detections (frame differences)",
               image_size_rule="ignores `image_size`: no pre-processor transform (its networks resize frames "
               "themselves: RAFT to 520x960, the R-CNNs to 800 px); maps have the frames' size",
-              tiny_run_memory="M 4.0 GB (64 px frames, batch 1; 8.6 GB at batch 4)",
+              tiny_run_memory="M 4.4 GB (64 px frames, batch 1; 8.6 GB at batch 4)",
               random_weights_patches=(hooks.patch_ai_vad,)),
     ModelSpec("fuvas", "anomalib.models.Fuvas", "FUVAS", task_type="segmentation", video=True,
               backbone="x3d_s (pytorchvideo via torch.hub), `blocks.4`; or swin3d_b (torchvision), `features.6.1`",
