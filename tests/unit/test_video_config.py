@@ -66,7 +66,6 @@ def test_fuvas_torch_hub_backbones_are_refused_with_the_remedy(tmp_path):
     assert sum(parameter.numel() for parameter in model.parameters()) > 80_000_000
 
 
-@pytest.mark.slow  # ~25 s: 260 M parameters
 def test_ai_vad_builds_its_four_networks_without_weights(tmp_path):
     from iadbench.models import build_model
     from iadbench.models.random_weights import random_weights_patches
