@@ -52,3 +52,19 @@ def reference_trapezoid(x: np.ndarray, y: np.ndarray, x_max: float) -> float:
     below = x <= x_max
     x, y = x[below], y[below]
     return float(np.sum(0.5 * (y[1:] + y[:-1]) * (x[1:] - x[:-1])) + correction)
+
+
+def reference_frame_auroc_macro(scores, labels, video_ids) -> tuple[float, int, int]:
+    """Macro frame AUROC written out with scikit-learn: per video ``roc_auc_score``, mean over the videos
+    having both classes; ``(mean, n_used, n_excluded)``, NaN mean when none is usable."""
+    from sklearn.metrics import roc_auc_score
+
+    scores, labels, video_ids = np.asarray(scores), np.asarray(labels) > 0, np.asarray(video_ids)
+    values, excluded = [], 0
+    for video in sorted(set(video_ids.tolist())):
+        mine = video_ids == video
+        if labels[mine].all() or not labels[mine].any():
+            excluded += 1
+        else:
+            values.append(roc_auc_score(labels[mine], scores[mine]))
+    return (float(np.mean(values)) if values else float("nan")), len(values), excluded

@@ -12,7 +12,9 @@ import jsonschema
 import yaml
 
 from iadbench.datasets import dataset_categories
-from iadbench.models import check_init_args, resolve_class_path
+from iadbench.datasets.prepare import is_video
+from iadbench.models import check_init_args, is_video_model, resolve_class_path
+from iadbench.models.specs import VIDEO_MODELS
 
 
 class ConfigError(ValueError):
@@ -115,6 +117,7 @@ def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str
             dataset_categories(spec)
         except ValueError as error:  # mvtec_layout's errors say which key (`path:` or `categories:`)
             raise ConfigError(f"config key 'datasets.{name}.{getattr(error, 'key', 'categories')}': {error}") from None
+    check_tracks(config)
     from iadbench.continual_config import check_continual  # imports this module
 
     check_continual(config)
@@ -132,14 +135,30 @@ def load_config(path: str | Path, schema_path: str | Path) -> dict[str, Any]:
 
 
 def jobs(config: dict[str, Any]) -> list[Job]:
-    """Every dataset x category x model x seed of a validated config, in a stable order."""
+    """Every dataset x category x model x seed of a validated config, in a stable order; video models
+    (ai_vad, fuvas, ...) pair with video datasets only, image models with image datasets only."""
+    video_models = {model for model, spec in config["models"].items() if is_video_model(model, spec.get("class_path"))}
     return [
         Job(dataset, category, model, seed)
         for dataset, spec in config["datasets"].items()
         for category in dataset_categories(spec)
         for model in config["models"]
+        if (model in video_models) == is_video(spec)
         for seed in config["seeds"]
     ]
+
+
+def check_tracks(config: dict[str, Any]) -> None:
+    """Every dataset needs a model of its track (image or video), or it would silently get no job."""
+    video_models = [model for model, spec in config["models"].items() if is_video_model(model, spec.get("class_path"))]
+    image_models = [model for model in config["models"] if model not in video_models]
+    for name, spec in config["datasets"].items():
+        if is_video(spec) and not video_models:
+            raise ConfigError(f"config key 'datasets.{name}': a video dataset ({spec.get('type')}) needs a video "
+                              f"model in `models` ({', '.join(VIDEO_MODELS)}); image models do not run on it")
+        if not is_video(spec) and not image_models:
+            raise ConfigError(f"config key 'datasets.{name}': an image dataset needs an image model in `models` "
+                              f"(video models {', '.join(video_models)} do not run on it)")
 
 
 def model_image_size(config: dict[str, Any], model: str) -> int:

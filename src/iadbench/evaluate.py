@@ -139,6 +139,42 @@ def ground_truth(predictions: dict[str, np.ndarray]) -> np.ndarray:
     return ~labels | (np.asarray(mask_paths, dtype=str) != "")
 
 
+def evaluate_video_predictions(predictions: dict[str, np.ndarray], resolution: str, fpr_limits) -> Evaluation:
+    """A video job's metrics: frame AUROC micro (every test frame pooled) and macro (mean over the test
+    videos having both classes; the others excluded and counted), the counts, and pixel metrics where the
+    frames have masks. Image metrics stay NaN (a frame is not an image of the image track), and there is no
+    bootstrap: frames of one video are not independent draws, so resampling frames would understate the
+    uncertainty (no replicates, NaN interval columns). The score table has one row per frame (its
+    ``defect_type`` is the video's folder).
+
+    Pixel metrics at ``native`` resolution read each frame's mask file (UCSDped layout); without mask
+    files (Avenue, ShanghaiTech) they use the masks saved with the predictions (``eval_resolution:
+    model``).
+    """
+    scores, labels, video_ids = predictions["scores"], predictions["labels"], predictions["video_ids"]
+    macro, _, excluded = metrics.frame_auroc_macro(scores, labels, video_ids)
+    values: dict[str, Any] = {
+        "frame_AUROC": metrics.frame_auroc(scores, labels), "frame_AUROC_macro": macro,
+        "n_videos": int(np.unique(video_ids).size), "n_videos_excluded_macro": excluded, "n_frames": int(scores.size),
+    }
+    maps, masks = predictions.get("maps", np.zeros(0)), predictions.get("masks", np.zeros(0))
+    mask_paths = predictions.get("mask_paths", np.zeros(0))
+    native = resolution == "native" and mask_paths.size == scores.size and all(str(path) for path in mask_paths)
+    values["pixel_metrics_applicable"] = bool(maps.size and (native or masks.size))
+    values["eval_resolution"] = "native" if native else "model"
+    if values["pixel_metrics_applicable"]:
+        values["degenerate_maps"] = degenerate_maps(maps)
+        masks = native_masks(predictions["image_paths"], mask_paths) if native else masks
+        if isinstance(masks, list):
+            maps = [metrics.resize_maps_to(one_map, mask.shape) for one_map, mask in zip(maps, masks, strict=True)]
+        else:
+            maps = metrics.resize_maps_to(maps, masks.shape[-2:])
+        values.update(metrics.pixel_metrics(maps, masks, fpr_limits=tuple(fpr_limits)))
+    else:
+        maps = None
+    return Evaluation(values, score_table(predictions, maps), [], np.zeros((0, 0)))
+
+
 def defect_type(image_path: str) -> str:
     """The folder after the last ``test`` in the path (``test/<defect>/000.png``), else the image's folder."""
     parts = Path(image_path).parts
@@ -235,13 +271,17 @@ def evaluate_job(
         try:
             predictions = load_predictions(predictions_path)
             row["n_test_anomalous"] = int(predictions["labels"].sum())
-            evaluation = evaluate_predictions(predictions, resolution, fpr_limits, seed=job.seed,
-                                              n_resamples=n_resamples)
+            if "video_ids" in predictions:
+                evaluation = evaluate_video_predictions(predictions, resolution, fpr_limits)
+            else:
+                evaluation = evaluate_predictions(predictions, resolution, fpr_limits, seed=job.seed,
+                                                  n_resamples=n_resamples)
         except Exception as error:  # a broken prediction file is this job's failure, not the run's
             logger.exception("evaluating %s failed", predictions_path)
             row.update(status="failed", error_type=type(error).__name__, error_tail=str(error)[-2000:])
         else:
             row.update(evaluation.values)
+    row.setdefault("track", "image")  # train_info's; records from before the video track are image jobs
     for column in METRIC_COLUMNS:
         row.setdefault(column, float("nan"))
     frame = make_row(row)
@@ -297,6 +337,7 @@ def run_evaluation(*, log_path: str | Path | None = None, attempt: int = 1, fina
         if frame is None:
             info = read_json(job_args["train_info_path"])  # training's provenance: same host, versions, commit
             provenance = {key: value for key, value in info.items() if key in ROW_SCHEMA}
+            provenance.setdefault("track", "image")
             frame = make_row({**provenance, **read_timing(job_args["timing_path"]), **Job(*job_args["job"])._asdict(),
                               "status": "failed", "error_type": outcome.error_type, "error_tail": outcome.error_tail,
                               "config_hash": job_args["config_hash"], "finished_at": pd.Timestamp.now(tz="UTC")})

@@ -38,6 +38,8 @@ def render_gallery(predictions_path: str | Path, train_info_path: str | Path, pn
     info = read_json(train_info_path)
     predictions = load_predictions(predictions_path) if info.get("status") == "ok" else {}
     examples = pick_examples(predictions["image_paths"], predictions["labels"]) if predictions else []
+    # Video frames read from a video file ("<video>.avi#<frame>": Avenue, ShanghaiTech) have no image file.
+    examples = [index for index in examples if Path(str(predictions["image_paths"][index])).is_file()]
     maps = predictions.get("maps", np.zeros(0))
     # One colour scale per job: the range of its maps over the whole test set.
     low, high = (float(maps.min()), float(maps.max())) if maps.size else (0.0, 1.0)

@@ -49,7 +49,7 @@ _EXACT_IN_FLOAT32 = {np.dtype(t) for t in (np.bool_, np.int8, np.uint8, np.int16
                                            np.float32)}
 
 __all__ = [
-    "au_pro", "continual_summary", "f1_optimal_threshold", "image_ap", "image_auroc", "image_f1_max",
+    "au_pro", "continual_summary", "f1_optimal_threshold", "frame_auroc", "frame_auroc_macro", "image_ap", "image_auroc", "image_f1_max",
     "image_metrics", "pixel_ap", "pixel_auroc", "pixel_f1_max", "pixel_metrics", "pro_curve", "resize_maps_to",
 ]
 
@@ -94,6 +94,73 @@ def image_f1_max(scores, labels) -> float:
     The threshold that reaches it is :func:`f1_optimal_threshold`. NaN (logged) without an anomalous image.
     """
     return image_metrics(scores, labels)["image_F1_max"]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Frame-level metrics (video track)
+# ---------------------------------------------------------------------------------------------------------
+
+def frame_auroc(scores, labels) -> float:
+    """Micro frame AUROC: :func:`image_auroc`'s definition over the frames of all test videos pooled.
+
+    ``scores``: one anomaly score per frame (1-D); ``labels``: one label per frame, anomalous where ``> 0``.
+    This is anomalib's frame-level AUROC (its only one). NaN (logged) without both an anomalous and a
+    normal frame.
+    """
+    scores, labels = _frame_arrays(scores, labels)
+    return _rank_statistics(*_score_label_blocks(scores, labels, "frame scores", "frame labels"),
+                            level="frame").auroc
+
+
+def frame_auroc_macro(scores, labels, video_ids) -> tuple[float, int, int]:
+    """Macro frame AUROC: the mean over test videos of each video's frame AUROC (:func:`frame_auroc`).
+
+    ``video_ids``: one id (str or int) per frame naming its video; a video's frames need not be
+    contiguous. A video whose frames are all anomalous or all normal has no AUROC: it is excluded from the
+    mean and counted (logged). Returns ``(mean, n_videos_used, n_videos_excluded)``; the mean is NaN
+    (logged) when no video has both classes.
+    """
+    scores, labels = _frame_arrays(scores, labels)
+    ids = np.asarray(video_ids)
+    if ids.ndim != 1 or ids.shape[0] != scores.shape[0]:
+        raise ValueError(f"video ids of shape {ids.shape} do not match frame scores of shape {scores.shape}")
+    if scores.size == 0:
+        raise ValueError("frame scores are empty")
+    unique, inverse = np.unique(ids, return_inverse=True)
+    values, excluded = [], []
+    for index, video in enumerate(unique):
+        frames = np.flatnonzero(inverse == index)
+        positive = labels[frames] > 0
+        if positive.all() or not positive.any():
+            excluded.append(str(video))
+            continue
+        values.append(_rank_statistics(*_score_label_blocks(scores[frames], labels[frames], "frame scores",
+                                                            "frame labels"), level="frame").auroc)
+    if excluded:
+        shown = ", ".join(excluded[:5]) + (f", ... ({len(excluded) - 5} more)" if len(excluded) > 5 else "")
+        logger.warning("macro frame AUROC: %d of %d videos excluded, their frames are all of one class: %s",
+                       len(excluded), len(unique), shown)
+    if not values:
+        logger.warning("macro frame AUROC undefined: none of the %d videos has both anomalous and normal "
+                       "frames; reporting NaN", len(unique))
+        return float("nan"), 0, len(excluded)
+    return float(np.mean(values)), len(values), len(excluded)
+
+
+def _frame_arrays(scores, labels) -> tuple[np.ndarray, np.ndarray]:
+    """Frame scores and labels as 1-D arrays of one length (a clear error otherwise)."""
+    scores, labels = np.asarray(scores), np.asarray(labels)
+    if scores.ndim != 1 or labels.ndim != 1:
+        raise ValueError(f"frame scores and labels must be 1-D (one per frame), got shapes {scores.shape} "
+                         f"and {labels.shape}")
+    if scores.shape != labels.shape:
+        raise ValueError(f"{scores.shape[0]} frame scores but {labels.shape[0]} frame labels")
+    for array, name in ((scores, "frame scores"), (labels, "frame labels")):
+        _check_real(array, name)
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise ValueError(f"{name} contain NaN or infinite values (frame "
+                             f"{int(np.flatnonzero(~np.isfinite(array))[0])})")
+    return scores, labels
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from iadbench import distributions, figures, paper, significance
+from iadbench import distributions, figures, paper, significance, video_report
 from iadbench.evidence import Evidence, read_evidence
 from iadbench.files import atomic_write, write_text
 from iadbench.job_resources import JOB_RESOURCE_COLUMNS, job_resource_rows, job_resources  # noqa: F401 -- re-exported
@@ -169,7 +169,8 @@ def score_distributions(frame: pd.DataFrame, evidence: Evidence | None, labels: 
 
 def all_figures(context: dict[str, Any]) -> list[dict[str, str]]:
     """Every figure of the report (the figures/ folder and paper.tex): the general ones, then the distributions."""
-    return context["figures"] + [item["figure"] for item in context["distributions"] if item["figure"]]
+    return (context["figures"] + [item["figure"] for item in context["distributions"] if item["figure"]]
+            + context["video"]["figures"])
 
 
 def _grids(context: dict[str, Any]) -> list[paper.Grid]:
@@ -193,24 +194,28 @@ def _grids(context: dict[str, Any]) -> list[paper.Grid]:
     grids += [paper.reproduction_grid(table, FLAG_NOTE) for table in context["reproduction"]]
     if context["audit"] is not None:
         grids.append(paper.audit_grid(context["audit"], AUDIT_NOTE))
-    return grids
+    return grids + context["video"]["grids"]
 
 
 def report_context(frame: pd.DataFrame, title: str, config: dict[str, Any] | None = None, *,
                    references: pd.DataFrame | None = None, with_figures: bool = False,
                    gallery: list[dict[str, str]] | None = None, resources: pd.DataFrame | None = None,
-                   labels: Labels | None = None, evidence: Evidence | None = None) -> dict[str, Any]:
+                   labels: Labels | None = None, evidence: Evidence | None = None,
+                   frame_scores: list[video_report.FrameScores] | None = None) -> dict[str, Any]:
     """What every template reads. ``references``: :func:`iadbench.reproduction.read_reference_files`' frame
     (no reproduction section without it); ``gallery`` items are {"caption", "png" (base64)} made by
     :mod:`iadbench.gallery`; ``resources`` is :func:`job_resources`' summary (no "Job resources" without it);
     ``evidence``: the jobs' scores and replicates (:func:`iadbench.evidence.read_evidence`; without it no cell
-    is tested, intervals come from the rows alone and there are no score distributions)."""
+    is tested, intervals come from the rows alone and there are no score distributions). Video rows
+    (``track`` "video") go to the video section only (:mod:`iadbench.video_report`; ``frame_scores``: its
+    plots), never to the image tables, ranks, figures or reproduction."""
     from iadbench.references import study_implausible_cells
 
-    labels = labels or labels_for(frame["model"], config)
+    all_rows, (frame, _) = frame, video_report.split_tracks(frame)
+    labels = labels or labels_for(all_rows["model"], config)
     evidence = evidence or None  # no file read at all: say "not computed", not "no scores" per column
-    random_weights = bool((frame.get("weights") == "random").any()) if len(frame) else False
-    failed = frame.loc[frame["status"] != "ok", [*KEY_COLUMNS, "error_type", "error_tail"]].astype(object)
+    random_weights = bool((all_rows.get("weights") == "random").any()) if len(all_rows) else False
+    failed = all_rows.loc[all_rows["status"] != "ok", [*KEY_COLUMNS, "error_type", "error_tail"]].astype(object)
     failed = failed.where(failed.notna(), "")  # a missing error tail is empty, not "<NA>"
     rank_metrics, rank_rows, comparisons = rank_summary(frame)
     tables = report_tables(frame, labels, evidence)
@@ -220,13 +225,13 @@ def report_context(frame: pd.DataFrame, title: str, config: dict[str, Any] | Non
         "tables": tables,
         "random_weights": random_weights,
         "random_weights_note": RANDOM_WEIGHTS_NOTE,
-        "n_rows": len(frame),
+        "n_rows": len(all_rows),
         "partial_note": PARTIAL_NOTE,
         "degenerate_note": DEGENERATE_NOTE,
         "interval_note": significance.INTERVAL_NOTE,
         "complete_cells_note": COMPLETE_CELLS_NOTE,
         "failed": failed.astype(str).to_dict("records"),
-        "provenance": provenance(frame),
+        "provenance": provenance(all_rows),
         "rank_metrics": rank_metrics,
         "rank_rows": rank_rows,
         "comparisons": comparisons,
@@ -245,6 +250,7 @@ def report_context(frame: pd.DataFrame, title: str, config: dict[str, Any] | Non
         "job_resources": job_resource_rows(resources) if resources is not None else [],
         "config_yaml": yaml.safe_dump(config, sort_keys=False) if config else "",
         "predict_pages": predict_pages(config) if config else [],
+        "video": video_report.video_context(all_rows, labels, frame_scores, with_figures, random_weights),
     }
     _name_figures(all_figures(context))
     context["grids"] = _grids(context)
@@ -317,14 +323,15 @@ def build_report(*, benchmark_path: str | Path, template_dir: str | Path, html_p
                  tex_path: str | Path, title: str, config: dict[str, Any] | None = None,
                  gallery_paths=(), reference_paths=(), benchmark_paths=(), tables_dir: str | Path | None = None,
                  figures_dir: str | Path | None = None, paper_path: str | Path | None = None,
-                 score_paths=(), bootstrap_paths=()) -> None:
+                 score_paths=(), bootstrap_paths=(), prediction_paths=()) -> None:
     """Write the report: ``html_path``, ``tex_path`` (every table), ``tables_dir`` (each table as
     ``<name>.tex``, ``.csv`` and ``.md``), ``figures_dir`` (the figures as PNG) and ``paper_path`` (a LaTeX
     document of them all), compiled to ``paper.pdf`` beside it when pdflatex is installed (a failed compile
     is logged and leaves no PDF). The folders and paper.tex default to siblings of ``tex_path``.
     ``benchmark_paths``: Snakemake ``benchmark:`` TSVs of the jobs, summarised as "Job resources";
     ``score_paths``, ``bootstrap_paths``: the evaluation jobs' ``scores.parquet`` and ``bootstrap.npz`` (paired
-    tests, intervals over seeds, score distributions)."""
+    tests, intervals over seeds, score distributions); ``prediction_paths``: the training jobs'
+    ``predictions.npz``, of which the video rows' give the video section's frame-score plots."""
     output = Path(tex_path).parent
     tables_dir = Path(tables_dir or output / "tables")
     figures_dir = Path(figures_dir or output / "figures")
@@ -334,7 +341,9 @@ def build_report(*, benchmark_path: str | Path, template_dir: str | Path, html_p
     context = report_context(frame, title, config, references=read_reference_files(reference_paths),
                              with_figures=True, gallery=gallery_items(gallery_paths, labels),
                              resources=job_resources(benchmark_paths), labels=labels,
-                             evidence=read_evidence(score_paths, bootstrap_paths))
+                             evidence=read_evidence(score_paths, bootstrap_paths),
+                             frame_scores=video_report.read_frame_scores(
+                                 prediction_paths, video_report.job_keys(frame)))
     write_text(html_path, _html(context, template_dir))
     all_tables, tables = _latex(context, template_dir)
     write_text(tex_path, all_tables)

@@ -15,6 +15,8 @@ KEY_COLUMNS = ("dataset", "category", "model", "seed")
 IMAGE_METRICS = ("image_AUROC", "image_AP", "image_F1_max")
 PIXEL_METRICS = ("pixel_AUROC", "pixel_AP", "pixel_F1_max", "pixel_AUPRO")
 METRIC_COLUMNS = IMAGE_METRICS + PIXEL_METRICS
+# The video track's frame-level metrics (iadbench.evaluate.evaluate_video_predictions).
+FRAME_METRICS = ("frame_AUROC", "frame_AUROC_macro")
 # Bootstrap confidence intervals of these metrics (iadbench.uncertainty); pixel_AUPRO's at the first limit.
 CI_METRICS = ("image_AUROC", "image_AP", "image_F1_max", "pixel_AUROC", "pixel_AP", "pixel_AUPRO")
 CI_COLUMNS = tuple(f"{metric}_ci_{side}" for metric in CI_METRICS for side in ("low", "high"))
@@ -28,6 +30,11 @@ ROW_SCHEMA: dict[str, str] = {
     # Test-set uncertainty of one job: interval bounds, how they were made (percentile bootstrap), resamples,
     # coverage (0.95). Several seeds: iadbench.uncertainty.combine_seed_intervals of the bootstrap.npz files.
     **dict.fromkeys(CI_COLUMNS, "float64"), "ci_method": "string", "ci_resamples": "Int64", "ci_level": "float64",
+    # "image" or "video" (the video track: frame metrics, image_* NaN). frame_AUROC pools every test frame
+    # (micro); frame_AUROC_macro is the mean over the n_videos - n_videos_excluded_macro test videos having
+    # both normal and anomalous frames; n_frames: test frames scored (each exactly once).
+    "track": "string", **dict.fromkeys(FRAME_METRICS, "float64"), "n_videos": "Int64",
+    "n_videos_excluded_macro": "Int64", "n_frames": "Int64",
     "status": "string", "error_type": "string", "error_tail": "string",
     # Attempts in all (across runs) of the training and of the evaluation; the retry round they ran in.
     "attempts": "Int64", "evaluation_attempts": "Int64", "retry_round": "Int64",

@@ -99,6 +99,89 @@ def predict_to(engine, model, datamodule, path: Path, attached: bool = True) -> 
     return predictions, seconds
 
 
+def predict_video_to(engine, model, datamodule, path: Path) -> tuple[dict[str, np.ndarray], float]:
+    """:func:`predict_to` for a video job: one entry per test frame, each frame scored exactly once
+    (:func:`assemble_video_predictions`), plus ``video_ids`` and ``frame_indices``."""
+    started = time.perf_counter()
+    batches = engine.predict(model=model, dataloaders=datamodule.test_dataloader(), return_predictions=True)
+    seconds = time.perf_counter() - started
+    predictions = assemble_video_predictions(batches, datamodule.test_data)
+    save_predictions(path, predictions)
+    return predictions, seconds
+
+
+def _frame_files(video_path: str) -> list[Path]:
+    folder = Path(video_path)
+    if not folder.is_dir():
+        return []
+    return sorted(file for file in folder.iterdir() if file.suffix.lower() in (".tif", ".jpg", ".png", ".bmp"))
+
+
+def assemble_video_predictions(batches, dataset) -> dict[str, np.ndarray]:
+    """Per-frame predictions of a video test set whose clips (stride 1) each score their last frame.
+
+    The rule: frame ``f`` of a video gets the score and map of the clip ending at ``f``; its first
+    ``clip_length - 1`` frames, which no clip ends at, get those of the video's first clip (the nearest
+    one), with their own labels and masks. Frames are ordered by video (the dataset's order), then frame
+    index; an error names a video whose frames are not each scored exactly once.
+    """
+    from anomalib.data.datasets.base.video import VideoTargetFrame
+
+    indexer = dataset.indexer
+    clips: dict[tuple[str, int], dict[str, Any]] = {}
+    for batch in batches:
+        count = len(batch.video_path)
+        scores = _as_numpy(batch.pred_score).reshape(count).astype(np.float64)
+        labels = _as_numpy(batch.gt_label).reshape(count).astype(np.uint8)
+        frames = _as_numpy(batch.frames).reshape(count).astype(int)
+        maps = _as_numpy(batch.anomaly_map)
+        masks = _as_numpy(batch.gt_mask)
+        for index in range(count):
+            key = (str(batch.video_path[index]), int(frames[index]))
+            if key in clips:
+                raise ValueError(f"frame {key[1]} of {key[0]} was scored twice")
+            clips[key] = {"score": scores[index], "label": labels[index],
+                          "map": None if maps is None else maps[index].reshape(maps.shape[-2:]).astype(np.float32),
+                          "mask": None if masks is None else masks[index].reshape(masks.shape[-2:]) > 0}
+    length = dataset.clip_length_in_frames
+    rows: list[dict[str, Any]] = []
+    for video_index, video_path in enumerate(indexer.video_paths):
+        n_frames = len(indexer.video_pts[video_index])
+        first_clip = int(indexer.cumulative_sizes[video_index - 1]) if video_index else 0
+        head = None
+        if length > 1:  # the first clip's every frame: labels and masks of the frames no clip ends at
+            target, dataset.target_frame = dataset.target_frame, VideoTargetFrame.ALL
+            try:
+                head = dataset[first_clip]
+            finally:
+                dataset.target_frame = target
+        files, masks_dir = _frame_files(video_path), _frame_files(indexer.mask_paths[video_index] or "")
+        scored = sorted(frame for path, frame in clips if path == video_path)
+        if scored != list(range(length - 1, n_frames)):
+            raise ValueError(f"{video_path}: clips end at frames {scored[:3]}...{scored[-3:]}, expected every frame "
+                             f"from {length - 1} to {n_frames - 1} once")
+        for frame in range(n_frames):
+            clip = dict(clips[(video_path, max(frame, length - 1))])
+            if frame < length - 1 and head is not None:
+                clip["label"] = int(np.asarray(head.gt_label).reshape(-1)[frame]) if head.gt_label is not None else 0
+                clip["mask"] = None if head.gt_mask is None else _as_numpy(head.gt_mask)[frame] > 0
+            rows.append({**clip, "video": Path(video_path).stem, "frame": frame,
+                         "image": str(files[frame]) if len(files) == n_frames else f"{video_path}#{frame}",
+                         "mask_path": str(masks_dir[frame]) if len(masks_dir) == n_frames else ""})
+    with_maps = all(row["map"] is not None for row in rows)
+    with_masks = all(row["mask"] is not None for row in rows)
+    return {
+        "scores": np.asarray([row["score"] for row in rows], dtype=np.float64),
+        "labels": np.asarray([row["label"] for row in rows], dtype=np.uint8),
+        "maps": np.stack([row["map"] for row in rows]) if with_maps and rows else EMPTY,
+        "masks": np.stack([row["mask"] for row in rows]).astype(np.uint8) if with_masks and rows else EMPTY.astype(np.uint8),
+        "image_paths": np.asarray([row["image"] for row in rows], dtype=str),
+        "mask_paths": np.asarray([row["mask_path"] for row in rows], dtype=str),
+        "video_ids": np.asarray([row["video"] for row in rows], dtype=str),
+        "frame_indices": np.asarray([row["frame"] for row in rows], dtype=np.int64),
+    }
+
+
 def _fit_and_predict(
     dataset_spec: dict[str, Any], dataset_root: Path, category: str, model_name: str, model_spec: dict[str, Any],
     seed: int, image_size: int, weights: str, out_dir: Path, asset_dir: Path, continual: dict[str, Any] | None = None,
@@ -112,6 +195,7 @@ def _fit_and_predict(
 
     from iadbench.continual import ContinualStep
     from iadbench.datasets import datamodule_for
+    from iadbench.datasets.prepare import is_video
     from iadbench.models import build_model, spec_for_class
     from iadbench.timing import training_clock
 
@@ -143,7 +227,8 @@ def _fit_and_predict(
             n_test = sum(one["n_test"] for one in step_info["per_category"].values())
             inference_seconds = sum(one["inference_seconds"] for one in step_info["per_category"].values())
         else:
-            predictions, inference_seconds = predict_to(engine, model, datamodule, out_dir / "predictions.npz")
+            predict = predict_video_to if is_video(dataset_spec) else predict_to
+            predictions, inference_seconds = predict(engine, model, datamodule, out_dir / "predictions.npz")
             n_test = len(predictions["scores"])
     return {
         # The spec's (the study's task types); a model without one: by whether it produced maps.
@@ -184,7 +269,7 @@ def train_job(
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(threads)
     info = base_info({"threads": threads, "weights": weights, "image_size": image_size, "model_spec": model_spec,
-                      "extra_info": extra_info})
+                      "extra_info": extra_info, "dataset_spec": dataset_spec})
     try:
         with contextlib.ExitStack() as guards:
             from iadbench.models.coreset import bounded_coreset
@@ -231,7 +316,10 @@ def _write_failure(out_dir: Path, info: dict[str, Any], error_type: str, error_t
 
 def base_info(job_args: dict[str, Any]) -> dict[str, Any]:
     """What every record of the job says, failed or not: the settings that ran and where (provenance)."""
-    return {"threads": job_args.get("threads", 1), "weights": job_args.get("weights"),
+    from iadbench.datasets.prepare import is_video
+
+    track = "video" if is_video(job_args.get("dataset_spec") or {"type": "embedded"}) else "image"
+    return {"track": track, "threads": job_args.get("threads", 1), "weights": job_args.get("weights"),
             "image_size": job_args.get("image_size"), "max_epochs": job_args.get("model_spec", {}).get("max_epochs"),
             **provenance.versions(), **provenance.host_info(), **(job_args.get("extra_info") or {})}
 

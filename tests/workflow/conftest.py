@@ -8,3 +8,18 @@ def finished_run(repo_root, tmp_path_factory):
     config_path = make_workdir(repo_root, workdir, TINY_CONFIG)
     run_snakemake(workdir, config_path)
     return workdir
+
+
+@pytest.fixture(scope="session")
+def finished_video_run(repo_root, tmp_path_factory):
+    """`config/video.yaml` (the embedded video dataset, ai_vad and fuvas, random weights) run end to end
+    once per session, with 5 frames per video instead of 6 (AI-VAD costs ~10 s per clip on 2 CPU cores:
+    2 training and 8 test clips here); the video track's workflow tests (rows, report section) share it."""
+    import yaml
+
+    workdir = tmp_path_factory.mktemp("video_run")
+    config = yaml.safe_load((repo_root / "config" / "video.yaml").read_text())
+    config["datasets"]["embedded_video"]["generator"]["frames_per_video"] = 5
+    config_path = make_workdir(repo_root, workdir, config)
+    run_snakemake(workdir, config_path)
+    return workdir

@@ -102,6 +102,14 @@ def all_galleries(wildcards):
             for job in JOBS if job.seed == first_seed]
 
 
+def video_predictions(wildcards):
+    """Every video job's predictions (the report's frame-score plot per test video); outputs of train."""
+    from iadbench.datasets.prepare import is_video
+
+    return [f"results/train/{job.dataset}/{job.category}/{job.model}/{job.seed}/predictions.npz" for job in JOBS
+            if is_video(config["datasets"][job.dataset])]
+
+
 def asset_manifests(models):
     """Pretrained weights are fetched (head node) before a job trains; random weights need none."""
     return [f"{ASSET_DIR}/manifests/{model}.json" for model in models] if config["weights"] == "pretrained" else []

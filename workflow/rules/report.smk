@@ -27,6 +27,7 @@ rule report:
         benchmarks=job_benchmarks,
         scores=all_scores,
         bootstraps=all_bootstraps,
+        predictions=video_predictions,
     # Beside paper.tex the job writes paper.pdf when pdflatex is on PATH: not declared, since whether it
     # exists depends on the machine (a failed compile is logged and leaves none; the report stands).
     output:

@@ -1,5 +1,6 @@
 """Render the report (HTML, LaTeX, CSV/Markdown tables, figures, paper.tex and paper.pdf) from
-results/benchmark.parquet and the evaluation jobs' scores.parquet and bootstrap.npz."""
+results/benchmark.parquet, the evaluation jobs' scores.parquet and bootstrap.npz and the video jobs'
+predictions.npz (frame-score plots)."""
 
 from iadbench.files import log_to_file
 from iadbench.report import build_report
@@ -21,4 +22,5 @@ build_report(
     benchmark_paths=snakemake.input.benchmarks,
     score_paths=snakemake.input.scores,
     bootstrap_paths=snakemake.input.bootstraps,
+    prediction_paths=snakemake.input.predictions,
 )

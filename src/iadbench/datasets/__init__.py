@@ -7,10 +7,11 @@ machinery any type goes through (category selection, fetching, preparing a categ
 
 from __future__ import annotations
 
-from iadbench.datasets import embedded
+from iadbench.datasets import embedded, embedded_video
 from iadbench.datasets.anomalib_adapter import datamodule_for, union_datamodule
 from iadbench.datasets.extract import safe_extract
 from iadbench.datasets.families import FAMILIES
+from iadbench.datasets.families.video import VIDEO_FAMILIES
 from iadbench.datasets.prepare import dataset_categories, prepare_category, prepare_dataset, source_spec
 from iadbench.datasets.validate import validate_category
 
@@ -23,4 +24,6 @@ __all__ = [
 DATASET_CATEGORIES: dict[str, tuple[str, ...]] = {
     "embedded": embedded.CATEGORIES,
     **{key: info.categories for key, info in FAMILIES.items()},
+    embedded_video.TYPE: embedded_video.CATEGORIES,
+    **{key: info.categories for key, info in VIDEO_FAMILIES.items()},
 }

@@ -1,4 +1,5 @@
-"""Read a prepared category through anomalib: ``MVTecAD`` for the MVTec AD layout, ``Folder`` for folders.
+"""Read a prepared category through anomalib: ``MVTecAD`` for the MVTec AD layout, ``Folder`` for folders,
+``UCSDped`` for video categories.
 
 Catalog and embedded datasets go through a subclass of ``MVTecAD`` that never downloads and, for families
 whose images stay JPEG (VisA, KolektorSDD, Real-IAD), reads with anomalib's VisA reader (the MVTec reader
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from iadbench.datasets.families import family, folder, mvtec_layout
-from iadbench.datasets.prepare import EMBEDDED_TYPE, dataset_type
+from iadbench.datasets.prepare import EMBEDDED_TYPE, clip_length, dataset_type, is_video
 from iadbench.datasets.validate import NORMAL_LABEL, defect_folders, mask_folders
 
 
@@ -54,6 +55,8 @@ def datamodule_for(spec: dict[str, Any], root: str | Path, category: str, **kwar
         return _classes()["PreparedPartialMasks"](
             root=Path(root), category=category, extensions=mvtec_layout.image_extensions(spec), **whole_test_set,
             **kwargs)
+    if is_video(spec):
+        return video_datamodule(spec, root, category, **kwargs)
     read_jpeg = kind != EMBEDDED_TYPE and family(kind).reads_jpeg  # family() also rejects unknown types
     return _prepared_layout_class()(
         root=Path(root), category=category, read_jpeg=read_jpeg, **whole_test_set, **kwargs
@@ -243,3 +246,46 @@ def _classes() -> dict[str, type]:
             self.test_data = MultiDefectFolderDataset(split=Split.TEST, **common)
 
     return {"PreparedPartialMasks": PreparedPartialMasks, "MultiDefectFolder": MultiDefectFolder}
+
+
+# ------------------------------------------------------------------------------------------- video
+def video_datamodule(spec: dict[str, Any], root: str | Path, category: str, **kwargs: Any) -> Any:
+    """anomalib's ``UCSDped`` datamodule over a prepared video category (every video type is prepared in
+    UCSDped's layout: :mod:`iadbench.datasets.families.video`).
+
+    Training clips: ``clip_length_in_frames`` frames (default 2), one clip every ``frames_between_clips``
+    frames (default 1). Test clips: always one per frame (stride 1) whatever ``frames_between_clips`` says,
+    each clip's score the score of its last frame (anomalib's ``VideoTargetFrame.LAST``): every test frame
+    but a video's first ``clip_length - 1`` ones is the target of exactly one clip (see
+    :func:`iadbench.train.assemble_video_predictions` for those). No validation set (``val_split_mode:
+    none``): the video models are one-pass memory-bank models fitted at the end of their training epoch,
+    and a validation pass over the test set would double the cost of a job.
+    """
+    from anomalib.data.utils import ValSplitMode
+
+    return _video_layout_class()(
+        root=Path(root), category=category, clip_length_in_frames=clip_length(spec),
+        frames_between_clips=int(spec.get("frames_between_clips", 1)), target_frame="last",
+        val_split_mode=ValSplitMode.NONE, **kwargs)
+
+
+@functools.cache
+def _video_layout_class() -> type:
+    """anomalib's UCSDped datamodule, never downloading, its test clips one per frame."""
+    from anomalib.data import UCSDped
+
+    class PreparedUCSDped(UCSDped):
+        def prepare_data(self) -> None:
+            if not (Path(self.root) / self.category).is_dir():
+                missing = Path(self.root) / self.category
+                raise FileNotFoundError(f"prepared category {missing} does not exist; run the data rules")
+
+        def val_dataloader(self) -> list:
+            return []  # no validation pass (val_split_mode: none); the models fit at their epoch's end
+
+        def _setup(self, _stage: str | None = None) -> None:
+            super()._setup(_stage)
+            self.test_data.frames_between_clips = 1  # every test frame is a clip's target
+            self.test_data._setup_clips()
+
+    return PreparedUCSDped

@@ -21,10 +21,11 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from iadbench.datasets import embedded
+from iadbench.datasets import embedded, embedded_video
 from iadbench.datasets.download import DownloadError, checksum_algorithm, download, file_lock, verify_checksum
 from iadbench.datasets.extract import safe_extract
 from iadbench.datasets.families import DatasetFamily, DatasetUnavailableError, family, folder, mvtec_layout
+from iadbench.datasets.families.video import VIDEO_FAMILIES, VideoFamily, validate_video_category
 from iadbench.datasets.validate import (
     CategorySummary,
     DatasetValidationError,
@@ -75,7 +76,19 @@ def dataset_categories(spec: dict[str, Any]) -> list[str]:
         return folder.categories(selected, RESERVED_NAMES)
     if kind == mvtec_layout.TYPE:
         return mvtec_layout.categories(spec, selected, RESERVED_NAMES)
-    return select_categories(selected, family(kind).categories, kind)
+    if kind == embedded_video.TYPE:
+        return select_categories(selected, embedded_video.CATEGORIES, kind)
+    return select_categories(selected, any_family(kind).categories, kind)
+
+
+def any_family(kind: str) -> DatasetFamily:
+    """The catalog family of a dataset type: an image family, or a video one (:mod:`.families.video`)."""
+    return VIDEO_FAMILIES[kind] if kind in VIDEO_FAMILIES else family(kind)
+
+
+def is_video(spec: dict[str, Any]) -> bool:
+    """Whether a dataset entry belongs to the video track (its jobs train video models, rows say video)."""
+    return dataset_type(spec) in (embedded_video.TYPE, *VIDEO_FAMILIES)
 
 
 def select_categories(selected: str | list[str], known: tuple[str, ...], kind: str) -> list[str]:
@@ -131,7 +144,7 @@ def prepare_dataset(
             return source_root(dataset_dir)
         (dataset_dir / COMPLETE_MARKER).unlink(missing_ok=True)
         record: dict[str, Any] = {"type": kind}
-        if kind == EMBEDDED_TYPE:
+        if kind in (EMBEDDED_TYPE, embedded_video.TYPE):
             source = None  # generated per category; nothing to fetch
         elif kind == folder.TYPE:
             source = folder.source_root(spec)
@@ -139,7 +152,7 @@ def prepare_dataset(
             source = mvtec_layout.source_folder(spec).resolve()
             record["path"] = str(spec["path"])
         else:
-            source = _fetch(spec, family(kind), dataset_dir, record, download_options or {})
+            source = _fetch(spec, any_family(kind), dataset_dir, record, download_options or {})
         _write_marker(dataset_dir, source, record)
         return source if source is not None else dataset_dir
 
@@ -265,6 +278,9 @@ def prepare_category(spec: dict[str, Any], root: str | Path, category: str) -> C
     if kind == EMBEDDED_TYPE:
         _generate_embedded(spec, dataset_dir, category)
         return None
+    if kind == embedded_video.TYPE:
+        _generate_embedded_video(spec, dataset_dir, category)
+        return None
     if category not in dataset_categories({**spec, "categories": [category]}):
         raise ValueError(f"{category!r} is not a {kind} category")
     source = source_root(dataset_dir)
@@ -285,8 +301,10 @@ def prepare_category(spec: dict[str, Any], root: str | Path, category: str) -> C
                     raise
                 raise type(error)(source / category / error.path.relative_to(invalid), error.reason) from None
             summary.n_skipped_files = len(skipped)
+        elif isinstance(info := any_family(kind), VideoFamily):
+            info.convert(source, category, staging, spec)
+            summary = validate_video_category(staging, min_frames=clip_length(spec))
         else:
-            info = family(kind)
             info.convert(source, category, staging, spec)
             summary = _validate_staged(dataset_dir, category, staging, info.image_extensions)
         if kind in (folder.TYPE, mvtec_layout.TYPE):
@@ -309,6 +327,19 @@ def _generate_embedded(spec: dict[str, Any], dataset_dir: Path, category: str) -
     size_keys = ("image_size", "n_train", "n_test_good", "n_test_per_defect")
     sizes = embedded.EmbeddedSpec(**{key: generator[key] for key in size_keys if key in generator})
     embedded.generate_category(dataset_dir, category, seed=generator.get("seed", 0), spec=sizes)
+
+
+def clip_length(spec: dict[str, Any]) -> int:
+    """Frames per clip of a video dataset entry (``clip_length_in_frames``, default 2 as anomalib's)."""
+    return int(spec.get("clip_length_in_frames", 2))
+
+
+def _generate_embedded_video(spec: dict[str, Any], dataset_dir: Path, category: str) -> None:
+    generator = spec.get("generator", {})
+    size_keys = ("image_size", "n_train_videos", "n_test_videos", "frames_per_video")
+    sizes = embedded_video.EmbeddedVideoSpec(**{key: generator[key] for key in size_keys if key in generator})
+    embedded_video.generate_category(dataset_dir, category, seed=generator.get("seed", 0), spec=sizes)
+    validate_video_category(dataset_dir / category, min_frames=clip_length(spec))
 
 
 def _validate_staged(

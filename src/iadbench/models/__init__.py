@@ -20,8 +20,8 @@ from iadbench.models.specs import (
     train_runtime_minutes,
 )
 
-__all__ = ["MODEL_CLASS_PATHS", "MODEL_SPECS", "STUDY_MODELS", "build_model", "import_class", "resolve_class_path",
-           "spec_for_class", "spec_of", "train_mem_mb", "train_runtime_minutes"]
+__all__ = ["MODEL_CLASS_PATHS", "MODEL_SPECS", "STUDY_MODELS", "build_model", "import_class", "is_video_model",
+           "resolve_class_path", "spec_for_class", "spec_of", "train_mem_mb", "train_runtime_minutes"]
 
 # The study's 15 models first, then anomalib 2.7's other image models (one spec each: models/specs.py).
 MODEL_CLASS_PATHS: dict[str, str] = {name: spec.class_path for name, spec in MODEL_SPECS.items()}
@@ -30,6 +30,14 @@ MODEL_CLASS_PATHS: dict[str, str] = {name: spec.class_path for name, spec in MOD
 def resolve_class_path(name: str, class_path: str | None = None) -> str:
     """The class path of a configured model; an unknown name without ``class_path`` is an error."""
     return class_path or spec_of(name).class_path
+
+
+def is_video_model(name: str, class_path: str | None = None) -> bool:
+    """Whether a configured model belongs to the video track: a registered video model (ai_vad, fuvas), or
+    any class under ``anomalib.models.video`` (or a subclass of a registered video model)."""
+    if not class_path:
+        return name in MODEL_SPECS and MODEL_SPECS[name].video
+    return class_path.startswith("anomalib.models.video.") or spec_of(name, class_path).video
 
 
 def import_class(class_path: str) -> type:

@@ -169,3 +169,99 @@ def efficient_ad_training_assets(model: Any, cache: Path) -> list:
     if not model.imagenet_dir.is_dir():
         assets.append(anomalib_download(model.imagenet_dir, lightning_model.IMAGENETTE_DOWNLOAD_INFO, cache))
     return assets
+
+
+# ---------------------------------------------------------------------------------------- video models
+# CLIP ViT-B/16 (the architecture anomalib's AI-VAD loads with clip.load("ViT-B/16")): embed_dim,
+# image_resolution, vision_layers, vision_width, vision_patch_size, context_length, vocab_size,
+# transformer_width, transformer_heads, transformer_layers.
+CLIP_VIT_B_16 = (512, 224, 12, 768, 16, 77, 49408, 512, 8, 12)
+
+
+def patch_ai_vad(stack: contextlib.ExitStack) -> None:
+    """AI-VAD's four networks with random weights: Mask R-CNN v2 (regions), RAFT large (optical flow),
+    Keypoint R-CNN (pose) and its copy of CLIP ViT-B/16 (deep features), none downloaded.
+
+    A random Mask R-CNN still returns boxes with confident-looking class scores at arbitrary places (34
+    above ``box_score_thresh`` 0.7 on a 64 px embedded frame): AI-VAD's regions are those plus its
+    foreground detections (frame differences), described by random flow, pose and CLIP features.
+    """
+    from anomalib.models.video.ai_vad import features, flow, regions, torch_model
+    from anomalib.models.video.ai_vad.clip import clip
+    from anomalib.models.video.ai_vad.clip.model import CLIP
+    from torchvision.models import detection, optical_flow
+
+    from iadbench.models.random_weights import replace
+
+    def maskrcnn(**kwargs: Any):
+        return detection.maskrcnn_resnet50_fpn_v2(**{**kwargs, "weights": None, "weights_backbone": None})
+
+    def keypointrcnn(**kwargs: Any):
+        return detection.keypointrcnn_resnet50_fpn(**{**kwargs, "weights": None, "weights_backbone": None})
+
+    def raft_large(**kwargs: Any):
+        return optical_flow.raft_large(**{**kwargs, "weights": None})
+
+    def load_clip(name: str, device: Any = "cpu", jit: bool = False, download_root: str | None = None):
+        if name != "ViT-B/16":
+            raise DownloadForbiddenError(f"weights: random: AI-VAD asked for CLIP {name!r}, only ViT-B/16 is known")
+        model = CLIP(*CLIP_VIT_B_16).to(device).float().eval()
+        return model, clip._transform(model.visual.input_resolution)
+
+    replace(stack, torch_model.AiVadModel, "forward", ai_vad_forward)
+    replace(stack, regions, "maskrcnn_resnet50_fpn_v2", maskrcnn)
+    replace(stack, features, "keypointrcnn_resnet50_fpn", keypointrcnn)
+    replace(stack, flow, "raft_large", raft_large)
+    replace(stack, clip, "load", load_clip)
+
+
+def ai_vad_forward(self, batch):
+    """anomalib 2.7's ``AiVadModel.forward``, except that a frame without any region (nothing detected, no
+    motion) gets an all-zero anomaly map instead of crashing (``torch.amax`` over zero regions); its score
+    is anomalib's for an empty frame, 0 (a pretrained detector on a frame with nobody in it, and no motion)."""
+    import torch
+    from anomalib.data import InferenceBatch
+
+    self.flow_extractor.eval()
+    self.region_extractor.eval()
+    self.feature_extractor.eval()
+    first_frame, last_frame = batch[:, 0, ...], batch[:, -1, ...]
+    with torch.no_grad():
+        flows = self.flow_extractor(first_frame, last_frame)
+        regions = self.region_extractor(first_frame, last_frame)
+    features_per_batch = self.feature_extractor(first_frame, flows, regions)
+    if self.training:
+        return features_per_batch
+    box_scores, image_scores = [], []
+    for features in features_per_batch:
+        box, image = self.density_estimator(features)
+        box_scores.append(box)
+        image_scores.append(image)
+    empty = torch.zeros((1, *last_frame.shape[-2:]), device=last_frame.device)
+    anomaly_map = torch.stack([
+        torch.amax(region["masks"] * scores.view(-1, 1, 1, 1), dim=0) if len(region["masks"]) else empty
+        for region, scores in zip(regions, box_scores, strict=True)
+    ])
+    return InferenceBatch(pred_score=torch.stack(image_scores), anomaly_map=anomaly_map)
+
+
+def patch_fuvas(stack: contextlib.ExitStack) -> None:
+    """FUVAS: ``swin3d_b`` (torchvision) built with random weights; the pytorchvideo backbones (``x3d_*``,
+    ``i3d_r50``: code and weights from GitHub through ``torch.hub.load``) refused with the remedy."""
+    import torch.hub
+    from anomalib.models.video.fuvas import torch_model
+
+    from iadbench.models.random_weights import replace
+
+    swin3d_b = torch_model.swin3d_b
+
+    def random_swin3d_b(**kwargs: Any):
+        return swin3d_b(**{**kwargs, "weights": None})
+
+    def refuse_hub(repo: str, model: str = "", *args: Any, **kwargs: Any):
+        raise DownloadForbiddenError(
+            f"weights: random: FUVAS's backbone {model!r} comes from torch.hub ({repo}: code and weights "
+            "from GitHub); use init_args {backbone: swin3d_b, layer: features.6.1}, which builds offline")
+
+    replace(stack, torch_model, "swin3d_b", random_swin3d_b)
+    replace(stack, torch.hub, "load", refuse_hub)

@@ -49,6 +49,7 @@ class ModelSpec:
     # the pooling applied to it: the config check warns when the map would be pooled to 1x1.
     map_layer_argument: str = ""
     map_pooling_argument: str = ""
+    video: bool = False  # a video model (anomalib.models.video): trains on clips of a video dataset
 
 
 def _timm(backbone: str, changes: str = "`pre_trained=False`") -> dict[str, str]:
@@ -170,8 +171,31 @@ MODEL_SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in (
               random_weights_patches=(hooks.patch_uninet,)),
     ModelSpec("vlm_ad", "anomalib.models.VlmAd", "VLM-AD"),
     ModelSpec("winclip", "anomalib.models.WinClip", "WinCLIP"),
+    # anomalib 2.7's video models (the video track: video datasets only).
+    ModelSpec("ai_vad", "anomalib.models.AiVad", "AI-VAD", task_type="segmentation", video=True,
+              backbone="Mask R-CNN R50-FPN v2 (regions) + RAFT large (flow) + Keypoint R-CNN (pose) + CLIP ViT-B/16 "
+              "(deep features), all torchvision/CLIP, frozen", memory_class="memory-bank", runtime_minutes=600,
+              pretrained_loads="COCO Mask R-CNN v2, RAFT large (FlyingThings/Sintel), COCO Keypoint R-CNN, OpenAI "
+              "CLIP ViT-B/16",
+              random_weights="patch: the four networks built with random weights. The random Mask R-CNN still "
+              "returns confident-looking boxes at arbitrary places (34 above `box_score_thresh` 0.7 on a 64 px "
+              "embedded frame), so regions are those plus the foreground detections (frame differences)",
+              image_size_rule="ignores `image_size`: no pre-processor transform (its networks resize frames "
+              "themselves: RAFT to 520x960, the R-CNNs to 800 px); maps have the frames' size",
+              tiny_run_memory="M 4.4 GB (64 px frames, batch 1; 8.6 GB at batch 4)",
+              random_weights_patches=(hooks.patch_ai_vad,)),
+    ModelSpec("fuvas", "anomalib.models.Fuvas", "FUVAS", task_type="segmentation", video=True,
+              backbone="x3d_s (pytorchvideo via torch.hub), `blocks.4`; or swin3d_b (torchvision), `features.6.1`",
+              memory_class="memory-bank", runtime_minutes=120,
+              pretrained_loads="pytorchvideo Kinetics weights and code (torch.hub, GitHub) or torchvision Swin3D-B "
+              "(hard-coded KINETICS400_IMAGENET22K_V1)",
+              random_weights="patch: swin3d_b with `weights=None`; the torch.hub backbones (x3d_*, i3d_r50) are "
+              "refused: use `backbone: swin3d_b, layer: features.6.1`",
+              image_size_rule="frames resized to `image_size`; swin3d_b's last stage has stride 32",
+              minimum_image_size=32, tiny_run_memory="S 1.8 GB (64 px)", random_weights_patches=(hooks.patch_fuvas,)),
 )}
 STUDY_MODELS = tuple(name for name, spec in MODEL_SPECS.items() if spec.study)
+VIDEO_MODELS = tuple(name for name, spec in MODEL_SPECS.items() if spec.video)
 
 
 @functools.cache
