@@ -161,22 +161,11 @@ class JobModel:
             yield
 
 
-@contextlib.contextmanager
-def _guards(model_name: str, model_spec: dict[str, Any], weights: str, asset_dir: Path) -> Iterator[None]:
-    from iadbench.offline import network_forbidden
+def _guards(model_name: str, model_spec: dict[str, Any], weights: str, asset_dir: Path):
+    from iadbench.models.random_weights import offline_model
 
-    with contextlib.ExitStack() as guards:
-        if weights == "random":
-            from iadbench.models import import_class, resolve_class_path
-            from iadbench.models.random_weights import random_weights_patches
-
-            guards.enter_context(network_forbidden("weights: random forbids downloads"))
-            model_class = import_class(resolve_class_path(model_name, model_spec.get("class_path")))
-            guards.enter_context(random_weights_patches(model_name, model_class))
-        else:
-            guards.enter_context(network_forbidden(
-                f"weights: pretrained: models read weights from {asset_dir} and never download"))
-        yield
+    return offline_model(model_name, model_spec, weights,
+                         f"weights: pretrained: models read weights from {asset_dir} and never download")
 
 
 def _load(manifest: dict[str, Any], checkpoint: Path, source: str, asset_dir: str | Path) -> JobModel:

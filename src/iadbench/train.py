@@ -21,10 +21,9 @@ from typing import Any
 import numpy as np
 
 from iadbench import attempts, provenance
-from iadbench.assets import ASSET_DIR
+from iadbench.assets import ASSET_DIR, FETCH_COMMAND
 from iadbench.files import atomic_write, read_json, write_json
 from iadbench.gpus import gpu_slot
-from iadbench.offline import network_forbidden
 
 logger = logging.getLogger(__name__)
 
@@ -273,21 +272,16 @@ def train_job(
     try:
         with contextlib.ExitStack() as guards:
             from iadbench.models.coreset import bounded_coreset
+            from iadbench.models.random_weights import offline_model
 
             guards.enter_context(bounded_coreset())  # anomalib's coreset selection fragments the heap
-            if weights == "random":
-                from iadbench.models import import_class, resolve_class_path
-                from iadbench.models.random_weights import random_weights_patches
+            guards.enter_context(offline_model(
+                model_name, model_spec, weights,
+                f"weights: pretrained: jobs read weights from {asset_dir} and never download "
+                f"(an asset iadbench did not fetch with `{FETCH_COMMAND}`)"))
+            if weights != "random":
+                from iadbench.assets import check_assets
 
-                guards.enter_context(network_forbidden("weights: random forbids downloads"))
-                model_class = import_class(resolve_class_path(model_name, model_spec.get("class_path")))
-                guards.enter_context(random_weights_patches(model_name, model_class))
-            else:
-                from iadbench.assets import FETCH_COMMAND, check_assets
-
-                guards.enter_context(network_forbidden(
-                    f"weights: pretrained: jobs read weights from {asset_dir} and never download "
-                    f"(an asset iadbench did not fetch with `{FETCH_COMMAND}`)"))
                 # Which published weights (e.g. timm's wide_resnet50_2.racm_in1k, not torchvision's) made the row.
                 info["pretrained_assets"] = "; ".join(
                     asset.name for asset in check_assets(model_name, model_spec, image_size, asset_dir))

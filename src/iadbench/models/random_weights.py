@@ -229,3 +229,21 @@ def random_weights_patches(name: str, model_class: type | None = None) -> Iterat
         for patch in model_patches(name, model_class):
             patch(stack)
         yield
+
+
+@contextlib.contextmanager
+def offline_model(name: str, model_spec: dict[str, Any], weights: str, pretrained_reason: str) -> Iterator[None]:
+    """Inside the block no download happens: with ``weights: random`` the model (its ``class_path`` or the
+    registry's) builds and runs under :func:`random_weights_patches`; with ``pretrained`` it reads the
+    fetched assets, and a download attempt fails with ``pretrained_reason``."""
+    from iadbench.models import import_class, resolve_class_path
+    from iadbench.offline import network_forbidden
+
+    with contextlib.ExitStack() as stack:
+        if weights == "random":
+            stack.enter_context(network_forbidden("weights: random forbids downloads"))
+            model_class = import_class(resolve_class_path(name, model_spec.get("class_path")))
+            stack.enter_context(random_weights_patches(name, model_class))
+        else:
+            stack.enter_context(network_forbidden(pretrained_reason))
+        yield
