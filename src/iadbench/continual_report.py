@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from iadbench.continual_results import RUN_KEYS, accuracy_matrix, metric_columns
+from iadbench.continual_results import RUN_KEYS, accuracy_matrix
 from iadbench.files import write_text
 from iadbench.metric_names import NOT_APPLICABLE, metric_title
+from iadbench.results import metric_columns
 from iadbench.templating import environment
 
 # (summary column, printed name, better direction): bold marks the best mean of each column.
@@ -71,7 +72,7 @@ def _text(mean: float, std: float) -> str:
 def summary_tables(summary: pd.DataFrame) -> list[dict[str, Any]]:
     """One table per metric of one sequence's summary: rows (model, strategy), columns ACC/FM/BWT/rel. FM."""
     tables = []
-    for metric in metric_columns(pd.DataFrame(columns=list(summary["metric"].unique()))):
+    for metric in metric_columns(summary["metric"].unique(), frame_metrics=False):
         rows = summary[summary["metric"] == metric]
         body, means = [], {}
         for (model, strategy), runs in rows.groupby(["model", "strategy"], sort=False):

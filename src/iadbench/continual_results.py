@@ -17,18 +17,11 @@ import numpy as np
 import pandas as pd
 
 from iadbench.metrics import continual_summary
-from iadbench.results import AUPRO_PREFIX, METRIC_COLUMNS, read_rows, write_row
+from iadbench.results import metric_columns, read_rows, write_row
 
 RUN_KEYS = ["sequence", "model", "seed", "strategy"]
 MATRIX_KEYS = [*RUN_KEYS, "step", "task"]
 SUMMARY_VALUES = ["ACC", "FM", "BWT", "relative_FM"]
-
-
-def metric_columns(frame: pd.DataFrame) -> list[str]:
-    """The metric columns of a row table present in it: the schema's, then the extra AU-PRO limits
-    (pixel_AUPRO_05...)."""
-    extra = sorted(column for column in frame.columns if column.startswith(AUPRO_PREFIX) and "_ci_" not in column)
-    return [*(column for column in METRIC_COLUMNS if column in frame.columns), *extra]
 
 
 def path_keys(row_path: str | Path) -> dict[str, object]:
@@ -52,7 +45,7 @@ def category_rows(row_paths: Iterable[str | Path], tasks: dict[str, list[list[st
 
 def task_matrix(categories: pd.DataFrame) -> pd.DataFrame:
     """One row per evaluated task: each metric the mean over the task's categories (NaN if one failed)."""
-    metrics = metric_columns(categories)
+    metrics = metric_columns(categories.columns, frame_metrics=False)
     records = []
     for key, group in categories.groupby(MATRIX_KEYS, sort=True):
         ok = bool((group["status"] == "ok").all())
@@ -83,7 +76,7 @@ def summary_table(matrix: pd.DataFrame) -> pd.DataFrame:
     """Per run and metric: T, ACC, FM, BWT, relative FM and the reason any is undefined."""
     records = []
     for key, run in matrix.groupby(RUN_KEYS, sort=True):
-        for metric in metric_columns(matrix):
+        for metric in metric_columns(matrix.columns, frame_metrics=False):
             if run[metric].isna().all():
                 continue  # e.g. pixel metrics of a classification model
             records.append({**dict(zip(RUN_KEYS, key, strict=True)), "metric": metric,

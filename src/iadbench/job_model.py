@@ -101,12 +101,10 @@ def job_manifest(results_dir: str | Path, dataset: str, category: str, model: st
     if row_path.exists():
         import pandas as pd
 
-        from iadbench.results import AUPRO_PREFIX, METRIC_COLUMNS
+        from iadbench.results import metric_columns
 
         row = pd.read_parquet(row_path).iloc[0]
-        metrics = {key: float(value) for key, value in row.items()
-                   if (key in METRIC_COLUMNS or key.startswith(AUPRO_PREFIX)) and "_ci_" not in key
-                   and _is_number(value)}
+        metrics = {key: float(row[key]) for key in metric_columns(row.index) if _is_number(row[key])}
     test_sizes = {_image_size(path) for path in predictions["image_paths"][:64]}
     threshold, _ = f1_optimal_threshold(scores, labels) if labels.any() and not labels.all() else (math.nan, None)
     return {

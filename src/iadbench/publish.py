@@ -33,7 +33,7 @@ import yaml
 
 from iadbench.config import Job
 from iadbench.files import read_json, write_json
-from iadbench.results import AUPRO_PREFIX, METRIC_COLUMNS, is_missing
+from iadbench.results import is_missing, metric_columns
 
 logger = logging.getLogger(__name__)
 
@@ -60,9 +60,8 @@ def _job_of(row: pd.Series | dict[str, Any]) -> Job:
 
 
 def row_metrics(row: pd.Series | dict[str, Any]) -> dict[str, float]:
-    """The job's metrics (image_*/pixel_* columns, extra AU-PRO limits included) that have a value."""
-    names = list(METRIC_COLUMNS) + sorted(key for key in dict(row) if str(key).startswith(AUPRO_PREFIX))
-    return {name: float(row[name]) for name in names if name in row and not is_missing(row[name])}
+    """The job's metrics (:func:`iadbench.results.metric_columns`) that have a value."""
+    return {name: float(row[name]) for name in metric_columns(dict(row)) if not is_missing(row[name])}
 
 
 def select_jobs(frame: pd.DataFrame, selection: str | list[dict[str, Any]], metric: str = "image_AUROC") -> list[Job]:

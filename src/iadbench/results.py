@@ -23,6 +23,18 @@ CI_COLUMNS = tuple(f"{metric}_ci_{side}" for metric in CI_METRICS for side in ("
 # Extra AU-PRO limits appear as pixel_AUPRO_<percent> (e.g. pixel_AUPRO_05); they are floats too.
 AUPRO_PREFIX = "pixel_AUPRO_"
 
+
+
+def metric_columns(columns: Iterable[str], *, frame_metrics: bool = True) -> list[str]:
+    """The metric columns among ``columns`` (a row's keys, a table's columns): the schema's image and pixel
+    metrics (and frame metrics unless ``frame_metrics`` is false), then the extra AU-PRO limits
+    (pixel_AUPRO_05...); never the interval bounds."""
+    present = set(columns)
+    extra = sorted(name for name in present if name.startswith(AUPRO_PREFIX) and "_ci_" not in name)
+    known = METRIC_COLUMNS + (FRAME_METRICS if frame_metrics else ())
+    return [*(name for name in known if name in present), *extra]
+
+
 # Column → pandas dtype, in the order rows are written.
 ROW_SCHEMA: dict[str, str] = {
     "dataset": "string", "category": "string", "model": "string", "seed": "int64",

@@ -45,3 +45,12 @@ def test_unreadable_row_names_file(tmp_path):
     broken.write_bytes(b"not parquet")
     with pytest.raises(RowError, match="row.parquet"):
         read_rows([broken])
+
+
+def test_metric_columns_are_metrics_only():
+    from iadbench.results import metric_columns
+
+    columns = ["seed", "image_AUROC", "image_AUROC_ci_low", "pixel_AUPRO_05", "pixel_AUPRO_05_ci_high",
+               "pixel_AUPRO_ci_high", "frame_AUROC", "status"]
+    assert metric_columns(columns) == ["image_AUROC", "frame_AUROC", "pixel_AUPRO_05"]
+    assert metric_columns(columns, frame_metrics=False) == ["image_AUROC", "pixel_AUPRO_05"]
