@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from iadbench.config import ConfigError, dataset_source, model_image_size
 from iadbench.datasets import dataset_categories
-from iadbench.datasets.prepare import dataset_type
+from iadbench.datasets.prepare import dataset_type, is_video
 
 STRATEGIES = ("naive", "joint", "accumulate")
 # Models whose bank `accumulate` knows how to keep (iadbench.continual.accumulate_bank).
@@ -107,6 +107,9 @@ def _sequence(config: dict[str, Any], name: str, entry: dict[str, Any]) -> Seque
         dataset = next(iter(datasets))
     if dataset not in datasets:
         raise _error(name, f"dataset {dataset!r} is not a key of `datasets` ({', '.join(datasets)})")
+    if is_video(datasets[dataset]):
+        raise _error(name, f"video dataset {dataset!r}: the continual setting is for image datasets (its steps "
+                           "train image models and compare image metrics)")
     if (entry.get("tasks") is None) == (entry.get("preset") is None):
         raise _error(name, "give either `tasks` or `preset`")
     if entry.get("preset") is not None:

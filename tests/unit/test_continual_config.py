@@ -149,3 +149,11 @@ def test_accumulate_knows_the_bank_by_class_not_by_name():
                               "continual": {"sequences": {"s": {"tasks": TASKS}}, "strategies": ["accumulate"]}},
                              SCHEMA)
     assert accumulate_kind(config, "pc") == "patchcore" and accumulate_kind(config, "padim") == "padim"
+
+
+def test_a_sequence_over_a_video_dataset_is_refused():
+    config = config_with({"sequences": {"s": {"dataset": "clips", "tasks": [["walkway"]]}}})
+    config["datasets"]["clips"] = {"type": "embedded_video"}
+    config["models"]["ai_vad"] = None
+    with pytest.raises(ConfigError, match=r"sequences\.s'.*video dataset 'clips'"):
+        validate_config(config, SCHEMA)
