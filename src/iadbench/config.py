@@ -27,6 +27,11 @@ class Job(NamedTuple):
     model: str
     seed: int
 
+    @property
+    def path(self) -> str:
+        """The job's part of every result path: ``results/<stage>/<dataset>/<category>/<model>/<seed>``."""
+        return f"{self.dataset}/{self.category}/{self.model}/{self.seed}"
+
 
 # Dataset, category and model names become result paths, Snakemake wildcards and report HTML.
 NAME_PATTERN = "^[A-Za-z0-9_-]+$"

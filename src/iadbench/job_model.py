@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from iadbench.assets import ASSET_DIR
+from iadbench.config import Job
 from iadbench.files import read_json
 from iadbench.provenance import package_version
 
@@ -36,7 +37,7 @@ class JobModelError(ValueError):
 
 
 def job_path(dataset: str, category: str, model: str, seed: int) -> str:
-    return f"{dataset}/{category}/{model}/{seed}"
+    return Job(dataset, category, model, int(seed)).path
 
 
 def train_command(results_dir: str | Path, dataset: str, category: str, model: str, seed: int,
@@ -48,7 +49,7 @@ def train_command(results_dir: str | Path, dataset: str, category: str, model: s
 
 
 def _job_spec(config: dict[str, Any], dataset: str, category: str, model: str, seed: int) -> tuple[Any, dict]:
-    from iadbench.config import Job, dataset_categories, train_config
+    from iadbench.config import dataset_categories, train_config
 
     name = job_path(dataset, category, model, seed)
     if dataset not in config["datasets"]:
@@ -101,10 +102,10 @@ def job_manifest(results_dir: str | Path, dataset: str, category: str, model: st
     if row_path.exists():
         import pandas as pd
 
-        from iadbench.results import metric_columns
+        from iadbench.results import is_missing, metric_columns
 
         row = pd.read_parquet(row_path).iloc[0]
-        metrics = {key: float(row[key]) for key in metric_columns(row.index) if _is_number(row[key])}
+        metrics = {key: float(row[key]) for key in metric_columns(row.index) if not is_missing(row[key])}
     test_sizes = {_image_size(path) for path in predictions["image_paths"][:64]}
     threshold, _ = f1_optimal_threshold(scores, labels) if labels.any() and not labels.all() else (math.nan, None)
     return {
@@ -127,13 +128,6 @@ def _image_size(path: str) -> tuple[int, int] | None:
             return image.size
     except OSError:
         return None
-
-
-def _is_number(value: Any) -> bool:
-    try:
-        return not math.isnan(float(value))
-    except (TypeError, ValueError):
-        return False
 
 
 @dataclass

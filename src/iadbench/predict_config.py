@@ -100,10 +100,6 @@ def best_job(benchmark_path: str | Path, dataset: str, category: str, metric: st
     return Job(dataset, category, model, seed)
 
 
-def _job_dir(job: Job) -> str:
-    return f"results/train/{job.dataset}/{job.category}/{job.model}/{job.seed}"
-
-
 def image_inputs(config: dict[str, Any], images: str | list[str]) -> list[str]:
     """What a set's images depend on, for the workflow: a pattern inside a prepared category
     (``resources/datasets/<dataset>/<category>/...``) depends on that category's folder (made by the data
@@ -126,7 +122,7 @@ def rule_inputs(config: dict[str, Any], name: str) -> dict[str, list[str]]:
     """The inputs of the predict rule for set ``name``: its candidate jobs' training outputs, the results
     table (``best``) and its images (:func:`image_inputs`)."""
     entry = config["predict"][name]
-    job_dirs = [_job_dir(job) for job in candidate_jobs(config, name)]
+    job_dirs = [f"results/train/{job.path}" for job in candidate_jobs(config, name)]
     inputs = {"checkpoints": [f"{folder}/model.ckpt" for folder in job_dirs],
               "infos": [f"{folder}/train_info.json" for folder in job_dirs],
               "test_predictions": [f"{folder}/predictions.npz" for folder in job_dirs],

@@ -51,10 +51,6 @@ def job_folder_name(job: Job) -> str:
     return f"{job.dataset}-{job.category}-{job.model}-{job.seed}"
 
 
-def job_path(job: Job) -> str:
-    return f"{job.dataset}/{job.category}/{job.model}/{job.seed}"
-
-
 def _job_of(row: pd.Series | dict[str, Any]) -> Job:
     return Job(str(row["dataset"]), str(row["category"]), str(row["model"]), int(row["seed"]))
 
@@ -91,9 +87,9 @@ def select_jobs(frame: pd.DataFrame, selection: str | list[dict[str, Any]], metr
         match = frame[(frame["dataset"] == job.dataset) & (frame["category"] == job.category)
                       & (frame["model"] == job.model) & (frame["seed"] == job.seed)]
         if match.empty:
-            raise PublishError(f"publish.jobs: {job_path(job)} is not in the results (not a configured job)")
+            raise PublishError(f"publish.jobs: {job.path} is not in the results (not a configured job)")
         if match.iloc[0]["status"] != "ok":
-            raise PublishError(f"publish.jobs: {job_path(job)} failed ({match.iloc[0]['error_type']}); "
+            raise PublishError(f"publish.jobs: {job.path} failed ({match.iloc[0]['error_type']}); "
                                "a failed job is not published")
         jobs.append(job)
     return jobs
@@ -103,7 +99,7 @@ def job_row(frame: pd.DataFrame, job: Job) -> pd.Series:
     match = frame[(frame["dataset"] == job.dataset) & (frame["category"] == job.category)
                   & (frame["model"] == job.model) & (frame["seed"] == job.seed)]
     if match.empty:
-        raise PublishError(f"{job_path(job)} is not in the results")
+        raise PublishError(f"{job.path} is not in the results")
     return match.iloc[0]
 
 
@@ -208,7 +204,7 @@ def selection(frame: pd.DataFrame, publish: dict[str, Any], export_jobs: str | l
             job = Job(str(entry["dataset"]), str(entry["category"]), str(entry["model"]), int(entry["seed"]))
             if frame[(frame["dataset"] == job.dataset) & (frame["category"] == job.category)
                      & (frame["model"] == job.model) & (frame["seed"] == job.seed)].empty:
-                raise PublishError(f"export.jobs: {job_path(job)} is not in the results (not a configured job)")
+                raise PublishError(f"export.jobs: {job.path} is not in the results (not a configured job)")
             exported.append(job)
     return {"publish": [job._asdict() for job in published], "export": [job._asdict() for job in exported]}
 
@@ -224,7 +220,7 @@ def publish_selected(*, results_dir: str | Path, benchmark_path: str | Path, sel
     chosen = read_json(selection_path)
     jobs = [Job(**entry) for entry in chosen["publish"]]
     exported = {Job(**entry) for entry in chosen["export"]}
-    export_dirs = {job: Path(results_dir, "export", job_path(job)) for job in jobs if job in exported}
+    export_dirs = {job: Path(results_dir, "export", job.path) for job in jobs if job in exported}
     return publish_run(results_dir=results_dir, benchmark_path=benchmark_path, config=config, jobs=jobs,
                        out_dir=out_dir, export_dirs=export_dirs)
 
@@ -257,10 +253,10 @@ def publish_run(*, results_dir: str | Path, benchmark_path: str | Path, config: 
     for job in jobs:
         row = job_row(frame, job)
         if row["status"] != "ok":
-            raise PublishError(f"{job_path(job)} failed ({row['error_type']}); a failed job is not published")
-        checkpoint = results_dir / "train" / job_path(job) / "model.ckpt"
+            raise PublishError(f"{job.path} failed ({row['error_type']}); a failed job is not published")
+        checkpoint = results_dir / "train" / job.path / "model.ckpt"
         if not checkpoint.is_file() or checkpoint.stat().st_size == 0:
-            raise PublishError(f"{job_path(job)}: no checkpoint at {checkpoint}")
+            raise PublishError(f"{job.path}: no checkpoint at {checkpoint}")
         folder = staging / "models" / job_folder_name(job)
         _copy(checkpoint, folder / "model.ckpt")
         manifest = job_manifest(results_dir, job, config)

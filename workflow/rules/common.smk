@@ -132,9 +132,8 @@ def job_benchmarks(wildcards):
     """
     paths = []
     for job in JOBS:
-        job_path = f"{job.dataset}/{job.category}/{job.model}/{job.seed}"
         for stage, output in (("train", "train_info.json"), ("evaluate", "row.parquet")):
-            benchmark = Path("results", "benchmarks", stage, f"{job_path}.tsv")
-            if benchmark.exists() or not Path("results", stage, job_path, output).exists():
+            benchmark = Path("results", "benchmarks", stage, f"{job.path}.tsv")
+            if benchmark.exists() or not Path("results", stage, job.path, output).exists():
                 paths.append(str(benchmark))
     return paths

@@ -20,9 +20,8 @@ def published_inputs(wildcards):
     exported = set(selected_jobs("export"))
     paths = []
     for job in selected_jobs("publish"):
-        job_path = f"{job.dataset}/{job.category}/{job.model}/{job.seed}"
-        paths += [f"results/train/{job_path}/{name}" for name in ("model.ckpt", "predictions.npz", "train_info.json")]
-        paths.append(f"results/evaluate/{job_path}/row.parquet")
+        paths += [f"results/train/{job.path}/{name}" for name in ("model.ckpt", "predictions.npz", "train_info.json")]
+        paths.append(f"results/evaluate/{job.path}/row.parquet")
         if job in exported:
-            paths.append(f"results/export/{job_path}/export.json")
+            paths.append(f"results/export/{job.path}/export.json")
     return paths
