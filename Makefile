@@ -21,9 +21,11 @@ run: setup
 	$(VENV)/bin/snakemake --cores $(CORES)
 
 # Every test, the slow end-to-end Snakemake runs included; also lints.
-# pytest's exit code 5 (no test collected) is a failure, never a success.
+# pytest's exit code 5 (no test collected) is a failure, never a success. Two workers (pytest-xdist); the
+# tests sharing an end-to-end run form one group on one worker (tests/conftest.py); --durations shows the
+# slowest tests.
 test: setup lint
-	$(VENV)/bin/python -m pytest --durations=20; status=$$?; \
+	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup --durations=20; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
 
 lint: setup

@@ -44,3 +44,32 @@ def trained_job(tiny_dataset, tmp_path_factory, repo_root):
                      extra_info={"train_config_hash": config_hash(train_config(config, job))})
     assert info["status"] == "ok", info["error_tail"]
     return results, config
+
+
+# Under pytest-xdist (`make test`: -n 2 --dist loadgroup) each worker builds its own session and module
+# fixtures: the tests sharing an end-to-end run go to one worker as one group, so that run happens once.
+SHARED_RUNS = ("finished_run", "finished_video_run", "continual_run", "own_data_run", "trained_job")
+
+
+def shared_fixture_group(item) -> str | None:
+    """The group of the tests sharing ``item``'s costly fixture: a shared run, else its module's fixture."""
+    definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    for name in SHARED_RUNS:
+        if name in item.fixturenames:
+            return name
+    for name in item.fixturenames:
+        if any(definition.scope == "module" for definition in definitions.get(name, ())):
+            return item.nodeid.split("::")[0]
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's hook, which reads the groups
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        group = shared_fixture_group(item)
+        if group and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(group))
+    # Modules with slow end-to-end tests first (whole: a module fixture is built once), so that the long
+    # runs start early and the two workers finish near each other.
+    slow_modules = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow_modules)
