@@ -4,6 +4,7 @@ file, its per-image score table (``scores.parquet``) and its bootstrap replicate
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -250,7 +251,7 @@ def evaluate_job(
 ) -> pd.DataFrame:
     """Compute the job's metrics and write its row (a failed training gives a failed row).
 
-    ``timing_path``: the job's timing.json (:mod:`iadbench.timing`), whose columns join the row.
+    ``timing_path``: the category's timing.json (:mod:`iadbench.timing`), whose record of this model joins the row.
     ``scores_path``: the per-image score table (default ``scores.parquet`` beside the row; a failed job
     writes it empty); the bootstrap replicates go to ``bootstrap.npz`` beside the row (empty when failed).
 
@@ -260,7 +261,7 @@ def evaluate_job(
     info = read_json(train_info_path)
     evaluation: Evaluation | None = None
     row: dict[str, Any] = {**job._asdict(), **{key: value for key, value in info.items() if key in ROW_SCHEMA}}
-    row.update(read_timing(timing_path))
+    row.update(read_timing(timing_path, job.model))
     row.update(config_hash=config_hash, finished_at=pd.Timestamp.now(tz="UTC"))
     ran_under = info.get("train_config_hash")
     if info["status"] == "ok" and train_config_hash and ran_under != train_config_hash:
@@ -269,6 +270,7 @@ def evaluate_job(
             f"delete {Path(train_info_path).parent} and rerun to retrain it"))
     elif info["status"] == "ok":
         try:
+            started = time.perf_counter()
             predictions = load_predictions(predictions_path)
             row["n_test_anomalous"] = int(predictions["labels"].sum())
             if "video_ids" in predictions:
@@ -280,7 +282,8 @@ def evaluate_job(
             logger.exception("evaluating %s failed", predictions_path)
             row.update(status="failed", error_type=type(error).__name__, error_tail=str(error)[-2000:])
         else:
-            row.update(evaluation.values)
+            # The job's real work (reading predictions and masks, metrics, bootstrap): benchmarks/job_overhead.py.
+            row.update(evaluation.values, evaluation_seconds=time.perf_counter() - started)
     row.setdefault("track", "image")  # train_info's; records from before the video track are image jobs
     for column in METRIC_COLUMNS:
         row.setdefault(column, float("nan"))
@@ -310,8 +313,9 @@ def run_evaluation(*, log_path: str | Path | None = None, attempt: int = 1, fina
 
     row_path = Path(job_args["row_path"])
     job_dir = row_path.parent
-    # The timing job's record, by the path grammar (results/timing/<job>/timing.json); none: NaN columns.
-    job_args.setdefault("timing_path", str(Path(results_dir, "timing", *map(str, job_args["job"]), "timing.json")))
+    # The timing job's records, one file per dataset x category (results/timing/<dataset>/<category>/timing.json:
+    # each model's first seed); none: NaN columns.
+    job_args.setdefault("timing_path", str(Path(results_dir, "timing", *map(str, job_args["job"][:2]), "timing.json")))
     job_dir.mkdir(parents=True, exist_ok=True)
     scores_path = Path(job_args.get("scores_path") or row_path.with_name("scores.parquet"))
     side_outputs = (row_path, scores_path, row_path.with_name("bootstrap.npz"))
@@ -338,7 +342,8 @@ def run_evaluation(*, log_path: str | Path | None = None, attempt: int = 1, fina
             info = read_json(job_args["train_info_path"])  # training's provenance: same host, versions, commit
             provenance = {key: value for key, value in info.items() if key in ROW_SCHEMA}
             provenance.setdefault("track", "image")
-            frame = make_row({**provenance, **read_timing(job_args["timing_path"]), **Job(*job_args["job"])._asdict(),
+            timing_columns = read_timing(job_args["timing_path"], job_args["job"][2])
+            frame = make_row({**provenance, **timing_columns, **Job(*job_args["job"])._asdict(),
                               "status": "failed", "error_type": outcome.error_type, "error_tail": outcome.error_tail,
                               "config_hash": job_args["config_hash"], "finished_at": pd.Timestamp.now(tz="UTC")})
             write_side_outputs(row_path, scores_path, empty_score_table(), [], np.zeros((0, 0)))

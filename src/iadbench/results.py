@@ -60,11 +60,13 @@ ROW_SCHEMA: dict[str, str] = {
     # category's preparation skipped as not images (mvtec_layout, folder; null for other types).
     "n_test_without_mask": "Int64", "n_skipped_files": "Int64",
     "fit_seconds": "float64", "inference_seconds": "float64", "images_per_second": "float64",
+    # The evaluation's work: predictions and masks read, metrics and their bootstrap computed.
+    "evaluation_seconds": "float64",
     # fit_seconds is training alone; fit_wall_seconds all of anomalib's fit (with its validation passes).
     # The timing job's (iadbench.timing): the torch model alone on synthetic inputs, nothing else running.
     "fit_wall_seconds": "float64", "latency_ms_b1": "float64", "throughput_b32": "float64",
     "gflops_per_image": "float64", "timing_peak_gpu_mb": "float64", "timing_device": "string",
-    "timing_batch": "Int64", "timing_threads": "Int64", "timing_error": "string",
+    "timing_batch": "Int64", "timing_threads": "Int64", "timing_error": "string", "timing_seed": "Int64",
     "peak_rss_mb": "float64", "peak_gpu_mb": "float64", "n_parameters": "Int64",
     "weights": "string", "pretrained_assets": "string", "image_size": "Int64", "max_epochs": "Int64", "threads": "Int64",
     "device": "string", "cuda_visible_devices": "string", "hostname": "string", "cpu": "string", "gpu": "string",

@@ -1,12 +1,15 @@
 """Efficiency measured right: inference cost timed in its own job, and training time without validation.
 
-The ``timing`` rule (one job per dataset x category x model x seed, after ``train``) rebuilds the model,
-loads the job's checkpoint and times the torch model alone (``model.model`` in eval mode, no gradients)
-on synthetic inputs made on the device at the model's input size: no image decoding, resizing or
-post-processing is timed, and nothing else runs beside it (the rule asks for all cores and the
-``timing`` resource). It writes ``results/timing/<job>/timing.json``; evaluation merges its values into
-the row (:data:`TIMING_COLUMNS`). A model that cannot be timed, or whose training failed, gets NaN and a
-``timing_error``, never a failed job: the row keeps its metrics.
+The ``timing`` rule (one job per dataset x category, after ``train``) rebuilds each model of the category,
+loads its first seed's checkpoint (the seeds share the architecture and input size) and times the torch
+model alone (``model.model`` in eval mode, no gradients) on synthetic inputs made on the device at the
+model's input size: no image decoding, resizing or post-processing is timed, and nothing else runs beside
+it (the rule asks for all cores and the ``timing`` resource). The models are timed one after another in
+one process, so torch and anomalib are imported once per category, not once per model and seed. It writes
+``results/timing/<dataset>/<category>/timing.json`` (``{model: record}``); evaluation merges a model's
+record into every seed's row (:data:`TIMING_COLUMNS`; ``timing_seed`` names the seed timed). A model that
+cannot be timed, or whose training failed, gets NaN and a ``timing_error``, never a failed job: the row
+keeps its metrics.
 
 :func:`training_clock` is the Lightning callback ``train`` uses for ``fit_seconds``: the training loop
 without the validation passes anomalib runs each epoch (on the test set, ``val_split_mode: same_as_test``)
@@ -36,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 # The row's columns from timing.json (the rest of the file is diagnostics).
 TIMING_COLUMNS = ("latency_ms_b1", "throughput_b32", "gflops_per_image", "timing_peak_gpu_mb", "timing_device",
-                  "timing_batch", "timing_threads", "timing_error")
+                  "timing_batch", "timing_threads", "timing_error", "timing_seed")
 NAN = float("nan")
 # Video jobs (the video track) are not timed: their models take clips, and AI-VAD's cost depends on the
 # regions found in real frames, so synthetic inputs would not measure it. Their rows keep fit_seconds,
@@ -148,6 +151,7 @@ def time_torch_model(torch_model, make_batch: Callable[[int], Any], device, batc
     keeps the batch-1 columns and is reported in ``timing_error``."""
     import torch
 
+    started = time.perf_counter()
     cuda = device.type == "cuda"
     synchronize = (lambda: torch.cuda.synchronize(device)) if cuda else None
     torch_model.eval()
@@ -172,20 +176,24 @@ def time_torch_model(torch_model, make_batch: Callable[[int], Any], device, batc
             if cuda:
                 torch.cuda.empty_cache()
     values["timing_peak_gpu_mb"] = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else NAN
+    # The job's real work (FLOP count, warm-up and timed calls): benchmarks/job_overhead.py weighs it.
+    values["timing_work_seconds"] = time.perf_counter() - started
     return values
 
 
 def timing_job(*, checkpoint_path: str | Path, train_info_path: str | Path, model_name: str,
-               model_spec: dict[str, Any], image_size: int, weights: str, out_path: str | Path, batch: int = 32,
-               threads: int = 1, asset_dir: str | Path = ASSET_DIR, budget_s: float = 20.0) -> dict[str, Any]:
-    """Time one trained job's model and write ``out_path`` (timing.json); never raises for the model's sake."""
+               model_spec: dict[str, Any], image_size: int, weights: str, out_path: str | Path | None = None,
+               batch: int = 32, threads: int = 1, asset_dir: str | Path = ASSET_DIR, budget_s: float = 20.0,
+               seed: int | None = None) -> dict[str, Any]:
+    """Time one trained model (and write ``out_path``, a one-model timing.json, if given); never raises for
+    the model's sake. ``seed``: the seed whose checkpoint is timed (recorded as ``timing_seed``)."""
     import torch
 
     torch.set_num_threads(threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     known = {"timing_device": "cpu" if device.type == "cpu" else
              f"cuda:{torch.cuda.current_device()} ({torch.cuda.get_device_name()})",
-             "timing_batch": batch, "timing_threads": threads}
+             "timing_batch": batch, "timing_threads": threads, "timing_seed": seed}
     info = read_json(train_info_path)
     if info.get("status") != "ok":
         result = empty_timing(f"training failed ({info.get('error_type') or 'unknown error'}): not timed", **known)
@@ -197,8 +205,20 @@ def timing_job(*, checkpoint_path: str | Path, train_info_path: str | Path, mode
             logger.exception("timing %s failed", model_name)
             result = empty_timing(f"{type(error).__name__}: {error}"[:500], **known,
                                   timing_traceback="".join(traceback.format_exception(error))[-2000:])
-    write_json(out_path, _json_safe(result))
+    if out_path is not None:
+        write_json(out_path, {model_name: _json_safe(result)})
     return result
+
+
+def time_models(*, models: dict[str, dict[str, Any]], out_path: str | Path, **common: Any) -> dict[str, Any]:
+    """Time each of a category's ``models`` (name: checkpoint_path, train_info_path, model_spec, image_size)
+    in turn, in this one process: torch and anomalib are imported once for all. ``out_path`` (timing.json,
+    ``{model: record}``) is rewritten after each model, so a process that dies keeps the models it timed."""
+    records: dict[str, Any] = {}
+    for name, model in models.items():
+        records[name] = _json_safe(timing_job(model_name=name, **model, **common))
+        write_json(out_path, records)
+    return records
 
 
 def _json_safe(record: dict[str, Any]) -> dict[str, Any]:
@@ -238,45 +258,57 @@ def _time_checkpoint(checkpoint_path, model_name, model_spec, image_size, weight
     return {**values, "timing_input_size": side, "n_missing_keys": len(missing), "n_unexpected_keys": len(unexpected)}
 
 
-def run_timing(*, log_path: str | Path | None = None, gpu_lock_dir: str | Path = ".snakemake/gpu-slots",
-               gpu_slots: int = 0, **job_args: Any) -> dict[str, Any]:
-    """Run :func:`timing_job` in a child process holding the job folder's lock and a GPU slot (like
-    training): a child killed (out of memory, a crash in a kernel) still leaves a NaN record with the
-    reason. A job whose training failed is not timed at all."""
-    out_path = Path(job_args["out_path"])
-    info = read_json(job_args["train_info_path"])
-    if info.get("status") != "ok":
-        record = empty_timing(f"training failed ({info.get('error_type') or 'unknown error'}): not timed")
-        write_json(out_path, _json_safe(record))
-        return record
-    if info.get("track") == "video":  # synthetic single images do not fit a clip model's input
-        record = empty_timing(VIDEO_NOT_TIMED)
-        write_json(out_path, _json_safe(record))
-        return record
+def run_timing(*, models: dict[str, dict[str, Any]], out_path: str | Path, log_path: str | Path | None = None,
+               gpu_lock_dir: str | Path = ".snakemake/gpu-slots", gpu_slots: int = 0,
+               **common: Any) -> dict[str, Any]:
+    """Time a dataset x category's ``models`` (see :func:`time_models`) in one child process holding the
+    folder's lock and a GPU slot (like training), and write ``out_path`` (timing.json, ``{model: record}``).
+    A model whose training failed, or a video model, is not timed; a child killed (out of memory, a crash
+    in a kernel) leaves a NaN record with the reason for each model it had not timed yet."""
+    out_path = Path(out_path)
+    seed = {"timing_seed": common.get("seed")}
+    records: dict[str, Any] = {}
+    timed: dict[str, dict[str, Any]] = {}
+    for name, model in models.items():
+        info = read_json(model["train_info_path"])
+        if info.get("status") != "ok":
+            reason = f"training failed ({info.get('error_type') or 'unknown error'}): not timed"
+            records[name] = _json_safe(empty_timing(reason, **seed))
+        elif info.get("track") == "video":  # synthetic single images do not fit a clip model's input
+            records[name] = _json_safe(empty_timing(VIDEO_NOT_TIMED, **seed))
+        else:
+            timed[name] = model
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    with attempts.job_lock(out_path.parent) as lock, gpu_slot(gpu_lock_dir, gpu_slots) as device:
-        out_path.unlink(missing_ok=True)
-        environment = dict(os.environ)
-        if device is not None:
-            environment["CUDA_VISIBLE_DEVICES"] = device
-        if job_args.get("weights") == "pretrained":
-            from iadbench.assets import offline_environment
+    out_path.unlink(missing_ok=True)
+    if timed:
+        with attempts.job_lock(out_path.parent) as lock, gpu_slot(gpu_lock_dir, gpu_slots) as device:
+            environment = dict(os.environ)
+            if device is not None:
+                environment["CUDA_VISIBLE_DEVICES"] = device
+            if common.get("weights") == "pretrained":
+                from iadbench.assets import offline_environment
 
-            environment.update(offline_environment(job_args.get("asset_dir", ASSET_DIR)))
-        returncode = attempts.run_child("iadbench.timing", job_args, out_path.parent, lock, environment)
-        if returncode == 0 and out_path.exists():
-            return read_json(out_path)
-        outcome = attempts.child_failure(returncode, log_path)
-        record = empty_timing(f"{outcome.error_type}: the timing process died", timing_traceback=outcome.error_tail)
-        write_json(out_path, _json_safe(record))
-        return record
+                environment.update(offline_environment(common.get("asset_dir", ASSET_DIR)))
+            child_args = {**common, "models": timed, "out_path": str(out_path)}
+            returncode = attempts.run_child("iadbench.timing", child_args, out_path.parent, lock, environment)
+            done = read_json(out_path) if out_path.exists() else {}
+            if returncode != 0 or set(done) != set(timed):
+                outcome = attempts.child_failure(returncode, log_path)
+                for name in timed:
+                    done.setdefault(name, _json_safe(empty_timing(
+                        f"{outcome.error_type}: the timing process died", timing_traceback=outcome.error_tail,
+                        **seed)))
+            records.update(done)
+    records = {name: records[name] for name in models}  # the config's order
+    write_json(out_path, records)
+    return records
 
 
-def read_timing(path: str | Path | None) -> dict[str, Any]:
-    """The row's timing columns from a timing.json (null: NaN); {} when there is none."""
+def read_timing(path: str | Path | None, model: str) -> dict[str, Any]:
+    """The row's timing columns of ``model`` from a timing.json (null: NaN); {} when there is none."""
     if path is None or not Path(path).exists():
         return {}
-    record = read_json(path)
+    record = read_json(path).get(model, {})
     return {key: record[key] for key in TIMING_COLUMNS if key in record}
 
 
@@ -342,4 +374,4 @@ def training_clock():
 
 if __name__ == "__main__":  # the child of run_timing
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    timing_job(**read_json(sys.argv[1]))
+    time_models(**read_json(sys.argv[1]))

@@ -161,9 +161,10 @@ def test_killed_evaluation_retries_then_leaves_a_failed_row(tmp_path, prediction
 def test_timing_record_joins_the_row(tmp_path, predictions):
     (tmp_path / "info.json").write_text(json.dumps({"status": "ok", "weights": "random", "fit_seconds": 1.5,
                                                     "fit_wall_seconds": 2.5}))
-    (tmp_path / "timing.json").write_text(json.dumps({
+    (tmp_path / "timing.json").write_text(json.dumps({JOB.model: {
         "latency_ms_b1": 4.0, "throughput_b32": 900.0, "gflops_per_image": 3.5, "timing_peak_gpu_mb": None,
-        "timing_device": "cpu", "timing_batch": 32, "timing_threads": 8, "timing_error": "", "repeats_b1": 50}))
+        "timing_device": "cpu", "timing_batch": 32, "timing_threads": 8, "timing_error": "", "repeats_b1": 50,
+        "timing_seed": 7}, "other_model": {"throughput_b32": 1.0}}))
     save_predictions(tmp_path / "p.npz", predictions)
     evaluate_job(job=JOB, predictions_path=tmp_path / "p.npz", train_info_path=tmp_path / "info.json",
                  row_path=tmp_path / "row.parquet", resolution="model", fpr_limits=[0.3], config_hash="h",
@@ -173,6 +174,8 @@ def test_timing_record_joins_the_row(tmp_path, predictions):
     assert np.isnan(stored["timing_peak_gpu_mb"]) and stored["timing_device"] == "cpu"
     assert stored["fit_seconds"] == 1.5 and stored["fit_wall_seconds"] == 2.5
     assert "repeats_b1" not in stored  # diagnostics stay in timing.json
+    assert stored["timing_seed"] == 7  # the seed timed for every seed's row
+    assert stored["evaluation_seconds"] > 0
 
 
 @pytest.fixture

@@ -81,12 +81,14 @@ def test_time_torch_model_gives_every_column_on_cpu():
 def test_failed_training_is_not_timed_and_gives_nan(tmp_path):
     (tmp_path / "info.json").write_text(json.dumps({"status": "failed", "error_type": "RuntimeError"}))
     out = tmp_path / "timing" / "timing.json"
-    record = run_timing(checkpoint_path=tmp_path / "model.ckpt", train_info_path=tmp_path / "info.json",
-                        model_name="padim", model_spec={}, image_size=64, weights="random", out_path=out)
-    assert "training failed (RuntimeError)" in record["timing_error"]
-    stored = json.loads(out.read_text())  # standard JSON: NaN written as null
+    models = {"padim": {"checkpoint_path": tmp_path / "model.ckpt", "train_info_path": tmp_path / "info.json",
+                        "model_spec": {}, "image_size": 64}}
+    record = run_timing(models=models, weights="random", out_path=out, seed=3)["padim"]
+    assert "training failed (RuntimeError)" in record["timing_error"] and record["timing_seed"] == 3
+    stored = json.loads(out.read_text())["padim"]  # standard JSON: NaN written as null
     assert stored["latency_ms_b1"] is None and stored["throughput_b32"] is None
-    assert set(read_timing(out)) <= set(timing.TIMING_COLUMNS) and read_timing(tmp_path / "none.json") == {}
+    assert set(read_timing(out, "padim")) <= set(timing.TIMING_COLUMNS) and read_timing(out, "padim")["timing_seed"] == 3
+    assert read_timing(tmp_path / "none.json", "padim") == {} and read_timing(out, "dfm") == {}
 
 
 def test_a_model_that_cannot_be_timed_gives_nan_and_the_error(tmp_path):
@@ -163,11 +165,19 @@ def test_timing_a_trained_padim(tiny_dataset, tmp_path):
     info = train_job(dataset_root=tiny_dataset, category="washer", model_name="padim", model_spec=spec, seed=0,
                      image_size=64, weights="random", out_dir=tmp_path / "train", asset_dir=tmp_path / "assets")
     assert info["status"] == "ok", info["error_tail"]
-    record = run_timing(checkpoint_path=tmp_path / "train" / "model.ckpt",
-                        train_info_path=tmp_path / "train" / "train_info.json", model_name="padim",
-                        model_spec=spec, image_size=64, weights="random", out_path=tmp_path / "timing.json",
-                        batch=4, threads=1, asset_dir=tmp_path / "assets")
+    # A category's models in one child process: a trained one timed, one whose training failed not.
+    (tmp_path / "failed.json").write_text(json.dumps({"status": "failed", "error_type": "RuntimeError"}))
+    models = {"padim": {"checkpoint_path": tmp_path / "train" / "model.ckpt", "model_spec": spec, "image_size": 64,
+                        "train_info_path": tmp_path / "train" / "train_info.json"},
+              "dfm": {"checkpoint_path": tmp_path / "none.ckpt", "train_info_path": tmp_path / "failed.json",
+                      "model_spec": {}, "image_size": 64}}
+    records = run_timing(models=models, weights="random", out_path=tmp_path / "timing.json", batch=4, threads=1,
+                         asset_dir=tmp_path / "assets", seed=0)
+    assert list(records) == ["padim", "dfm"] and "training failed" in records["dfm"]["timing_error"]
+    assert json.loads((tmp_path / "timing.json").read_text()) == records
+    record = records["padim"]
     assert record["timing_error"] == "", record.get("timing_traceback")
+    assert record["timing_seed"] == 0 and 0 < record["timing_work_seconds"]
     assert record["latency_ms_b1"] > 0 and record["throughput_b32"] > 0 and record["gflops_per_image"] > 0
     assert record["n_missing_keys"] == 0  # the trained Gaussian was loaded, not a fresh model timed
     assert record["timing_device"].startswith(("cpu", "cuda")) and record["timing_batch"] == 4 and record["timing_input_size"] == 64

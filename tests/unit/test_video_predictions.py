@@ -132,8 +132,9 @@ def test_video_jobs_are_not_timed(tmp_path):
     from iadbench.timing import VIDEO_NOT_TIMED, run_timing
 
     write_json(tmp_path / "train_info.json", {"status": "ok", "track": "video"})
-    record = run_timing(checkpoint_path=tmp_path / "model.ckpt", train_info_path=tmp_path / "train_info.json",
-                        model_name="ai_vad", model_spec={}, image_size=64, weights="random", asset_dir=tmp_path,
-                        batch=2, budget_s=1, threads=1, out_path=tmp_path / "timing.json")
-    assert record["timing_error"] == VIDEO_NOT_TIMED and np.isnan(record["latency_ms_b1"])
+    models = {"ai_vad": {"checkpoint_path": tmp_path / "model.ckpt", "train_info_path": tmp_path / "train_info.json",
+                         "model_spec": {}, "image_size": 64}}
+    record = run_timing(models=models, weights="random", asset_dir=tmp_path, batch=2, budget_s=1, threads=1,
+                        out_path=tmp_path / "timing.json")["ai_vad"]
+    assert record["timing_error"] == VIDEO_NOT_TIMED and record["latency_ms_b1"] is None  # JSON null: NaN
     assert (tmp_path / "timing.json").is_file()

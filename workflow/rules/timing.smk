@@ -1,35 +1,59 @@
 # Inference cost of each trained model, timed in its own job (iadbench.timing): the torch model alone, on
 # synthetic inputs at its input size, at batch 1 and `timing.batch`. Never fails for the model's sake (NaN
-# columns and a timing_error instead); evaluation merges timing.json into the row.
+# columns and a timing_error instead); evaluation merges a model's record into its rows.
+# One job per dataset x category times each of its models once, on the first seed's checkpoint: the seeds
+# share the architecture and input size, so every seed's row carries that record (`timing_seed` names it);
+# the models one after another in one process, which imports torch and anomalib once.
 # Alone: all the run's cores (no other local job fits beside it) and the `timing` resource (profiles/default
 # caps it at 1). Under SLURM `_cores` is unset: profiles/slurm sets the threads; nodes are shared unless
 # its set-resources add `slurm_extra: "--exclusive"` for timing.
 TIMING_THREADS = global_resource("_cores") or 4
+TIMED_SEED = config["seeds"][0]
+CATEGORY_PATH = "{dataset}/{category}"
+
+
+def timed_models(wildcards):
+    """The models of a dataset x category, in the config's order."""
+    return [job.model for job in JOBS if (job.dataset, job.category, job.seed)
+            == (wildcards.dataset, wildcards.category, TIMED_SEED)]
+
+
+def timed_files(key):
+    return lambda wildcards: [files[key] for files in timing_specs(wildcards).values()]
+
+
+def timing_specs(wildcards):
+    """Per model: what iadbench.timing.run_timing needs (its first seed's files: the rule's inputs)."""
+    job_dir = f"results/train/{wildcards.dataset}/{wildcards.category}/{{}}/{TIMED_SEED}"
+    return {model: {"model_spec": config["models"][model], "image_size": model_image_size(config, model),
+                    "checkpoint_path": f"{job_dir.format(model)}/model.ckpt",
+                    "train_info_path": f"{job_dir.format(model)}/train_info.json"}
+            for model in timed_models(wildcards)}
 
 
 rule timing:
     input:
-        checkpoint=rules.train.output.checkpoint,
-        info=rules.train.output.info,
+        checkpoints=timed_files("checkpoint_path"),
+        infos=timed_files("train_info_path"),
     output:
-        f"results/timing/{JOB_PATH}/timing.json",
+        f"results/timing/{CATEGORY_PATH}/timing.json",
     params:
-        model_spec=lambda wildcards: config["models"][wildcards.model],
-        image_size=lambda wildcards: model_image_size(config, wildcards.model),
+        models=timing_specs,
         weights=config["weights"],
         asset_dir=ASSET_DIR,
         batch=config["timing"]["batch"],
         budget_seconds=config["timing"]["budget_seconds"],
+        seed=TIMED_SEED,
     log:
-        f"results/logs/timing/{JOB_PATH}.log",
+        f"results/logs/timing/{CATEGORY_PATH}.log",
     benchmark:
-        f"results/benchmarks/timing/{JOB_PATH}.tsv"
+        f"results/benchmarks/timing/{CATEGORY_PATH}.tsv"
     threads: TIMING_THREADS
     resources:
         timing=1,
         gpu=TRAIN_GPUS,
         gpu_slots=GPU_SLOTS or 0,
-        mem_mb=lambda wildcards, attempt: train_mem_mb(wildcards.model, attempt),
+        mem_mb=lambda wildcards, attempt: max(train_mem_mb(model, attempt) for model in timed_models(wildcards)),
     conda:
         "../../envs/iadbench.yaml"
     script:

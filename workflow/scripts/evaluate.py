@@ -18,6 +18,7 @@ try:
         job=(wildcards.dataset, wildcards.category, wildcards.model, int(wildcards.seed)),
         predictions_path=snakemake.input.predictions,
         train_info_path=snakemake.input.info,
+        timing_path=snakemake.input.timing,
         row_path=snakemake.output.row,
         scores_path=snakemake.output.scores,
         resolution=snakemake.params.evaluation["resolution"],
