@@ -4,8 +4,9 @@ Reads RESULTS_DIR (e.g. `results/` after `make run`): every job's Snakemake benc
 (`benchmarks/<rule>/....tsv`, column `s`: the job's wall seconds) and the seconds of real work the jobs
 record beside their outputs:
   train     fit_wall_seconds + inference_seconds (train_info.json: anomalib's fit, the test-set predict)
-  timing    timing_work_seconds (timing.json: FLOP count, warm-up and timed calls); a record without it
-            (before this field existed) gets repeats x median latency of both batch sizes, marked `~`
+  timing    timing_work_seconds of each model timed (timing.json: FLOP count, warm-up and timed calls); a
+            record without it (before this field existed) gets repeats x median latency of both batch
+            sizes, marked `~`
   evaluate  evaluation_seconds (row.parquet: predictions and masks read, metrics, bootstrap)
 Every other rule (data preparation, gallery, aggregate, report) counts as job seconds with no work.
 Prints one line per rule, then `overhead=<all job seconds / all work seconds>`.
@@ -44,12 +45,18 @@ def timing_work(results: Path, job: Path) -> tuple[float, bool]:
     path = results / "timing" / job / "timing.json"
     if not path.exists():
         return 0.0, False
-    record = json.loads(path.read_text())
-    if record.get("timing_work_seconds") is not None:
-        return _number(record["timing_work_seconds"]), False
-    estimate = sum(_number(record.get(f"repeats_{size}")) * _number(record.get(f"latency_ms_{size}")) / 1000
-                   for size in ("b1", "large"))
-    return estimate, True
+    stored = json.loads(path.read_text())
+    # One job per dataset x category: {model: record}; before, one record per dataset x category x model x seed.
+    records = stored.values() if all(isinstance(value, dict) for value in stored.values()) else [stored]
+    work, estimated = 0.0, False
+    for record in records:
+        if record.get("timing_work_seconds") is not None:
+            work += _number(record["timing_work_seconds"])
+        else:
+            work += sum(_number(record.get(f"repeats_{size}")) * _number(record.get(f"latency_ms_{size}")) / 1000
+                        for size in ("b1", "large"))
+            estimated = True
+    return work, estimated
 
 
 def evaluate_work(results: Path, job: Path) -> tuple[float, bool]:
