@@ -63,12 +63,21 @@ def shared_fixture_group(item) -> str | None:
     return None
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's hook, which reads the groups
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     for item in items:
         group = shared_fixture_group(item)
         if group and not item.get_closest_marker("xdist_group"):
             item.add_marker(pytest.mark.xdist_group(group))
+    if getattr(config.option, "loadgroup", False):  # an xdist worker under --dist loadgroup
+        # The scheduler groups tests by a node id ending in "@<group>". xdist 3.8 writes it to `_nodeid`,
+        # which pytest 9.2 no longer reads (its node id is `_id`): without this, groups are ignored.
+        from _pytest.nodeid import NodeId
+
+        for item in items:
+            groups = sorted({str(mark.args[0]) for mark in item.iter_markers("xdist_group") if mark.args})
+            if groups and "@" not in item.nodeid:
+                item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(groups)}")
     # Modules with slow end-to-end tests first (whole: a module fixture is built once), so that the long
     # runs start early and the two workers finish near each other.
     slow_modules = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
