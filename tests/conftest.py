@@ -71,7 +71,8 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group(group))
     if getattr(config.option, "loadgroup", False):  # an xdist worker under --dist loadgroup
         # The scheduler groups tests by a node id ending in "@<group>". xdist 3.8 writes it to `_nodeid`,
-        # which pytest 9.2 no longer reads (its node id is `_id`): without this, groups are ignored.
+        # which pytest 9.2 no longer reads (its node id is `_id`): without this, groups are ignored
+        # (pytest-dev/pytest-xdist#1386; drop this once an xdist release sets `_id` itself).
         from _pytest.nodeid import NodeId
 
         for item in items:
