@@ -20,9 +20,14 @@ def config_with(models: dict, categories=("washer", "grass")) -> dict:
     return {**TINY_CONFIG, "datasets": {"embedded": dataset}, "models": models}
 
 
+def support_path(repo_root) -> str:
+    """tests/support on PYTHONPATH, before what is there (a checkout's src/ when iadbench is not installed from it)."""
+    return os.pathsep.join(filter(None, [str(repo_root / "tests" / "support"), os.environ.get("PYTHONPATH")]))
+
+
 @pytest.fixture
 def support_on_path(monkeypatch, repo_root):
-    monkeypatch.setenv("PYTHONPATH", str(repo_root / "tests" / "support"))
+    monkeypatch.setenv("PYTHONPATH", support_path(repo_root))
 
 
 def test_two_gpu_slots_two_jobs_at_a_time_on_distinct_devices(repo_root, tmp_path, monkeypatch, support_on_path):
@@ -68,7 +73,7 @@ def failed_run(repo_root, tmp_path_factory):
                           "killed": {**PADIM_ARGS, "class_path": "misbehaving_models.KilledPadim"}},
                          categories=("washer",))
     config_path = make_workdir(repo_root, workdir, config)
-    environment = {"PYTHONPATH": str(repo_root / "tests" / "support"), "IADBENCH_TEST_FAIL_FLAG": str(flag)}
+    environment = {"PYTHONPATH": support_path(repo_root), "IADBENCH_TEST_FAIL_FLAG": str(flag)}
     with pytest.MonkeyPatch.context() as patch:
         for name, value in environment.items():
             patch.setenv(name, value)
