@@ -1,4 +1,5 @@
 # Config validation and input functions; all logic lives in the iadbench package.
+import copy
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -13,6 +14,15 @@ from iadbench.evaluate import evaluation_mem_mb
 from iadbench.gpus import detect_gpus
 from iadbench.models import feature_map_warnings, train_mem_mb, train_runtime_minutes
 from iadbench.runlock import claim_workdir
+
+# A run's --configfile replaces config/config.yaml (the profiles' replace-workflow-config), but Snakemake
+# 9.27 does not pass that flag to the jobs it spawns (SLURM): there the default's keys (e.g. its models)
+# would be merged under the run's, and an input function reading the config (the timing job's models)
+# would ask for other files than the run planned. Jobs get the run's config alone, as the run does.
+if not workflow.is_main_process and workflow.overwrite_configfiles:
+    run_config = copy.deepcopy(workflow.config_settings.overwrite_config)
+    config.clear()
+    config.update(run_config)
 
 try:
     validate_config(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")
