@@ -110,7 +110,7 @@ def job_lock(job_dir: str | Path) -> Iterator[int]:
 
 # Job folders under results/: <stage>/<dataset>/<category>/<model>/<seed>, and the continual setting's
 # continual/train/<sequence>/<model>/<seed>/<strategy>/step<t> (+ /<category> for its evaluations).
-JOB_FOLDER_PATTERNS = ("*/*/*/*/*", "timing/*/*", "continual/*/*/*/*/*/*", "continual/evaluate/*/*/*/*/*/*")
+JOB_FOLDER_PATTERNS = ("*/*/*/*/*", "timing/*/*/*", "continual/*/*/*/*/*/*", "continual/evaluate/*/*/*/*/*/*")
 
 
 def busy_jobs(results_dir: str | Path) -> list[str]:

@@ -251,7 +251,7 @@ def evaluate_job(
 ) -> pd.DataFrame:
     """Compute the job's metrics and write its row (a failed training gives a failed row).
 
-    ``timing_path``: the category's timing.json (:mod:`iadbench.timing`), whose record of this model joins the row.
+    ``timing_path``: the model's timing.json (:mod:`iadbench.timing`), whose record joins every seed's row.
     ``scores_path``: the per-image score table (default ``scores.parquet`` beside the row; a failed job
     writes it empty); the bootstrap replicates go to ``bootstrap.npz`` beside the row (empty when failed).
 
@@ -313,9 +313,9 @@ def run_evaluation(*, log_path: str | Path | None = None, attempt: int = 1, fina
 
     row_path = Path(job_args["row_path"])
     job_dir = row_path.parent
-    # The timing job's records, one file per dataset x category (results/timing/<dataset>/<category>/timing.json:
-    # each model's first seed); none: NaN columns.
-    job_args.setdefault("timing_path", str(Path(results_dir, "timing", *map(str, job_args["job"][:2]), "timing.json")))
+    # The timing job's record, one per dataset x category x model (results/timing/<d>/<c>/<m>/timing.json,
+    # the first seed's model); none: NaN columns.
+    job_args.setdefault("timing_path", str(Path(results_dir, "timing", *map(str, job_args["job"][:3]), "timing.json")))
     job_dir.mkdir(parents=True, exist_ok=True)
     scores_path = Path(job_args.get("scores_path") or row_path.with_name("scores.parquet"))
     side_outputs = (row_path, scores_path, row_path.with_name("bootstrap.npz"))

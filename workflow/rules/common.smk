@@ -149,25 +149,14 @@ def job_benchmarks(wildcards):
     return paths
 
 
-# The timing rule: one job per dataset x category, each model timed on the first seed's checkpoint.
+# The timing rule: one job per dataset x category x model, timed on the first seed's checkpoint.
 TIMED_SEED = config["seeds"][0]
-CATEGORY_PATH = "{dataset}/{category}"
-
-
-def timed_models(wildcards):
-    """The models of a dataset x category, in the config's order."""
-    return [job.model for job in JOBS if (job.dataset, job.category, job.seed)
-            == (wildcards.dataset, wildcards.category, TIMED_SEED)]
-
-
-def timed_files(key):
-    return lambda wildcards: [files[key] for files in timing_specs(wildcards).values()]
+MODEL_PATH = "{dataset}/{category}/{model}"
 
 
 def timing_specs(wildcards):
-    """Per model: what iadbench.timing.run_timing needs (its first seed's files: the rule's inputs)."""
-    job_dir = f"results/train/{wildcards.dataset}/{wildcards.category}/{{}}/{TIMED_SEED}"
-    return {model: {"model_spec": config["models"][model], "image_size": model_image_size(config, model),
-                    "checkpoint_path": f"{job_dir.format(model)}/model.ckpt",
-                    "train_info_path": f"{job_dir.format(model)}/train_info.json"}
-            for model in timed_models(wildcards)}
+    """What iadbench.timing.run_timing needs for the job's model (its first seed's files: the rule's inputs)."""
+    job_dir = f"results/train/{wildcards.dataset}/{wildcards.category}/{wildcards.model}/{TIMED_SEED}"
+    return {wildcards.model: {"model_spec": config["models"][wildcards.model],
+                              "image_size": model_image_size(config, wildcards.model),
+                              "checkpoint_path": f"{job_dir}/model.ckpt", "train_info_path": f"{job_dir}/train_info.json"}}

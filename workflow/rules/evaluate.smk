@@ -2,7 +2,7 @@ rule evaluate:
     input:
         predictions=rules.train.output.predictions,
         info=rules.train.output.info,
-        timing="results/timing/{dataset}/{category}/timing.json",
+        timing="results/timing/{dataset}/{category}/{model}/timing.json",
     output:
         row=f"results/evaluate/{JOB_PATH}/row.parquet",
         # One row per test image (path, label, defect type, image score, map max/mean): empty when failed.

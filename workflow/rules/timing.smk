@@ -1,9 +1,8 @@
 # Inference cost of each trained model, timed in its own job (iadbench.timing): the torch model alone, on
 # synthetic inputs at its input size, at batch 1 and `timing.batch`. Never fails for the model's sake (NaN
 # columns and a timing_error instead); evaluation merges a model's record into its rows.
-# One job per dataset x category times each of its models once, on the first seed's checkpoint: the seeds
-# share the architecture and input size, so every seed's row carries that record (`timing_seed` names it);
-# the models one after another in one process, which imports torch and anomalib once.
+# Once per dataset x category x model, on the first seed's checkpoint: the seeds share the architecture and
+# input size, so every seed's row carries that record (`timing_seed` names the seed timed).
 # Alone: all the run's cores (no other local job fits beside it) and the `timing` resource (profiles/default
 # caps it at 1). Under SLURM `_cores` is unset: profiles/slurm sets the threads; nodes are shared unless
 # its set-resources add `slurm_extra: "--exclusive"` for timing.
@@ -12,10 +11,10 @@ TIMING_THREADS = global_resource("_cores") or 4
 
 rule timing:
     input:
-        checkpoints=timed_files("checkpoint_path"),
-        infos=timed_files("train_info_path"),
+        checkpoint=f"results/train/{MODEL_PATH}/{TIMED_SEED}/model.ckpt",
+        info=f"results/train/{MODEL_PATH}/{TIMED_SEED}/train_info.json",
     output:
-        f"results/timing/{CATEGORY_PATH}/timing.json",
+        f"results/timing/{MODEL_PATH}/timing.json",
     params:
         models=timing_specs,
         weights=config["weights"],
@@ -24,15 +23,15 @@ rule timing:
         budget_seconds=config["timing"]["budget_seconds"],
         seed=TIMED_SEED,
     log:
-        f"results/logs/timing/{CATEGORY_PATH}.log",
+        f"results/logs/timing/{MODEL_PATH}.log",
     benchmark:
-        f"results/benchmarks/timing/{CATEGORY_PATH}.tsv"
+        f"results/benchmarks/timing/{MODEL_PATH}.tsv"
     threads: TIMING_THREADS
     resources:
         timing=1,
         gpu=TRAIN_GPUS,
         gpu_slots=GPU_SLOTS or 0,
-        mem_mb=lambda wildcards, attempt: max(train_mem_mb(model, attempt) for model in timed_models(wildcards)),
+        mem_mb=lambda wildcards, attempt: train_mem_mb(wildcards.model, attempt),
     conda:
         "../../envs/iadbench.yaml"
     script:

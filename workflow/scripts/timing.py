@@ -1,4 +1,4 @@
-"""Time a dataset x category's trained models (first seed, in one child process); writes its timing.json."""
+"""Time one trained model (its first seed, in a child process); writes its timing.json, NaN if it cannot."""
 
 from iadbench.files import log_to_file
 from iadbench.timing import run_timing
@@ -8,7 +8,7 @@ log_to_file(snakemake.log[0])
 run_timing(
     log_path=snakemake.log[0],
     gpu_slots=snakemake.resources.gpu_slots if snakemake.resources.gpu else 0,
-    models=snakemake.params.models,  # per model: spec, image size, its first seed's checkpoint (the inputs)
+    models=snakemake.params.models,  # the model: spec, image size, its first seed's checkpoint (the inputs)
     weights=snakemake.params.weights,
     asset_dir=snakemake.params.asset_dir,
     batch=snakemake.params.batch,
