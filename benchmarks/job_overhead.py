@@ -46,7 +46,7 @@ def timing_work(results: Path, job: Path) -> tuple[float, bool]:
     if not path.exists():
         return 0.0, False
     stored = json.loads(path.read_text())
-    # One job per dataset x category: {model: record}; before, one record per dataset x category x model x seed.
+    # Now {model: record} (one job per dataset x category x model); before, one bare record per job and seed.
     records = stored.values() if all(isinstance(value, dict) for value in stored.values()) else [stored]
     work, estimated = 0.0, False
     for record in records:

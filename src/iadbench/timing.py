@@ -1,15 +1,14 @@
 """Efficiency measured right: inference cost timed in its own job, and training time without validation.
 
-The ``timing`` rule (one job per dataset x category, after ``train``) rebuilds each model of the category,
-loads its first seed's checkpoint (the seeds share the architecture and input size) and times the torch
-model alone (``model.model`` in eval mode, no gradients) on synthetic inputs made on the device at the
-model's input size: no image decoding, resizing or post-processing is timed, and nothing else runs beside
-it (the rule asks for all cores and the ``timing`` resource). The models are timed one after another in
-one process, so torch and anomalib are imported once per category, not once per model and seed. It writes
-``results/timing/<dataset>/<category>/timing.json`` (``{model: record}``); evaluation merges a model's
-record into every seed's row (:data:`TIMING_COLUMNS`; ``timing_seed`` names the seed timed). A model that
-cannot be timed, or whose training failed, gets NaN and a ``timing_error``, never a failed job: the row
-keeps its metrics.
+The ``timing`` rule (one job per dataset x category x model, after ``train``) rebuilds the model, loads
+its first seed's checkpoint (the seeds share the architecture and input size, so the timed passes are
+the same work) and times the torch model alone (``model.model`` in eval mode, no gradients) on synthetic
+inputs made on the device at the model's input size: no image decoding, resizing or post-processing is
+timed, and nothing else runs beside it (the rule asks for all cores and the ``timing`` resource). It
+writes ``results/timing/<dataset>/<category>/<model>/timing.json`` (``{model: record}``;
+:func:`run_timing` can time several models in one process); evaluation merges the record into every
+seed's row (:data:`TIMING_COLUMNS`; ``timing_seed`` names the seed timed). A model that cannot be timed,
+or whose training failed, gets NaN and a ``timing_error``, never a failed job: the row keeps its metrics.
 
 :func:`training_clock` is the Lightning callback ``train`` uses for ``fit_seconds``: the training loop
 without the validation passes anomalib runs each epoch (on the test set, ``val_split_mode: same_as_test``)
@@ -261,7 +260,7 @@ def _time_checkpoint(checkpoint_path, model_name, model_spec, image_size, weight
 def run_timing(*, models: dict[str, dict[str, Any]], out_path: str | Path, log_path: str | Path | None = None,
                gpu_lock_dir: str | Path = ".snakemake/gpu-slots", gpu_slots: int = 0,
                **common: Any) -> dict[str, Any]:
-    """Time a dataset x category's ``models`` (see :func:`time_models`) in one child process holding the
+    """Time ``models`` (see :func:`time_models`; the rule gives one) in one child process holding the
     folder's lock and a GPU slot (like training), and write ``out_path`` (timing.json, ``{model: record}``).
     A model whose training failed, or a video model, is not timed; a child killed (out of memory, a crash
     in a kernel) leaves a NaN record with the reason for each model it had not timed yet."""
