@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from iadbench.report import render_html, render_latex
-from iadbench.results import make_row
+from iadbench.report.render import render_html, render_latex
+from iadbench.results.rows import make_row
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "report" / "templates"
 

@@ -53,9 +53,9 @@ def register_predict(subparsers) -> None:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from iadbench.config import load_config
-    from iadbench.job_model import load_model_folder
-    from iadbench.predict import predict_set
+    from iadbench.config.base import load_config
+    from iadbench.serve.job_model import load_model_folder
+    from iadbench.serve.predict import predict_set
 
     if args.revision and not args.hub:
         raise ValueError("--revision goes with --hub")
@@ -88,7 +88,7 @@ def run_predict(args: argparse.Namespace) -> int:
 def register_export(subparsers) -> None:
     parser = subparsers.add_parser(
         "export", help="export a trained job's model to ONNX / OpenVINO with a parity check",
-        description="Export the model of a benchmark job (iadbench.export): model.onnx, openvino/, export.json "
+        description="Export the model of a benchmark job (iadbench.serve.export): model.onnx, openvino/, export.json "
                     "(parity with the checkpoint on the job's test images, batch-1 CPU throughput) in --out.")
     parser.add_argument("--job", type=_job, required=True, metavar="DATASET/CATEGORY/MODEL/SEED",
                         help="a trained job of --results (trained with --config)")
@@ -101,8 +101,8 @@ def register_export(subparsers) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from iadbench.config import Job, load_config
-    from iadbench.export import export_job
+    from iadbench.config.base import Job, load_config
+    from iadbench.serve.export import export_job
 
     config = load_config(args.config, repo_file("workflow/schemas/config.schema.yaml"))
     job = Job(*args.job)
@@ -117,7 +117,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def register_upload(subparsers) -> None:
-    from iadbench.publish import add_upload_arguments, run_upload
+    from iadbench.serve.publish import add_upload_arguments, run_upload
 
     parser = subparsers.add_parser(
         "upload", help="upload the folders `snakemake publish` wrote to the Hugging Face Hub",

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from iadbench.assets import (
+from iadbench.datasets.download import ChecksumMismatchError
+from iadbench.models.assets import (
     FETCH_COMMAND,
     Asset,
     MissingAssetError,
@@ -23,7 +24,6 @@ from iadbench.assets import (
     required_assets,
     timm_asset,
 )
-from iadbench.datasets.download import ChecksumMismatchError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "datasets"))
 from archives import ArchiveServer, sha256, zip_bytes
@@ -197,7 +197,7 @@ def test_missing_asset_names_the_fetch_command(tmp_path):
 
 
 def test_pretrained_job_without_assets_fails_fast_with_a_failed_record(tiny_dataset, tmp_path):
-    from iadbench.train import run_isolated
+    from iadbench.run.train import run_isolated
 
     out_dir = tmp_path / "job"
     info = run_isolated(dataset_root=str(tiny_dataset), category="washer", model_name="padim",

@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
-from iadbench import attempts
-from iadbench.attempts import (
+from iadbench.run import attempts
+from iadbench.run.attempts import (
     JobBusy,
     Outcome,
     RetryWithMoreResources,

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from iadbench.config import ConfigError, config_hash, validate_config
-from iadbench.continual_config import (
+from iadbench.config.base import ConfigError, config_hash, validate_config
+from iadbench.config.continual import (
     MVTEC_AD_ALPHABETICAL,
     PRESETS,
     accumulate_kind,

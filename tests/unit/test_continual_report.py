@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from iadbench.continual_report import continual_context, render_html, render_latex, summary_tables
-from iadbench.continual_results import summary_table
+from iadbench.continual.report import continual_context, render_html, render_latex, summary_tables
+from iadbench.continual.results import summary_table
 
 TEMPLATES = "report/templates"
 

@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 from test_significance import build
 
-from iadbench import figures, paper
-from iadbench.distributions import hardest_images, panels
-from iadbench.evaluate import write_scores
-from iadbench.evidence import JobEvidence, read_evidence
-from iadbench.report import build_report, render_html
-from iadbench.results import make_row, write_row
-from iadbench.uncertainty import save_replicates
+from iadbench.report import figures, paper
+from iadbench.report.distributions import hardest_images, panels
+from iadbench.report.render import build_report, render_html
+from iadbench.results.rows import make_row, write_row
+from iadbench.run.evaluate import write_scores
+from iadbench.stats.evidence import JobEvidence, read_evidence
+from iadbench.stats.uncertainty import save_replicates
 
 
 def scores_table(normal, defective):

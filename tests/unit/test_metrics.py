@@ -1,4 +1,4 @@
-"""iadbench.metrics against hand-computed cases, scikit-learn and the official MVTec AD PRO algorithm
+"""iadbench.metrics.measures against hand-computed cases, scikit-learn and the official MVTec AD PRO algorithm
 (tests/metrics_oracles.py)."""
 
 import logging
@@ -13,8 +13,8 @@ from metrics_oracles import reference_pro, reference_trapezoid
 from scipy import ndimage
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from iadbench import metrics
-from iadbench.metrics import (
+from iadbench.metrics import measures as metrics
+from iadbench.metrics.measures import (
     au_pro,
     f1_optimal_threshold,
     image_ap,
@@ -303,7 +303,7 @@ def test_bad_fpr_limit():
 
 def test_no_anomalous_pixel_gives_nan_and_a_reason(caplog, two_regions):
     scores, _ = two_regions
-    with caplog.at_level(logging.WARNING, logger="iadbench.metrics"):
+    with caplog.at_level(logging.WARNING, logger="iadbench.metrics.measures"):
         values = pixel_metrics(scores, np.zeros(scores.shape, dtype=bool))
         curve = pro_curve(scores, np.zeros(scores.shape, dtype=bool))
     assert all(np.isnan(value) for value in values.values())
@@ -312,7 +312,7 @@ def test_no_anomalous_pixel_gives_nan_and_a_reason(caplog, two_regions):
 
 
 def test_no_anomalous_image_gives_nan_and_a_reason(caplog):
-    with caplog.at_level(logging.WARNING, logger="iadbench.metrics"):
+    with caplog.at_level(logging.WARNING, logger="iadbench.metrics.measures"):
         values = image_metrics(np.array([0.2, 0.4]), np.array([0, 0]))
     assert all(np.isnan(value) for value in values.values())
     assert "none of the 2 images is anomalous" in caplog.text
@@ -321,7 +321,7 @@ def test_no_anomalous_image_gives_nan_and_a_reason(caplog):
 
 def test_no_defect_free_pixel(caplog, two_regions):
     scores, _ = two_regions
-    with caplog.at_level(logging.WARNING, logger="iadbench.metrics"):
+    with caplog.at_level(logging.WARNING, logger="iadbench.metrics.measures"):
         values = pixel_metrics(scores, np.ones(scores.shape))
     assert np.isnan(values["pixel_AUROC"]) and np.isnan(values["pixel_AUPRO"])
     assert values["pixel_AP"] == 1.0 and values["pixel_F1_max"] == 1.0

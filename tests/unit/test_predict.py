@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from iadbench.job_model import JobModelError, job_manifest, load_hub_model, load_job_model
-from iadbench.metrics import f1_optimal_threshold
-from iadbench.predict import (
+from iadbench.metrics.measures import f1_optimal_threshold
+from iadbench.run.train import load_predictions
+from iadbench.serve.job_model import JobModelError, job_manifest, load_hub_model, load_job_model
+from iadbench.serve.predict import (
     PREDICTION_SCHEMA,
     PredictError,
     choose_threshold,
@@ -18,7 +19,6 @@ from iadbench.predict import (
     score_images,
     write_outputs,
 )
-from iadbench.train import load_predictions
 
 JOB = ("embedded", "washer", "padim", 0)
 JOB_DIR = "train/embedded/washer/padim/0"

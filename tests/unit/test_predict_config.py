@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from iadbench.config import ConfigError, Job, validate_config
-from iadbench.predict_config import best_job, predict_pages, rule_inputs
-from iadbench.results import make_row
+from iadbench.config.base import ConfigError, Job, validate_config
+from iadbench.config.predict import best_job, predict_pages, rule_inputs
+from iadbench.results.rows import make_row
 
 BASE = {"datasets": {"embedded": {"type": "embedded", "categories": ["washer", "grass"]}},
         "models": {"padim": {}, "dfm": {}}, "seeds": [0, 1]}
@@ -84,7 +84,7 @@ def test_best_job_by_mean_over_seeds_then_best_seed(tmp_path):
 
 
 def test_report_links_every_configured_page(repo_root):
-    from iadbench.report import render_html
+    from iadbench.report.render import render_html
 
     config = checked({"mine": {"images": "x", "job": JOB}, "hubset": {"images": "y", "hub": "o/n"}}, repo_root)
     pages = predict_pages(config)

@@ -3,8 +3,8 @@ import json
 import pandas as pd
 import pytest
 
-from iadbench.config import Job
-from iadbench.publish import PublishError, publish_run, select_jobs, selection, upload
+from iadbench.config.base import Job
+from iadbench.serve.publish import PublishError, publish_run, select_jobs, selection, upload
 
 JOB = Job("embedded", "washer", "padim", 0)
 

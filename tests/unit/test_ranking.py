@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from iadbench.ranking import compare_methods, score_grid
-from iadbench.results import make_row
+from iadbench.results.rows import make_row
+from iadbench.stats.ranking import compare_methods, score_grid
 
 
 def row(model, category, seed, status="ok", score=None):
@@ -34,7 +34,7 @@ DISAGREEING = {f"c{index}": dict(zip("abc", order, strict=True)) for index, orde
 
 
 def test_friedman_gates_the_critical_difference_diagram(repo_root):
-    from iadbench.report import render_html
+    from iadbench.report.render import render_html
 
     agreeing, disagreeing = (compare_methods(grid_frame(grid), "image_AUROC") for grid in (AGREEING, DISAGREEING))
     assert agreeing.friedman_p_value < 0.05 and agreeing.significant

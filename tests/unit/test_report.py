@@ -5,8 +5,8 @@ import subprocess
 import pandas as pd
 import pytest
 
-from iadbench.report import latex_escape, metric_table, render_html, render_latex
-from iadbench.results import make_row
+from iadbench.report.render import latex_escape, metric_table, render_html, render_latex
+from iadbench.results.rows import make_row
 
 
 def frame(values):
@@ -79,8 +79,8 @@ def test_latex_compiles(results, repo_root, tmp_path):
 
 
 def test_reference_means_and_bad_reference_file(results, tmp_path):
-    from iadbench.labels import Labels
-    from iadbench.reproduction import read_reference_files, reproduction_tables
+    from iadbench.report.labels import Labels
+    from iadbench.report.reproduction import read_reference_files, reproduction_tables
 
     reference = tmp_path / "ref.csv"
     reference.write_text("dataset,category,model,variant,metric,value,source,table\n"

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 from test_report import frame
 
-from iadbench.report import render_html
+from iadbench.report.render import render_html
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -5,10 +5,10 @@ import math
 import pandas as pd
 import pytest
 
-from iadbench.labels import Labels, labels_for
-from iadbench.references import study_implausible_cells
-from iadbench.report import render_html, render_latex
-from iadbench.reproduction import (
+from iadbench.report.labels import Labels, labels_for
+from iadbench.report.references import study_implausible_cells
+from iadbench.report.render import render_html, render_latex
+from iadbench.report.reproduction import (
     Ours,
     compare,
     our_values,
@@ -18,7 +18,7 @@ from iadbench.reproduction import (
     study_audit,
     variant_matches,
 )
-from iadbench.results import make_row
+from iadbench.results.rows import make_row
 
 # Made-up scores, (model, category) → image AUROC of seeds 0 and 1 (pixel metrics follow).
 SCORES = {("padim", "screw"): (0.80, 0.82), ("padim", "bottle"): (0.99, 0.99),

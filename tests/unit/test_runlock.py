@@ -1,7 +1,7 @@
 import subprocess
 import sys
 
-from iadbench.runlock import claim_workdir
+from iadbench.core.runlock import claim_workdir
 
 
 def test_stale_locks_cleared_only_when_no_run_is_alive(tmp_path):

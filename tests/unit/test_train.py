@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from iadbench.train import load_predictions, train_job
+from iadbench.run.train import load_predictions, train_job
 
 SPEC = {"init_args": {"backbone": "resnet18", "layers": ["layer1", "layer2"]}, "max_epochs": 1,
         "train_batch_size": 4, "eval_batch_size": 4}
@@ -52,8 +52,8 @@ def test_pretrained_true_with_random_weights_is_refused(tmp_path):
                                                           ("RaisingPadim", "RuntimeError")])
 def test_isolated_job_failure_leaves_failed_record(tiny_dataset, tmp_path, monkeypatch, repo_root,
                                                    model_class, error_type):
-    from iadbench.attempts import RetryWithMoreResources, read_ledger
-    from iadbench.train import run_isolated
+    from iadbench.run.attempts import RetryWithMoreResources, read_ledger
+    from iadbench.run.train import run_isolated
 
     monkeypatch.setenv("PYTHONPATH", str(repo_root / "tests" / "support"))
     log = tmp_path / "job.log"

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from iadbench import metrics
-from iadbench.uncertainty import (
+from iadbench.metrics import measures as metrics
+from iadbench.stats.uncertainty import (
     CI_METHOD,
     _delong_components,
     bootstrap_p,

@@ -5,9 +5,9 @@ import copy
 import pytest
 import torch
 
-from iadbench.config import ConfigError, jobs, load_config, validate_config
+from iadbench.config.base import ConfigError, jobs, load_config, validate_config
+from iadbench.core.offline import DownloadForbiddenError, network_forbidden
 from iadbench.models import is_video_model
-from iadbench.offline import DownloadForbiddenError, network_forbidden
 
 
 @pytest.fixture

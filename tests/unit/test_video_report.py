@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from iadbench import video_report
-from iadbench.labels import Labels
-from iadbench.report import render_html, render_latex, report_context
-from iadbench.results import make_row
+from iadbench.report import video as video_report
+from iadbench.report.labels import Labels
+from iadbench.report.render import render_html, render_latex, report_context
+from iadbench.results.rows import make_row
 
 STAMP = pd.Timestamp("2026-01-01", tz="UTC")
 
@@ -217,7 +217,7 @@ def test_anomalous_spans_shade_runs_of_frames():
 def test_report_figures_include_the_frame_score_plots(mixed, predictions):
     frame_scores = video_report.read_frame_scores(predictions, video_report.job_keys(mixed))
     context = report_context(mixed, "T", with_figures=True, frame_scores=frame_scores)
-    from iadbench.report import all_figures
+    from iadbench.report.render import all_figures
 
     names = [figure["name"] for figure in all_figures(context)]
     assert "video-ped-Ped2-Test001-frame-scores" in names and "video-ped-Ped2-Test002-frame-scores" in names
@@ -225,8 +225,8 @@ def test_report_figures_include_the_frame_score_plots(mixed, predictions):
 
 def test_build_report_writes_the_video_tables_and_plots(mixed, predictions, tmp_path, repo_root):
     """Through the Parquet file (the row schema keeps ``track``) to every output the report writes."""
-    from iadbench.report import build_report
-    from iadbench.results import write_row
+    from iadbench.report.render import build_report
+    from iadbench.results.rows import write_row
 
     write_row(mixed, tmp_path / "benchmark.parquet")
     out = tmp_path / "report"

@@ -1,4 +1,4 @@
-# Folders for the Hugging Face Hub (iadbench.publish): results/publish/dataset (the results and their card)
+# Folders for the Hugging Face Hub (iadbench.serve.publish): results/publish/dataset (the results and their card)
 # and results/publish/models/<dataset>-<category>-<model>-<seed> per job `publish.jobs` selects; upload them
 # with `iadbench upload`. Not part of `all`.
 

@@ -1,4 +1,4 @@
-# Inference cost of each trained model, timed in its own job (iadbench.timing): the torch model alone, on
+# Inference cost of each trained model, timed in its own job (iadbench.run.timing): the torch model alone, on
 # synthetic inputs at its input size, at batch 1 and `timing.batch`. Never fails for the model's sake (NaN
 # columns and a timing_error instead); evaluation merges timing.json into the row.
 # Alone: all the run's cores (no other local job fits beside it) and the `timing` resource (profiles/default

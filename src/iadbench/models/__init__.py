@@ -10,7 +10,7 @@ import inspect
 from pathlib import Path
 from typing import Any
 
-from iadbench.assets import ASSET_DIR
+from iadbench.models.assets import ASSET_DIR
 from iadbench.models.specs import (
     MODEL_SPECS,
     STUDY_MODELS,
@@ -144,7 +144,7 @@ def feature_map_warnings(config: dict[str, Any]) -> list[str]:
     PaDiM/PatchCore (the map has the resolution of ``layers[0]``), on ResNet backbones. Other models and
     backbones are not judged. Imports the model classes (to read constructor defaults).
     """
-    from iadbench.config import model_image_size
+    from iadbench.config.base import model_image_size
 
     messages = []
     for name, spec in config["models"].items():
@@ -195,7 +195,7 @@ def build_model(name: str, spec: dict[str, Any], image_size: int, weights: str,
     if weights == "random":
         args = random_weights_init_args(name, model_class, args, asset_dir)
     else:
-        from iadbench.assets import pretrained_init_args
+        from iadbench.models.assets import pretrained_init_args
 
         args = pretrained_init_args(model_class, args, asset_dir)
     args = image_size_init_args(model_class, args, image_size)

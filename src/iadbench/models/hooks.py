@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from iadbench.offline import DownloadForbiddenError
+from iadbench.core.offline import DownloadForbiddenError
 
 logger = logging.getLogger(__name__)
 Patch = Callable[[contextlib.ExitStack], None]
@@ -150,7 +150,7 @@ def dsr_training_assets(model: Any, cache: Path) -> list:
     from anomalib.models.image.dsr.lightning_model import WEIGHTS_DOWNLOAD_INFO
     from anomalib.utils.path import get_pretrained_weights_dir
 
-    from iadbench.assets import anomalib_download
+    from iadbench.models.assets import anomalib_download
 
     root = get_pretrained_weights_dir() / "dsr"
     return [anomalib_download(root, WEIGHTS_DOWNLOAD_INFO, cache, root / WEIGHTS_DOWNLOAD_INFO.name)]
@@ -161,7 +161,7 @@ def efficient_ad_training_assets(model: Any, cache: Path) -> list:
     from anomalib.models.image.efficient_ad import lightning_model
     from anomalib.utils.path import get_pretrained_weights_dir
 
-    from iadbench.assets import anomalib_download
+    from iadbench.models.assets import anomalib_download
 
     root = get_pretrained_weights_dir()
     assets = [anomalib_download(root, lightning_model.WEIGHTS_DOWNLOAD_INFO, cache,

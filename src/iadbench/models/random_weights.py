@@ -1,7 +1,7 @@
 """``weights: random``: every backbone starts from random initialisation and nothing is downloaded.
 
 anomalib 2.7 fetches pretrained weights and auxiliary data in many places; a job running under
-:func:`iadbench.offline.network_forbidden` fails at the first of them. This module makes the
+:func:`iadbench.core.offline.network_forbidden` fails at the first of them. This module makes the
 study's models (and EfficientAd, SuperSimpleNet, GLASS, UniNet, Dinomaly) run without them:
 
 * :func:`random_weights_init_args` adjusts a model's constructor arguments (``pre_trained=False``,
@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from iadbench.offline import DownloadForbiddenError
+from iadbench.core.offline import DownloadForbiddenError
 
 logger = logging.getLogger(__name__)
 
@@ -236,8 +236,8 @@ def offline_model(name: str, model_spec: dict[str, Any], weights: str, pretraine
     """Inside the block no download happens: with ``weights: random`` the model (its ``class_path`` or the
     registry's) builds and runs under :func:`random_weights_patches`; with ``pretrained`` it reads the
     fetched assets, and a download attempt fails with ``pretrained_reason``."""
+    from iadbench.core.offline import network_forbidden
     from iadbench.models import import_class, resolve_class_path
-    from iadbench.offline import network_forbidden
 
     with contextlib.ExitStack() as stack:
         if weights == "random":

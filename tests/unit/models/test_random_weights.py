@@ -1,7 +1,7 @@
 """``weights: random``: every model builds, fits and predicts with random weights and no network.
 
 The fast tests build each model through ``build_model`` inside
-:func:`iadbench.offline.network_forbidden` and :func:`random_weights_patches` (as ``train_job``
+:func:`iadbench.core.offline.network_forbidden` and :func:`random_weights_patches` (as ``train_job``
 does); the slow ones run ``train_job`` itself (1 epoch, tiny 64 px dataset).
 """
 
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import torch
 
+from iadbench.core.offline import network_forbidden
 from iadbench.datasets.anomaly_source import ensure_anomaly_source, image_paths
-from iadbench.offline import network_forbidden
 
 warnings.filterwarnings("ignore", message=".*Image size is not used in UFlow.*")
 

@@ -1,0 +1,369 @@
+"""One training job: fit an anomalib model on one category, save its checkpoint and predictions.
+
+The predictions file holds everything metrics need (raw image scores, raw anomaly maps, labels,
+masks and file paths), so evaluation never retrains. A job that raises still writes its outputs,
+marked ``status: failed`` with the error, so the benchmark keeps a row for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import resource
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from iadbench.core import provenance
+from iadbench.core.files import atomic_write, read_json, write_json
+from iadbench.core.gpus import gpu_slot
+from iadbench.models.assets import ASSET_DIR, FETCH_COMMAND
+from iadbench.run import attempts
+
+logger = logging.getLogger(__name__)
+
+EMPTY = np.zeros(0, dtype=np.float32)
+
+
+def save_predictions(path: Path, predictions: dict[str, np.ndarray]) -> None:
+    def write(temporary: Path) -> None:
+        with open(temporary, "wb") as handle:
+            np.savez(handle, **predictions)
+
+    atomic_write(path, write)
+
+
+def load_predictions(path: str | Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+def _as_numpy(value) -> np.ndarray | None:
+    if value is None:
+        return None
+    return value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
+
+
+def collect_predictions(batches, mask_path_of: dict[str, str]) -> dict[str, np.ndarray]:
+    """Stack anomalib prediction batches into flat arrays (maps absent for non-pixel models).
+
+    Mask paths come from ``mask_path_of`` (image path → mask path, "" for defect-free images):
+    anomalib's collate drops the ``None`` mask paths of good images, misaligning the batch's list.
+    """
+    scores, labels, maps, masks, image_paths = [], [], [], [], []
+    for batch in batches:
+        count = len(batch.image_path)
+        scores.append(_as_numpy(batch.pred_score).reshape(count).astype(np.float64))
+        labels.append(_as_numpy(batch.gt_label).reshape(count).astype(np.uint8))
+        image_paths.extend(str(path) for path in batch.image_path)
+        if batch.anomaly_map is not None:
+            anomaly_map = _as_numpy(batch.anomaly_map).astype(np.float32)
+            maps.append(anomaly_map.reshape(count, *anomaly_map.shape[-2:]))
+        if batch.gt_mask is not None:
+            mask = _as_numpy(batch.gt_mask)
+            masks.append((mask.reshape(count, *mask.shape[-2:]) > 0).astype(np.uint8))
+    return {
+        "scores": np.concatenate(scores),
+        "labels": np.concatenate(labels),
+        "maps": np.concatenate(maps) if maps else EMPTY,
+        "masks": np.concatenate(masks) if masks else EMPTY.astype(np.uint8),
+        "image_paths": np.asarray(image_paths, dtype=str),
+        "mask_paths": np.asarray([mask_path_of.get(path, "") for path in image_paths], dtype=str),
+    }
+
+
+def predict_to(engine, model, datamodule, path: Path, attached: bool = True) -> tuple[dict[str, np.ndarray], float]:
+    """Predict ``datamodule``'s test set, save the predictions to ``path``; returns them and the seconds
+    the prediction took. ``attached``: the datamodule the engine fitted on; else Lightning sets it up for
+    this model (its images resized as the model's pre-processor says) before predicting."""
+    started = time.perf_counter()
+    if attached:
+        batches = engine.predict(model=model, dataloaders=datamodule.test_dataloader(), return_predictions=True)
+    else:
+        batches = engine.predict(model=model, datamodule=datamodule, return_predictions=True)
+    seconds = time.perf_counter() - started
+    samples = datamodule.test_data.samples
+    mask_path_of = {str(image): mask if isinstance(mask, str) else "" for image, mask in zip(samples.image_path, samples.mask_path)}
+    predictions = collect_predictions(batches, mask_path_of)
+    if "defect_type" in samples:  # readers that know each image's defect type (evaluate.score_table)
+        defect_of = dict(zip(samples.image_path.astype(str), samples.defect_type.astype(str), strict=True))
+        predictions["defect_types"] = np.asarray([defect_of.get(str(p), "") for p in predictions["image_paths"]],
+                                                 dtype=str)
+    save_predictions(path, predictions)
+    return predictions, seconds
+
+
+def predict_video_to(engine, model, datamodule, path: Path) -> tuple[dict[str, np.ndarray], float]:
+    """:func:`predict_to` for a video job: one entry per test frame, each frame scored exactly once
+    (:func:`assemble_video_predictions`), plus ``video_ids`` and ``frame_indices``."""
+    started = time.perf_counter()
+    batches = engine.predict(model=model, dataloaders=datamodule.test_dataloader(), return_predictions=True)
+    seconds = time.perf_counter() - started
+    predictions = assemble_video_predictions(batches, datamodule.test_data)
+    save_predictions(path, predictions)
+    return predictions, seconds
+
+
+def _frame_files(video_path: str) -> list[Path]:
+    folder = Path(video_path)
+    if not folder.is_dir():
+        return []
+    return sorted(file for file in folder.iterdir() if file.suffix.lower() in (".tif", ".jpg", ".png", ".bmp"))
+
+
+def assemble_video_predictions(batches, dataset) -> dict[str, np.ndarray]:
+    """Per-frame predictions of a video test set whose clips (stride 1) each score their last frame.
+
+    The rule: frame ``f`` of a video gets the score and map of the clip ending at ``f``; its first
+    ``clip_length - 1`` frames, which no clip ends at, get those of the video's first clip (the nearest
+    one), with their own labels and masks. Frames are ordered by video (the dataset's order), then frame
+    index; an error names a video whose frames are not each scored exactly once.
+    """
+    from anomalib.data.datasets.base.video import VideoTargetFrame
+
+    indexer = dataset.indexer
+    clips: dict[tuple[str, int], dict[str, Any]] = {}
+    for batch in batches:
+        count = len(batch.video_path)
+        scores = _as_numpy(batch.pred_score).reshape(count).astype(np.float64)
+        labels = _as_numpy(batch.gt_label).reshape(count).astype(np.uint8)
+        frames = _as_numpy(batch.frames).reshape(count).astype(int)
+        maps = _as_numpy(batch.anomaly_map)
+        masks = _as_numpy(batch.gt_mask)
+        for index in range(count):
+            key = (str(batch.video_path[index]), int(frames[index]))
+            if key in clips:
+                raise ValueError(f"frame {key[1]} of {key[0]} was scored twice")
+            clips[key] = {"score": scores[index], "label": labels[index],
+                          "map": None if maps is None else maps[index].reshape(maps.shape[-2:]).astype(np.float32),
+                          "mask": None if masks is None else masks[index].reshape(masks.shape[-2:]) > 0}
+    length = dataset.clip_length_in_frames
+    rows: list[dict[str, Any]] = []
+    for video_index, video_path in enumerate(indexer.video_paths):
+        n_frames = len(indexer.video_pts[video_index])
+        first_clip = int(indexer.cumulative_sizes[video_index - 1]) if video_index else 0
+        head = None
+        if length > 1:  # the first clip's every frame: labels and masks of the frames no clip ends at
+            target, dataset.target_frame = dataset.target_frame, VideoTargetFrame.ALL
+            try:
+                head = dataset[first_clip]
+            finally:
+                dataset.target_frame = target
+        files, masks_dir = _frame_files(video_path), _frame_files(indexer.mask_paths[video_index] or "")
+        scored = sorted(frame for path, frame in clips if path == video_path)
+        if scored != list(range(length - 1, n_frames)):
+            raise ValueError(f"{video_path}: clips end at frames {scored[:3]}...{scored[-3:]}, expected every frame "
+                             f"from {length - 1} to {n_frames - 1} once")
+        for frame in range(n_frames):
+            clip = dict(clips[(video_path, max(frame, length - 1))])
+            if frame < length - 1 and head is not None:
+                clip["label"] = int(np.asarray(head.gt_label).reshape(-1)[frame]) if head.gt_label is not None else 0
+                clip["mask"] = None if head.gt_mask is None else _as_numpy(head.gt_mask)[frame] > 0
+            rows.append({**clip, "video": Path(video_path).stem, "frame": frame,
+                         "image": str(files[frame]) if len(files) == n_frames else f"{video_path}#{frame}",
+                         "mask_path": str(masks_dir[frame]) if len(masks_dir) == n_frames else ""})
+    with_maps = all(row["map"] is not None for row in rows)
+    with_masks = all(row["mask"] is not None for row in rows)
+    return {
+        "scores": np.asarray([row["score"] for row in rows], dtype=np.float64),
+        "labels": np.asarray([row["label"] for row in rows], dtype=np.uint8),
+        "maps": np.stack([row["map"] for row in rows]) if with_maps and rows else EMPTY,
+        "masks": np.stack([row["mask"] for row in rows]).astype(np.uint8) if with_masks and rows else EMPTY.astype(np.uint8),
+        "image_paths": np.asarray([row["image"] for row in rows], dtype=str),
+        "mask_paths": np.asarray([row["mask_path"] for row in rows], dtype=str),
+        "video_ids": np.asarray([row["video"] for row in rows], dtype=str),
+        "frame_indices": np.asarray([row["frame"] for row in rows], dtype=np.int64),
+    }
+
+
+def _fit_and_predict(
+    dataset_spec: dict[str, Any], dataset_root: Path, category: str, model_name: str, model_spec: dict[str, Any],
+    seed: int, image_size: int, weights: str, out_dir: Path, asset_dir: Path, continual: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``continual``: a step of the continual setting (:class:`iadbench.continual.step.ContinualStep`'s fields):
+    it trains on its task's categories from the previous step's checkpoint and predicts every category
+    seen so far; None (a standalone job) runs exactly as a continual step 1 of one category does."""
+    import torch
+    from anomalib.engine import Engine
+    from lightning.pytorch import seed_everything
+
+    from iadbench.continual.step import ContinualStep
+    from iadbench.datasets import datamodule_for
+    from iadbench.datasets.prepare import is_video
+    from iadbench.models import build_model, spec_for_class
+    from iadbench.run.timing import training_clock
+
+    step = ContinualStep(**continual) if continual else None
+    seed_everything(seed, workers=True, verbose=False)
+    model = build_model(model_name, model_spec, image_size, weights, asset_dir)
+    loader_args = {"num_workers": 0, "seed": seed, "train_batch_size": model_spec["train_batch_size"],
+                   "eval_batch_size": model_spec["eval_batch_size"]}
+    datamodule = (step.datamodule if step else datamodule_for)(dataset_spec, dataset_root, category, **loader_args)
+    step_info = step.restore(model) if step else {}
+    # fit_seconds: training only (validation passes, run on the test set each epoch, and checkpoint
+    # writes left out; memory-bank building counted); fit_wall_seconds: all of engine.fit.
+    clock = training_clock()
+    with tempfile.TemporaryDirectory(prefix="iadbench-engine-") as engine_dir:
+        engine = Engine(
+            default_root_dir=engine_dir, logger=False, enable_progress_bar=False, devices=1,
+            max_epochs=model_spec["max_epochs"], deterministic="warn", callbacks=[clock],
+        )
+        started = time.perf_counter()
+        engine.fit(model=model, datamodule=datamodule)
+        fit_wall_seconds = time.perf_counter() - started
+        if step:
+            step_info.update(step.after_fit(model, len(datamodule.train_data)))
+        engine.trainer.save_checkpoint(out_dir / "model.ckpt")
+        if step:
+            predictions, step_info["per_category"] = step.predict_seen(
+                engine, model, datamodule, lambda name: datamodule_for(dataset_spec, dataset_root, name, **loader_args),
+                out_dir)
+            n_test = sum(one["n_test"] for one in step_info["per_category"].values())
+            inference_seconds = sum(one["inference_seconds"] for one in step_info["per_category"].values())
+        else:
+            predict = predict_video_to if is_video(dataset_spec) else predict_to
+            predictions, inference_seconds = predict(engine, model, datamodule, out_dir / "predictions.npz")
+            n_test = len(predictions["scores"])
+    return {
+        # The spec's (the study's task types); a model without one: by whether it produced maps.
+        "task_type": spec_for_class(type(model), model_name).task_type or (
+            "segmentation" if predictions["maps"].size else "classification"),
+        "n_train": len(datamodule.train_data),
+        "n_skipped_files": _skipped_files(dataset_root, category),
+        "n_test": n_test,
+        "fit_seconds": clock.seconds,
+        "fit_wall_seconds": fit_wall_seconds,
+        "inference_seconds": inference_seconds,
+        "images_per_second": n_test / inference_seconds if inference_seconds > 0 else float("nan"),
+        "n_parameters": int(sum(parameter.numel() for parameter in model.parameters())),
+        "device": str(next(iter(model.parameters()), torch.empty(0)).device),
+        **step_info,
+    }
+
+
+def _skipped_files(dataset_root: Path, category: str) -> int | None:
+    """Files the category's preparation skipped as not images (its summary.json; None without one)."""
+    summary = dataset_root / category / "summary.json"
+    return read_json(summary).get("n_skipped_files") if summary.is_file() else None
+
+
+def train_job(
+    *, dataset_spec: dict[str, Any] | None = None, dataset_root: str | Path, category: str, model_name: str,
+    model_spec: dict[str, Any], seed: int, image_size: int, weights: str, out_dir: str | Path, threads: int = 1,
+    extra_info: dict[str, Any] | None = None, asset_dir: str | Path = ASSET_DIR, continual: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Fit, predict, and write ``model.ckpt``, ``predictions.npz`` and ``train_info.json``
+    (``continual``: a continual step, whose predictions go to ``predictions/<category>.npz``).
+
+    Returns the train info (also written), with ``status`` ``ok`` or ``failed``.
+    """
+    import torch
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(threads)
+    info = base_info({"threads": threads, "weights": weights, "image_size": image_size, "model_spec": model_spec,
+                      "extra_info": extra_info, "dataset_spec": dataset_spec})
+    try:
+        with contextlib.ExitStack() as guards:
+            from iadbench.models.coreset import bounded_coreset
+            from iadbench.models.random_weights import offline_model
+
+            guards.enter_context(bounded_coreset())  # anomalib's coreset selection fragments the heap
+            guards.enter_context(offline_model(
+                model_name, model_spec, weights,
+                f"weights: pretrained: jobs read weights from {asset_dir} and never download "
+                f"(an asset iadbench did not fetch with `{FETCH_COMMAND}`)"))
+            if weights != "random":
+                from iadbench.models.assets import check_assets
+
+                # Which published weights (e.g. timm's wide_resnet50_2.racm_in1k, not torchvision's) made the row.
+                info["pretrained_assets"] = "; ".join(
+                    asset.name for asset in check_assets(model_name, model_spec, image_size, asset_dir))
+            info.update(_fit_and_predict(dataset_spec or {"type": "embedded"}, Path(dataset_root), category,
+                                         model_name, model_spec, seed, image_size, weights, out_dir,
+                                         Path(asset_dir), continual))
+        info.update(status="ok", error_type="", error_tail="")
+    except Exception as error:  # a failing model must still yield its (failed) row
+        logger.exception("training %s on %s failed", model_name, category)
+        _write_failure(out_dir, info, type(error).__name__, "".join(traceback.format_exception(error)))
+        return info
+    info.update(peak_rss_mb=provenance.peak_rss_mb(), peak_gpu_mb=provenance.peak_gpu_mb())
+    write_json(out_dir / "train_info.json", info)
+    return info
+
+
+def _write_failure(out_dir: Path, info: dict[str, Any], error_type: str, error_text: str) -> None:
+    """Outputs of a failed job: empty predictions, the error and its tail, status ``failed``."""
+    info.update(status="failed", error_type=error_type, error_tail=error_text[-2000:])
+    info.setdefault("peak_rss_mb", provenance.peak_rss_mb())
+    save_predictions(out_dir / "predictions.npz", {"scores": EMPTY})
+    if not (out_dir / "model.ckpt").exists():
+        (out_dir / "model.ckpt").write_bytes(b"")
+    write_json(out_dir / "train_info.json", info)
+
+
+def base_info(job_args: dict[str, Any]) -> dict[str, Any]:
+    """What every record of the job says, failed or not: the settings that ran and where (provenance)."""
+    from iadbench.datasets.prepare import is_video
+
+    track = "video" if is_video(job_args.get("dataset_spec") or {"type": "embedded"}) else "image"
+    return {"track": track, "threads": job_args.get("threads", 1), "weights": job_args.get("weights"),
+            "image_size": job_args.get("image_size"), "max_epochs": job_args.get("model_spec", {}).get("max_epochs"),
+            **provenance.versions(), **provenance.host_info(), **(job_args.get("extra_info") or {})}
+
+
+def run_isolated(*, log_path: str | Path | None = None, gpu_lock_dir: str | Path = ".snakemake/gpu-slots",
+                 gpu_slots: int = 0, attempt: int = 1, final_attempt: int = 1, retry_round: int = 0,
+                 results_dir: str | Path = "results", **job_args: Any) -> dict[str, Any]:
+    """Run :func:`train_job` in a child process that holds the job folder's lock (see
+    :mod:`iadbench.run.attempts`): a job killed by the OS (out of memory, segmentation fault) still leaves a
+    ``failed`` record with its log tail, or, while this run has attempts left, fails so that the
+    scheduler retries it with more memory (:class:`~iadbench.run.attempts.RetryWithMoreResources`).
+
+    Holds a GPU slot for the child's lifetime and pins the child to it (``CUDA_VISIBLE_DEVICES``).
+    """
+    out_dir = Path(job_args["out_dir"])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    info_path = out_dir / "train_info.json"
+    with attempts.job_lock(out_dir) as lock, gpu_slot(gpu_lock_dir, gpu_slots) as device:
+        for name in ("train_info.json", "predictions.npz", "model.ckpt"):
+            (out_dir / name).unlink(missing_ok=True)  # never mistake a previous attempt for this one
+        environment = dict(os.environ)
+        if device is not None:
+            environment["CUDA_VISIBLE_DEVICES"] = device
+        if job_args.get("weights") == "pretrained":
+            from iadbench.models.assets import offline_environment
+
+            environment.update(offline_environment(job_args.get("asset_dir", ASSET_DIR)))
+        returncode = attempts.run_child("iadbench.run.train", job_args, out_dir, lock, environment)
+        if returncode == 0 and info_path.exists():
+            info = read_json(info_path)
+            outcome = attempts.Outcome(info["status"], info.get("error_type", ""), info.get("error_tail", ""))
+        else:
+            info = {**base_info(job_args), "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+            outcome = attempts.child_failure(returncode, log_path)
+        try:
+            info["attempts"] = attempts.settle(out_dir, outcome, stage="train", attempt=attempt,
+                                               final_attempt=final_attempt, retry_round_=retry_round,
+                                               log_path=log_path, results_dir=results_dir)
+        except attempts.RetryWithMoreResources:
+            for name in ("train_info.json", "predictions.npz", "model.ckpt"):
+                (out_dir / name).unlink(missing_ok=True)
+            raise
+        if outcome.status != "ok" and info.get("status") != "failed":
+            _write_failure(out_dir, info, outcome.error_type, outcome.error_tail)
+        info.update(cuda_visible_devices=device or "", retry_round=retry_round)
+        write_json(info_path, info)
+    return info
+
+
+if __name__ == "__main__":  # the child of run_isolated
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    train_job(**read_json(sys.argv[1]))
