@@ -27,7 +27,8 @@ COLUMNS = ("model", "onnx", "onnx_reason", "openvino", "openvino_reason", "batch
 
 
 def _child(results: str, config_path: str, model: str, out_dir: str) -> None:
-    from iadbench.config.base import Job, jobs, load_config
+    from iadbench.config.base import Job, jobs
+    from iadbench.config.load import load_config
     from iadbench.serve.export import export_job
 
     root = Path(__file__).resolve().parents[1]

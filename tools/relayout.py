@@ -14,6 +14,8 @@ Rewritten: ``from iadbench.old import x``, ``import iadbench.old``, ``from iadbe
 from __future__ import annotations
 
 import argparse
+import ast
+import functools
 import re
 import subprocess
 import sys
@@ -67,7 +69,40 @@ MOVES: dict[str, str] = {
 }
 
 # (module, name) -> module that now holds the name (hand-made splits; applied to `from module import name`).
-NAMES: dict[tuple[str, str], str] = {}
+NAMES: dict[tuple[str, str], str] = {
+    **{("models", name): "models.registry" for name in (
+        "MODEL_CLASS_PATHS", "resolve_class_path", "is_video_model", "import_class", "accepts_argument",
+        "BUILD_MODEL_ARGUMENTS", "constructor_arguments", "check_init_args")},
+    **{("models", name): "models.specs" for name in (
+        "MODEL_SPECS", "STUDY_MODELS", "spec_for_class", "spec_of", "train_mem_mb", "train_runtime_minutes")},
+    **{(module, name): "config.feature_maps" for module in ("models", "models.registry") for name in (
+        "RESNET_LAYER_STRIDES", "resnet_feature_side", "feature_map_warnings")},
+    **{("config.base", name): "config.load" for name in ("validate_config", "load_config", "NAME_PATTERN",
+                                                         "NAME_RULE")},
+    **{("run.train", name): "run.predictions" for name in (
+        "EMPTY", "save_predictions", "load_predictions", "_as_numpy", "collect_predictions",
+        "predict_to", "predict_video_to", "_frame_files", "assemble_video_predictions")},
+    **{("continual.step", name): "run.continual_step" for name in (
+        "PADIM_REGULARIZATION", "PreviousStepFailed", "ContinualStep", "load_state",
+        "reset_fitted", "ACCUMULATE_KINDS", "bank_state", "bank_size", "merge_bank",
+        "pool_gaussians")},
+    ("models", "build_model"): "models.build",
+    ("models.registry", "build_model"): "models.build",
+    ("models.random_weights", "replace"): "models.patching",
+    ("models.assets", "CACHED_DATA_ARGUMENTS"): "models.build",
+    ("models.assets", "pretrained_init_args"): "models.build",
+    **{("models.assets", name): "models.required_assets" for name in (
+        "required_assets", "fetch_assets", "check_assets")},
+}
+
+# Folders whose files move into the package (package data read through importlib.resources).
+FOLDER_MOVES: dict[str, str] = {"report/templates": "src/iadbench/report/templates"}
+
+# Paths into the moved folders, as code and docs spell them (each applied once: the new path does not match).
+PATH_REWRITES: list[tuple[str, str]] = [
+    (r'(?<!"iadbench" / )"report" / "templates"', '"src" / "iadbench" / "report" / "templates"'),
+    (r'(?<![\w/])report/templates\b', "src/iadbench/report/templates"),
+]
 
 SKIP_SUFFIXES = (".lock", ".parquet", ".png", ".npz", ".csv")
 
@@ -101,6 +136,10 @@ def move_modules() -> None:
             init.write_text(f'"""{target.parent.name}: see docs/layout.md."""\n')
             git("add", str(init.relative_to(ROOT)))
         git("mv", str(source.relative_to(ROOT)), str(target.relative_to(ROOT)))
+    for old_folder, new_folder in FOLDER_MOVES.items():
+        for source in sorted((ROOT / old_folder).glob("*")) if (ROOT / old_folder).is_dir() else []:
+            (ROOT / new_folder).mkdir(parents=True, exist_ok=True)
+            git("mv", str(source.relative_to(ROOT)), f"{new_folder}/{source.name}")
 
 
 def _children(new_parent: str) -> set[str]:
@@ -114,10 +153,11 @@ def _children(new_parent: str) -> set[str]:
 
 def _dotted_pattern(old: str) -> re.Pattern[str]:
     # `iadbench.old` not followed by a name character, nor by one of the new package's own submodules
-    # (iadbench.metrics.measures must not become iadbench.metrics.measures.measures on a second run).
+    # (iadbench.metrics.measures must not become iadbench.metrics.measures.measures on a second run), nor
+    # `from iadbench.old import` (handled by _from_module), nor a quoted "iadbench.report" (the new package).
     children = sorted(_children(old))
     guard = rf"(?!\.(?:{'|'.join(map(re.escape, children))})\b)" if children else ""
-    return re.compile(rf"\biadbench\.{re.escape(old)}(?![\w]){guard}(?![ \t]+import\b)")
+    return re.compile(rf"\biadbench\.{re.escape(old)}(?![\w]){guard}(?![ \t]+import\b)(?![\"'])")
 
 
 PATTERNS = [(old, new, _dotted_pattern(old)) for old, new in sorted(MOVES.items(), key=lambda item: -len(item[0]))]
@@ -148,26 +188,53 @@ def _from_package(match: re.Match[str]) -> str:
     return "\n".join(lines)
 
 
-def _is_child(package: str, name: str) -> bool:
-    return name in _children(package)
+@functools.cache
+def _homes(module: str) -> dict[str, str]:
+    """Where each top-level name of a module of the new layout lives: the module itself (definitions,
+    third-party re-exports) or the sibling submodule it imports the name from (a re-export)."""
+    path = PKG / (module.replace(".", "/") + ".py")
+    if not path.exists():
+        return {}
+    package = module.rpartition(".")[0]
+    homes: dict[str, str] = {}
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            homes[node.name] = module
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            homes |= {target.id: module for target in targets if isinstance(target, ast.Name)}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "") == f"iadbench.{package}":
+            continue  # `from iadbench.<package> import sibling`: a submodule, not a name of this module
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(f"iadbench.{package}."):
+            homes |= {alias.asname or alias.name: node.module.removeprefix("iadbench.") for alias in node.names}
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            homes |= {(alias.asname or alias.name).split(".")[0]: module for alias in node.names}
+    return homes
+
+
+def _target(module: str, name: str) -> str:
+    """The module of the new layout that ``from iadbench.<module> import <name>`` must read ``name`` from."""
+    if module in MOVES:
+        homes = _homes(MOVES[module])
+        if name in homes:
+            module = homes[name]  # what the old module held (or re-exported): its home now
+        elif name not in _children(module):
+            module = MOVES[module]  # (a name the old module lacks stays with it, to fail loudly)
+    return NAMES.get((module, name), module)
 
 
 def _from_module(match: re.Match[str]) -> str:
-    """``from iadbench.M import ...`` with M an old module -> its new module (unless the names are the
-    new package's own submodules, e.g. ``from iadbench.metrics import measures``); then names moved
-    by hand (NAMES) -> one line per module."""
+    """``from iadbench.M import ...`` -> each name from its module of the new layout (:func:`_target`): one
+    line per module when the names part ways."""
     module = match["module"].removeprefix("iadbench.")
     indent, comment = match["indent"], match["comment"] or ""
     body = re.sub(r"#[^\n]*", "", match["names"])  # comments inside the parentheses
     items = [item.strip() for item in body.strip("()").replace("\n", " ").split(",") if item.strip()]
-    names = [item.split(" as ")[0].strip() for item in items]
-    if module in MOVES and not all(_is_child(module, name) for name in names):
-        module = MOVES[module]
     by_module: dict[str, list[str]] = {}
-    for item, name in zip(items, names, strict=True):
-        by_module.setdefault(NAMES.get((module, name), module), []).append(item)
+    for item in items:
+        by_module.setdefault(_target(module, item.split(" as ")[0].strip()), []).append(item)
     if len(by_module) == 1:  # the whole statement goes to one module: only its name changes
-        return match[0].replace(match["module"], f"iadbench.{module}", 1)
+        return match[0].replace(match["module"], f"iadbench.{next(iter(by_module))}", 1)
     lines = []
     for target, targets in sorted(by_module.items()):
         line = f"{indent}from iadbench.{target} import {', '.join(targets)}"
@@ -178,12 +245,33 @@ def _from_module(match: re.Match[str]) -> str:
     return "\n".join(lines) + comment
 
 
+# `from iadbench.old import x` inside a string (code a test runs in a child process): one statement.
+INLINE_FROM = re.compile(r"(?<=[\"';] )from (?P<module>iadbench(?:\.\w+)+) import (?P<names>[\w, ]+)"
+                         r"|(?<=[\"'])from (?P<module2>iadbench(?:\.\w+)+) import (?P<names2>[\w, ]+)")
+
+
+def _inline_from(match: re.Match[str]) -> str:
+    module, names = match["module"] or match["module2"], match["names"] or match["names2"]
+    old = module.removeprefix("iadbench.")
+    items = [name.strip() for name in names.split(",") if name.strip()]
+    targets: dict[str, list[str]] = {}
+    for name in items:
+        targets.setdefault(_target(old, name.split(" as ")[0].strip()), []).append(name)
+    trailing = names[len(names.rstrip()):]
+    return "; ".join(f"from iadbench.{target} import {', '.join(found)}" for target, found in targets.items()) + trailing
+
+
 def rewrite(text: str, python: bool) -> str:
     if python:
         text = FROM_MODULE.sub(_from_module, text)
+        text = INLINE_FROM.sub(_inline_from, text)
         text = FROM_PACKAGE.sub(_from_package, text)
     for old, new, pattern in PATTERNS:
         text = pattern.sub(f"iadbench.{new}", text)
+    for pattern, replacement in PATH_REWRITES:
+        text = re.sub(pattern, replacement, text)
+    for (module, name), target in NAMES.items():  # dotted references: docstrings, mock targets, docs
+        text = re.sub(rf"\biadbench\.{re.escape(module)}\.{re.escape(name)}\b", f"iadbench.{target}.{name}", text)
         text = re.sub(rf"\biadbench/{re.escape(old)}\.py\b", f"iadbench/{new.replace('.', '/')}.py", text)
     return text
 
@@ -192,6 +280,7 @@ def tracked_text_files() -> list[Path]:
     paths = [ROOT / line for line in git("ls-files").splitlines()]
     paths += [ROOT / line for line in git("ls-files", "--others", "--exclude-standard").splitlines()]
     return [path for path in paths if path.is_file() and not path.name.endswith(SKIP_SUFFIXES)
+            and path.name != "pyproject.toml"  # its one old path (ruff's exclude) is anchor_gitignore's
             and path.resolve() != Path(__file__).resolve()]
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from iadbench.config.base import ConfigError, config_hash, validate_config
+from iadbench.config.base import ConfigError, config_hash
 from iadbench.config.continual import (
     MVTEC_AD_ALPHABETICAL,
     PRESETS,
@@ -16,6 +16,7 @@ from iadbench.config.continual import (
     step_config,
     step_jobs,
 )
+from iadbench.config.load import validate_config
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 TASKS = [["brick"], ["grass"], ["gravel", "washer"]]

@@ -8,7 +8,7 @@ from PIL import Image
 from iadbench.config.base import Job
 from iadbench.metrics.measures import pixel_metrics, resize_maps_to
 from iadbench.run.evaluate import compute_metrics, evaluate_job, native_masks
-from iadbench.run.train import save_predictions
+from iadbench.run.predictions import save_predictions
 
 JOB = Job("embedded", "washer", "padim", 0)
 

@@ -4,7 +4,7 @@ import numpy as np
 from PIL import Image
 
 from iadbench.report.gallery import pick_examples, render_gallery
-from iadbench.run.train import save_predictions
+from iadbench.run.predictions import save_predictions
 
 
 def test_examples_are_one_per_defect_then_one_good():

@@ -13,7 +13,7 @@ from iadbench.config.base import Job
 from iadbench.core.files import write_json
 from iadbench.datasets import datamodule_for, prepare
 from iadbench.run import evaluate
-from iadbench.run.train import assemble_video_predictions, save_predictions
+from iadbench.run.predictions import assemble_video_predictions, save_predictions
 from iadbench.stats import uncertainty
 
 SPEC = {"type": "embedded_video", "generator": {"image_size": 32, "n_train_videos": 1, "n_test_videos": 3,

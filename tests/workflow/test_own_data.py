@@ -15,7 +15,7 @@ from archives import write_tree
 from own_data import folder_spec, folder_tree, mvtec_layout_tree
 
 from iadbench.run.evaluate import compute_metrics
-from iadbench.run.train import load_predictions
+from iadbench.run.predictions import load_predictions
 
 pytestmark = pytest.mark.slow
 JOBS = (("own", "gasket"), ("own", "widget"), ("mine", "custom"))

@@ -14,8 +14,8 @@ import yaml
 from PIL import Image
 from workflow_helpers import run_snakemake
 
-from iadbench.config.base import validate_config
-from iadbench.run.train import load_predictions
+from iadbench.config.load import validate_config
+from iadbench.run.predictions import load_predictions
 from iadbench.serve.job_model import job_manifest
 from iadbench.serve.predict import PREDICTION_SCHEMA
 

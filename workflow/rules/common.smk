@@ -6,13 +6,24 @@ from snakemake.logging import logger
 
 from iadbench.models.assets import ASSET_DIR
 from iadbench.run.attempts import busy_jobs, retry_round
-from iadbench.config.base import (ConfigError, Job, config_hash, dataset_source, job_config, jobs, model_image_size,
-                             train_config, validate_config)
+from iadbench.config.base import (
+    ConfigError,
+    Job,
+    config_hash,
+    dataset_source,
+    job_config,
+    jobs,
+    model_image_size,
+    train_config,
+)
+from iadbench.config.load import validate_config
 from iadbench.datasets import source_spec
 from iadbench.run.evaluate import evaluation_mem_mb
 from iadbench.core.gpus import detect_gpus
-from iadbench.models import feature_map_warnings, train_mem_mb, train_runtime_minutes
+from iadbench.config.feature_maps import feature_map_warnings
+from iadbench.models.specs import train_mem_mb, train_runtime_minutes
 from iadbench.core.runlock import claim_workdir
+from iadbench.report.templating import TEMPLATE_DIR
 
 try:
     validate_config(config, Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml")

@@ -59,7 +59,7 @@ def continual_train_input(wildcards):
 
 
 def continual_step_fields(wildcards):
-    """The `continual` argument of iadbench.run.train.train_job (iadbench.continual.step.ContinualStep)."""
+    """The `continual` argument of iadbench.run.train.train_job (iadbench.run.continual_step.ContinualStep)."""
     job = step_of(wildcards)
     sequence = CONTINUAL_SEQUENCES[job.sequence]
     chained = job.strategy != "joint" and job.step > 1

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from iadbench.core.files import log_to_file, write_json
-from iadbench.models.assets import fetch_assets
+from iadbench.models.required_assets import fetch_assets
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])

@@ -9,7 +9,7 @@ every task seen so far. Job grammar (``results/continual/<stage>/...``)::
 
 Strategies (``continual.strategies``): ``naive`` (fine-tune from step t-1 on task t only), ``joint`` (from
 scratch on the union of tasks 1..t: no chain), ``accumulate`` (naive, then PatchCore/PaDiM keep the
-previous steps' memory bank / Gaussian statistics, :mod:`iadbench.continual.step`).
+previous steps' memory bank / Gaussian statistics, :mod:`iadbench.run.continual_step`).
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from typing import Any, NamedTuple
 from iadbench.config.base import ConfigError, dataset_source, model_image_size
 from iadbench.datasets import dataset_categories
 from iadbench.datasets.prepare import dataset_type, is_video
+from iadbench.models.registry import import_class, resolve_class_path
 
 STRATEGIES = ("naive", "joint", "accumulate")
-# Models whose bank `accumulate` knows how to keep (iadbench.continual.step.accumulate_bank).
+# Models whose bank `accumulate` knows how to keep (iadbench.run.continual_step.merge_bank).
 ACCUMULATE_CLASSES = {"anomalib.models.Patchcore": "patchcore", "anomalib.models.Padim": "padim"}
 
 # MVTec AD's 15 categories in alphabetical order.
@@ -154,8 +155,6 @@ def strategies_of(config: dict[str, Any], model: str) -> list[str]:
 
 def accumulate_kind(config: dict[str, Any], model: str) -> str | None:
     """``patchcore`` / ``padim`` for models whose bank `accumulate` keeps, else None."""
-    from iadbench.models import import_class, resolve_class_path
-
     class_path = resolve_class_path(model, config["models"][model].get("class_path"))
     if class_path in ACCUMULATE_CLASSES:
         return ACCUMULATE_CLASSES[class_path]

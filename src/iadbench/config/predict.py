@@ -16,7 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from iadbench.config.base import ConfigError, Job, dataset_categories
+from iadbench.config.base import ConfigError, Job, config_hash, train_config
+from iadbench.datasets import dataset_categories
 
 SOURCES = ("job", "best", "hub")
 
@@ -134,8 +135,6 @@ def rule_inputs(config: dict[str, Any], name: str) -> dict[str, list[str]]:
 
 def train_hashes(config: dict[str, Any], name: str) -> list[str]:
     """The train-config hashes of a set's candidate jobs (a rule param: the set reruns when they change)."""
-    from iadbench.config.base import config_hash, train_config
-
     return [config_hash(train_config(config, job)) for job in candidate_jobs(config, name)]
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 
 from iadbench.continual.results import RUN_KEYS, accuracy_matrix
 from iadbench.core.files import write_text
+from iadbench.models.specs import MODEL_SPECS
 from iadbench.report.templating import environment
 from iadbench.results.columns import NOT_APPLICABLE, metric_title
 from iadbench.results.rows import metric_columns
@@ -50,8 +51,6 @@ class Cell:
 
 
 def _display_name(model: str) -> str:
-    from iadbench.models.specs import MODEL_SPECS
-
     spec = MODEL_SPECS.get(model)
     return spec.display_name if spec else model
 
@@ -187,15 +186,15 @@ def continual_context(matrix: pd.DataFrame, summary: pd.DataFrame, title: str, w
             "columns": [printed for _, printed, _ in SUMMARY_COLUMNS]}
 
 
-def render_html(context: dict[str, Any], template_dir: str | Path) -> str:
+def render_html(context: dict[str, Any], template_dir: str | Path | None) -> str:
     return environment(template_dir, latex=False).get_template("continual.html.j2").render(**context)
 
 
-def render_latex(context: dict[str, Any], template_dir: str | Path) -> str:
+def render_latex(context: dict[str, Any], template_dir: str | Path | None) -> str:
     return environment(template_dir, latex=True).get_template("continual.tex.j2").render(**context)
 
 
-def build_continual_report(*, matrix_path: str | Path, summary_path: str | Path, template_dir: str | Path,
+def build_continual_report(*, matrix_path: str | Path, summary_path: str | Path, template_dir: str | Path | None,
                            html_path: str | Path, tex_path: str | Path, title: str, weights: str = "pretrained") -> None:
     matrix, summary = pd.read_parquet(matrix_path), pd.read_parquet(summary_path)
     write_text(html_path, render_html(continual_context(matrix, summary, title, weights), template_dir))

@@ -29,11 +29,13 @@ import logging
 import os
 import re
 import shutil
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from iadbench.datasets.download import ChecksumMismatchError, download, file_checksum, file_lock
+from iadbench.datasets.extract import safe_extract
 
 logger = logging.getLogger(__name__)
 
@@ -90,10 +92,6 @@ def offline_environment(asset_dir: str | Path) -> dict[str, str]:
 # --------------------------------------------------------------------------------------------
 # Discovery
 # --------------------------------------------------------------------------------------------
-
-
-class _Skipped(dict):
-    """Stands in for a state dict while recording; ``load_state_dict`` ignores it."""
 
 
 def _relative(path: Path, cache: Path) -> str:
@@ -154,91 +152,6 @@ def _cache_environment(cache: Path) -> Iterator[None]:
                 os.environ[name] = value
 
 
-@contextlib.contextmanager
-def _recording(found: list[Asset], cache: Path) -> Iterator[None]:
-    """Weight and data requests are recorded in ``found`` and skipped (the model keeps random weights)."""
-    # The module timm's builder calls load_pretrained from (its public re-export is not what it calls).
-    import timm.models._builder as timm_builder
-    import torch
-    import torch.hub
-    from torchvision.models import WeightsEnum
-
-    from iadbench.models.random_weights import replace
-
-    original_load = torch.nn.Module.load_state_dict
-
-    def load_state_dict(module, state_dict, *args, **kwargs):
-        if isinstance(state_dict, _Skipped):
-            return torch.nn.modules.module._IncompatibleKeys([], [])
-        return original_load(module, state_dict, *args, **kwargs)
-
-    def load_pretrained(model, pretrained_cfg=None, *args, **kwargs):
-        found.append(timm_asset(pretrained_cfg or model.pretrained_cfg))
-
-    def get_state_dict(weights, *args, **kwargs):
-        found.append(_torch_hub_asset(weights.url, f"torchvision {weights}"))
-        return _Skipped()
-
-    def load_state_dict_from_url(url, *args, **kwargs):
-        found.append(_torch_hub_asset(url, "torch.hub checkpoint"))
-        return _Skipped()
-
-    def download_and_extract(root, info):
-        found.append(anomalib_download(Path(root), info, cache))
-
-    with contextlib.ExitStack() as stack:
-        replace(stack, torch.nn.Module, "load_state_dict", load_state_dict)
-        replace(stack, timm_builder, "load_pretrained", load_pretrained)
-        replace(stack, WeightsEnum, "get_state_dict", get_state_dict)
-        replace(stack, torch.hub, "load_state_dict_from_url", load_state_dict_from_url)
-        for module in [module for name, module in list(sys.modules.items()) if name.startswith("anomalib.models")]:
-            if "download_and_extract" in vars(module):
-                replace(stack, module, "download_and_extract", download_and_extract)
-        yield
-
-
-def _training_time_assets(model: Any, cache: Path) -> list[Asset]:
-    """Requests anomalib makes when training starts, not when the model is built (DSR, EfficientAd): the spec's."""
-    from iadbench.models import spec_for_class
-
-    spec = spec_for_class(type(model))
-    return spec.training_time_assets(model, cache) if spec.training_time_assets else []
-
-
-def required_assets(name: str, spec: dict[str, Any], image_size: int, asset_dir: str | Path) -> list[Asset]:
-    """Every asset model ``name`` (config entry ``spec``) loads with ``weights: pretrained``."""
-    from iadbench.models import build_model
-
-    cache = cache_dir(asset_dir)
-    found: list[Asset] = []
-    with _cache_environment(cache):
-        import anomalib.models  # noqa: F401  (so that _recording sees every model module)
-
-        with _recording(found, cache):
-            model = build_model(name, spec, image_size, "pretrained", asset_dir)
-        found += _training_time_assets(model, cache)
-    unique: dict[str, Asset] = {}
-    for asset in found:
-        unique.setdefault(asset.path, asset)
-    return list(unique.values())
-
-
-# Arguments whose anomalib default is a folder under the working directory (downloaded into when
-# missing): with pretrained weights they default to the cache, so that jobs find what was fetched.
-CACHED_DATA_ARGUMENTS = {"dtd_dir": "dtd", "imagenet_dir": "imagenette"}  # DRAEM, EfficientAd
-
-
-def pretrained_init_args(model_class: type, init_args: dict[str, Any], asset_dir: str | Path) -> dict[str, Any]:
-    """``init_args`` for ``weights: pretrained``: unset data folders point into the asset cache."""
-    from iadbench.models import accepts_argument
-
-    args = dict(init_args)
-    for argument, dataset in CACHED_DATA_ARGUMENTS.items():
-        if accepts_argument(model_class, argument) and argument not in args:
-            args[argument] = str(cache_dir(asset_dir) / "anomalib" / "datasets" / dataset)
-    return args
-
-
 # --------------------------------------------------------------------------------------------
 # Fetch and check
 # --------------------------------------------------------------------------------------------
@@ -287,8 +200,6 @@ def fetch_asset(asset: Asset, asset_dir: str | Path, mirror: str | None = None) 
     lets parallel ``fetch_assets`` jobs share one (DTD for DRAEM and GLASS, one backbone for many).
     A Hugging Face entry records the file and ``commit`` the revision resolved to.
     """
-    from iadbench.datasets.download import file_lock
-
     cache = cache_dir(asset_dir)
     url = mirrored(asset.url, mirror)
     downloads = cache / ".downloads"
@@ -311,8 +222,6 @@ def fetch_asset(asset: Asset, asset_dir: str | Path, mirror: str | None = None) 
 def _hf_download(asset: Asset, cache: Path, mirror: str | None) -> None:
     """``hf_hub_download`` into the hub cache, under the commit the server reports (where timm looks)."""
     from huggingface_hub import hf_hub_download
-
-    from iadbench.datasets.download import ChecksumMismatchError, file_checksum
 
     # A mirror keeps <host>/<path>: the Hub is <mirror>/huggingface.co there. None: the Hub (or HF_ENDPOINT).
     local = Path(hf_hub_download(asset.hf_repo, asset.hf_filename, revision=asset.hf_revision,
@@ -347,8 +256,6 @@ def _torch_hub_download(asset: Asset, url: str, target: Path) -> None:
     """
     import torch.hub
 
-    from iadbench.datasets.download import ChecksumMismatchError
-
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         torch.hub.download_url_to_file(url, str(target), hash_prefix=asset.sha256_prefix, progress=False)
@@ -363,9 +270,6 @@ def _torch_hub_download(asset: Asset, url: str, target: Path) -> None:
 # No library fits: archives need resumed multi-GB downloads, a full digest check, extraction moved in whole.
 def _download_and_place(asset: Asset, url: str, target: Path, download_path: Path, cache: Path) -> None:
     """Download beside the cache, verify, then rename (a file) or extract (an archive) into place."""
-    from iadbench.datasets.download import download
-    from iadbench.datasets.extract import safe_extract
-
     download(url, download_path, checksum=asset.sha256, algorithm="sha256" if asset.sha256 else None)
     if not asset.extract_to:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -391,23 +295,3 @@ def _download_and_place(asset: Asset, url: str, target: Path, download_path: Pat
         raise MissingAssetError(f"{asset.name}: {url} extracted into {root} but did not provide {target}")
 
 
-def fetch_assets(name: str, spec: dict[str, Any], image_size: int, asset_dir: str | Path,
-                 mirror: str | None = None) -> dict[str, Any]:
-    """Fetch every asset of one configured model; returns the manifest (written by the caller)."""
-    assets = required_assets(name, spec, image_size, asset_dir)
-    entries = [fetch_asset(asset, asset_dir, mirror) for asset in assets]
-    logger.info("%s: %d asset(s) in %s", name, len(entries), cache_dir(asset_dir))
-    return {"model": name, "cache": str(cache_dir(asset_dir)), "assets": entries}
-
-
-def check_assets(name: str, spec: dict[str, Any], image_size: int, asset_dir: str | Path) -> list[Asset]:
-    """Raise :class:`MissingAssetError` naming every asset of the model missing from the cache."""
-    cache = cache_dir(asset_dir)
-    assets = required_assets(name, spec, image_size, asset_dir)
-    missing = [asset for asset in assets if not _is_present(asset, cache)]
-    if missing:
-        listing = "; ".join(f"{asset.name} -> {_located(asset, cache)}" for asset in missing)
-        raise MissingAssetError(f"{name} (weights: pretrained) needs {len(missing)} asset(s) not in {cache}: "
-                                f"{listing}. Jobs do not download; fetch them on a machine with internet "
-                                f"(the cluster's head node) with `{FETCH_COMMAND}`")
-    return assets

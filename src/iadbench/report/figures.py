@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from iadbench.models.specs import MODEL_SPECS
 from iadbench.stats.ranking import RankComparison
 
 
@@ -48,8 +49,6 @@ GFLOPS = "gflops_per_image"
 
 
 def _display_name(model: str) -> str:
-    from iadbench.models.specs import MODEL_SPECS
-
     spec = MODEL_SPECS.get(model)
     return spec.display_name if spec else model
 

@@ -17,7 +17,7 @@ from PIL import Image
 
 from iadbench.core.files import atomic_write, read_json
 from iadbench.metrics.measures import resize_maps_to
-from iadbench.run.train import load_predictions
+from iadbench.run.predictions import load_predictions
 
 
 def pick_examples(image_paths: np.ndarray, labels: np.ndarray, per_defect: int = 1, max_total: int = 4) -> list[int]:

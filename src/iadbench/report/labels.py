@@ -14,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from iadbench.models.specs import spec_of
+
 # The study's category order for MVTec AD (textures and objects interleaved as its tables print them).
 # The schema's default for report.categories repeats it; this copy serves reports built without a config.
 STUDY_MVTEC_AD_ORDER = ("screw", "pill", "capsule", "carpet", "grid", "tile", "wood", "zipper", "cable",
@@ -29,8 +31,6 @@ def default_category_label(folder: str) -> str:
 @functools.cache
 def model_display_name(name: str, class_path: str | None = None) -> str:
     """The registry's display name (by name, or by the class of ``class_path``); an unknown model's own name."""
-    from iadbench.models import spec_of
-
     try:
         return spec_of(name, class_path).display_name
     except Exception:  # noqa: BLE001 -- an unknown or unimportable model is printed by its name, never fatal

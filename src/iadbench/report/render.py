@@ -30,6 +30,7 @@ from iadbench.report import distributions, figures, paper
 from iadbench.report import video as video_report
 from iadbench.report.job_resources import JOB_RESOURCE_COLUMNS, job_resource_rows, job_resources  # noqa: F401 -- re-exported
 from iadbench.report.labels import Labels, labels_for
+from iadbench.report.references import study_implausible_cells
 from iadbench.report.reproduction import (
     FLAG_NOTE,
     backbones_of,
@@ -211,8 +212,6 @@ def report_context(frame: pd.DataFrame, title: str, config: dict[str, Any] | Non
     is tested, intervals come from the rows alone and there are no score distributions). Video rows
     (``track`` "video") go to the video section only (:mod:`iadbench.report.video`; ``frame_scores``: its
     plots), never to the image tables, ranks, figures or reproduction."""
-    from iadbench.report.references import study_implausible_cells
-
     all_rows, (frame, _) = frame, video_report.split_tracks(frame)
     labels = labels or labels_for(all_rows["model"], config)
     evidence = evidence or None  # no file read at all: say "not computed", not "no scores" per column
@@ -259,18 +258,18 @@ def report_context(frame: pd.DataFrame, title: str, config: dict[str, Any] | Non
     return context
 
 
-def _html(context: dict[str, Any], template_dir: str | Path) -> str:
+def _html(context: dict[str, Any], template_dir: str | Path | None) -> str:
     return _environment(template_dir, latex=False).get_template("index.html.j2").render(**context)
 
 
-def _latex(context: dict[str, Any], template_dir: str | Path) -> tuple[str, dict[str, str]]:
+def _latex(context: dict[str, Any], template_dir: str | Path | None) -> tuple[str, dict[str, str]]:
     """tables.tex (every table) and each table's own LaTeX by grid name."""
     latex = _environment(template_dir, latex=True)
     tables = {grid.name: paper.latex_table(grid, latex) for grid in context["grids"]}
     return latex.get_template("tables.tex.j2").render(**context, latex_tables=tables), tables
 
 
-def render_html(frame: pd.DataFrame, template_dir: str | Path, title: str, config: dict[str, Any] | None = None,
+def render_html(frame: pd.DataFrame, template_dir: str | Path | None, title: str, config: dict[str, Any] | None = None,
                 with_figures: bool = True, gallery: list[dict[str, str]] | None = None,
                 references: pd.DataFrame | None = None, resources: pd.DataFrame | None = None,
                 evidence: Evidence | None = None) -> str:
@@ -280,13 +279,13 @@ def render_html(frame: pd.DataFrame, template_dir: str | Path, title: str, confi
     return _html(context, template_dir)
 
 
-def render_latex(frame: pd.DataFrame, template_dir: str | Path, title: str, config: dict[str, Any] | None = None,
+def render_latex(frame: pd.DataFrame, template_dir: str | Path | None, title: str, config: dict[str, Any] | None = None,
                  references: pd.DataFrame | None = None, evidence: Evidence | None = None) -> str:
     """tables.tex: every table of the report, to \\input (needs booktabs, graphicx and longtable)."""
     return _latex(report_context(frame, title, config, references=references, evidence=evidence), template_dir)[0]
 
 
-def render_paper(context: dict[str, Any], template_dir: str | Path) -> str:
+def render_paper(context: dict[str, Any], template_dir: str | Path | None) -> str:
     """paper.tex for a context made with figures (their files are ``figures/<name>.png``)."""
     notes = ([RANDOM_WEIGHTS_NOTE] if context["random_weights"] else []) + [COMPLETE_CELLS_NOTE]
     return paper.paper_document(_environment(template_dir, latex=True), context["title"], context["grids"],
@@ -321,7 +320,7 @@ def _write_folder(folder: Path, files: dict[str, bytes | str]) -> None:
             write_text(folder / name, content)
 
 
-def build_report(*, benchmark_path: str | Path, template_dir: str | Path, html_path: str | Path,
+def build_report(*, benchmark_path: str | Path, template_dir: str | Path | None, html_path: str | Path,
                  tex_path: str | Path, title: str, config: dict[str, Any] | None = None,
                  gallery_paths=(), reference_paths=(), benchmark_paths=(), tables_dir: str | Path | None = None,
                  figures_dir: str | Path | None = None, paper_path: str | Path | None = None,

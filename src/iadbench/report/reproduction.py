@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from iadbench.datasets import DATASET_CATEGORIES
 from iadbench.report.labels import Labels
 from iadbench.report.references import MEAN_CATEGORY, read_references
 from iadbench.results.columns import NOT_APPLICABLE, metric_title, our_column, percent
@@ -193,8 +194,6 @@ def reproduction_table(frame: pd.DataFrame, references: pd.DataFrame, dataset: s
                        labels: Labels, backbones: dict[str, str] | None = None) -> ReproductionTable | None:
     """Our models that a reference of ``metric`` names, each category of ours (in the configured order) and
     the mean; None when there is nothing to compare."""
-    from iadbench.datasets import DATASET_CATEGORIES
-
     column = our_column(metric)
     # A reference's dataset is a dataset type; ours is the config's name for it.
     refs = references[(references["dataset"] == labels.dataset_type(dataset)) & (references["metric"] == metric)]

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from iadbench.report import paper
+from iadbench.report.figures import _png
 from iadbench.report.labels import Labels
 from iadbench.report.tables import Table, metric_table, report_metrics
 from iadbench.results.columns import metric_title
@@ -192,8 +193,6 @@ def frame_score_plot(panels: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]
     """One panel per (name, frame indices, labels, scores) of one video, stacked on a shared frame axis:
     the score line and the ground-truth anomalous frames shaded. A base64 PNG."""
     import matplotlib.pyplot as plt
-
-    from iadbench.report.figures import _png
 
     figure, all_axes = plt.subplots(len(panels), 1, figsize=(7, 0.6 + 1.5 * len(panels)), sharex=True,
                                     squeeze=False)

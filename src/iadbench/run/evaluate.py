@@ -14,10 +14,12 @@ from PIL import Image
 
 from iadbench.config.base import Job
 from iadbench.core.files import atomic_write, read_json
+from iadbench.core.files import read_json as _read_args
 from iadbench.metrics import measures as metrics
-from iadbench.results.rows import METRIC_COLUMNS, ROW_SCHEMA, make_row, write_row
+from iadbench.results.rows import METRIC_COLUMNS, ROW_SCHEMA, make_row, read_rows, write_row
+from iadbench.run import attempts
+from iadbench.run.predictions import load_predictions
 from iadbench.run.timing import read_timing
-from iadbench.run.train import load_predictions
 from iadbench.stats import uncertainty
 
 logger = logging.getLogger(__name__)
@@ -306,9 +308,6 @@ def run_evaluation(*, log_path: str | Path | None = None, attempt: int = 1, fina
     """Run :func:`evaluate_job` in a child process holding the job folder's lock, like training
     (:func:`iadbench.run.train.run_isolated`): an evaluation killed for memory is retried with more while
     this run has attempts left, and leaves a failed row on the last one."""
-    from iadbench.results.rows import read_rows
-    from iadbench.run import attempts
-
     row_path = Path(job_args["row_path"])
     job_dir = row_path.parent
     # The timing job's record, by the path grammar (results/timing/<job>/timing.json); none: NaN columns.
@@ -350,8 +349,6 @@ def run_evaluation(*, log_path: str | Path | None = None, attempt: int = 1, fina
 
 if __name__ == "__main__":  # the child of run_evaluation
     import sys
-
-    from iadbench.core.files import read_json as _read_args
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     child_args = _read_args(sys.argv[1])

@@ -29,7 +29,11 @@ from typing import Any
 
 from iadbench.core.files import read_json, write_json
 from iadbench.core.gpus import gpu_slot
-from iadbench.models.assets import ASSET_DIR
+from iadbench.core.offline import network_forbidden
+from iadbench.models.assets import ASSET_DIR, offline_environment
+from iadbench.models.build import build_model
+from iadbench.models.random_weights import random_weights_patches
+from iadbench.models.registry import import_class, resolve_class_path
 from iadbench.run import attempts
 
 logger = logging.getLogger(__name__)
@@ -210,15 +214,9 @@ def _time_checkpoint(checkpoint_path, model_name, model_spec, image_size, weight
                      batch: int, budget_s: float) -> dict[str, Any]:
     import torch
 
-    from iadbench.core.offline import network_forbidden
-    from iadbench.models import build_model
-
     with contextlib.ExitStack() as guards:
         guards.enter_context(network_forbidden("timing reads the trained checkpoint and never downloads"))
         if weights == "random":  # the same architecture as training, with nothing fetched
-            from iadbench.models import import_class, resolve_class_path
-            from iadbench.models.random_weights import random_weights_patches
-
             model_class = import_class(resolve_class_path(model_name, model_spec.get("class_path")))
             guards.enter_context(random_weights_patches(model_name, model_class))
         model = build_model(model_name, model_spec, image_size, weights, asset_dir)
@@ -260,8 +258,6 @@ def run_timing(*, log_path: str | Path | None = None, gpu_lock_dir: str | Path =
         if device is not None:
             environment["CUDA_VISIBLE_DEVICES"] = device
         if job_args.get("weights") == "pretrained":
-            from iadbench.models.assets import offline_environment
-
             environment.update(offline_environment(job_args.get("asset_dir", ASSET_DIR)))
         returncode = attempts.run_child("iadbench.run.timing", job_args, out_path.parent, lock, environment)
         if returncode == 0 and out_path.exists():

@@ -18,186 +18,34 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from iadbench.core import provenance
-from iadbench.core.files import atomic_write, read_json, write_json
+from iadbench.core.files import read_json, write_json
 from iadbench.core.gpus import gpu_slot
-from iadbench.models.assets import ASSET_DIR, FETCH_COMMAND
+from iadbench.datasets import datamodule_for
+from iadbench.datasets.prepare import is_video
+from iadbench.models.assets import ASSET_DIR, FETCH_COMMAND, offline_environment
+from iadbench.models.build import build_model
+from iadbench.models.random_weights import offline_model
+from iadbench.models.required_assets import check_assets
+from iadbench.models.specs import spec_for_class
 from iadbench.run import attempts
+from iadbench.run.continual_step import ContinualStep
+from iadbench.run.predictions import EMPTY, predict_to, predict_video_to, save_predictions
+from iadbench.run.timing import training_clock
 
 logger = logging.getLogger(__name__)
-
-EMPTY = np.zeros(0, dtype=np.float32)
-
-
-def save_predictions(path: Path, predictions: dict[str, np.ndarray]) -> None:
-    def write(temporary: Path) -> None:
-        with open(temporary, "wb") as handle:
-            np.savez(handle, **predictions)
-
-    atomic_write(path, write)
-
-
-def load_predictions(path: str | Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as data:
-        return {key: data[key] for key in data.files}
-
-
-def _as_numpy(value) -> np.ndarray | None:
-    if value is None:
-        return None
-    return value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
-
-
-def collect_predictions(batches, mask_path_of: dict[str, str]) -> dict[str, np.ndarray]:
-    """Stack anomalib prediction batches into flat arrays (maps absent for non-pixel models).
-
-    Mask paths come from ``mask_path_of`` (image path → mask path, "" for defect-free images):
-    anomalib's collate drops the ``None`` mask paths of good images, misaligning the batch's list.
-    """
-    scores, labels, maps, masks, image_paths = [], [], [], [], []
-    for batch in batches:
-        count = len(batch.image_path)
-        scores.append(_as_numpy(batch.pred_score).reshape(count).astype(np.float64))
-        labels.append(_as_numpy(batch.gt_label).reshape(count).astype(np.uint8))
-        image_paths.extend(str(path) for path in batch.image_path)
-        if batch.anomaly_map is not None:
-            anomaly_map = _as_numpy(batch.anomaly_map).astype(np.float32)
-            maps.append(anomaly_map.reshape(count, *anomaly_map.shape[-2:]))
-        if batch.gt_mask is not None:
-            mask = _as_numpy(batch.gt_mask)
-            masks.append((mask.reshape(count, *mask.shape[-2:]) > 0).astype(np.uint8))
-    return {
-        "scores": np.concatenate(scores),
-        "labels": np.concatenate(labels),
-        "maps": np.concatenate(maps) if maps else EMPTY,
-        "masks": np.concatenate(masks) if masks else EMPTY.astype(np.uint8),
-        "image_paths": np.asarray(image_paths, dtype=str),
-        "mask_paths": np.asarray([mask_path_of.get(path, "") for path in image_paths], dtype=str),
-    }
-
-
-def predict_to(engine, model, datamodule, path: Path, attached: bool = True) -> tuple[dict[str, np.ndarray], float]:
-    """Predict ``datamodule``'s test set, save the predictions to ``path``; returns them and the seconds
-    the prediction took. ``attached``: the datamodule the engine fitted on; else Lightning sets it up for
-    this model (its images resized as the model's pre-processor says) before predicting."""
-    started = time.perf_counter()
-    if attached:
-        batches = engine.predict(model=model, dataloaders=datamodule.test_dataloader(), return_predictions=True)
-    else:
-        batches = engine.predict(model=model, datamodule=datamodule, return_predictions=True)
-    seconds = time.perf_counter() - started
-    samples = datamodule.test_data.samples
-    mask_path_of = {str(image): mask if isinstance(mask, str) else "" for image, mask in zip(samples.image_path, samples.mask_path)}
-    predictions = collect_predictions(batches, mask_path_of)
-    if "defect_type" in samples:  # readers that know each image's defect type (evaluate.score_table)
-        defect_of = dict(zip(samples.image_path.astype(str), samples.defect_type.astype(str), strict=True))
-        predictions["defect_types"] = np.asarray([defect_of.get(str(p), "") for p in predictions["image_paths"]],
-                                                 dtype=str)
-    save_predictions(path, predictions)
-    return predictions, seconds
-
-
-def predict_video_to(engine, model, datamodule, path: Path) -> tuple[dict[str, np.ndarray], float]:
-    """:func:`predict_to` for a video job: one entry per test frame, each frame scored exactly once
-    (:func:`assemble_video_predictions`), plus ``video_ids`` and ``frame_indices``."""
-    started = time.perf_counter()
-    batches = engine.predict(model=model, dataloaders=datamodule.test_dataloader(), return_predictions=True)
-    seconds = time.perf_counter() - started
-    predictions = assemble_video_predictions(batches, datamodule.test_data)
-    save_predictions(path, predictions)
-    return predictions, seconds
-
-
-def _frame_files(video_path: str) -> list[Path]:
-    folder = Path(video_path)
-    if not folder.is_dir():
-        return []
-    return sorted(file for file in folder.iterdir() if file.suffix.lower() in (".tif", ".jpg", ".png", ".bmp"))
-
-
-def assemble_video_predictions(batches, dataset) -> dict[str, np.ndarray]:
-    """Per-frame predictions of a video test set whose clips (stride 1) each score their last frame.
-
-    The rule: frame ``f`` of a video gets the score and map of the clip ending at ``f``; its first
-    ``clip_length - 1`` frames, which no clip ends at, get those of the video's first clip (the nearest
-    one), with their own labels and masks. Frames are ordered by video (the dataset's order), then frame
-    index; an error names a video whose frames are not each scored exactly once.
-    """
-    from anomalib.data.datasets.base.video import VideoTargetFrame
-
-    indexer = dataset.indexer
-    clips: dict[tuple[str, int], dict[str, Any]] = {}
-    for batch in batches:
-        count = len(batch.video_path)
-        scores = _as_numpy(batch.pred_score).reshape(count).astype(np.float64)
-        labels = _as_numpy(batch.gt_label).reshape(count).astype(np.uint8)
-        frames = _as_numpy(batch.frames).reshape(count).astype(int)
-        maps = _as_numpy(batch.anomaly_map)
-        masks = _as_numpy(batch.gt_mask)
-        for index in range(count):
-            key = (str(batch.video_path[index]), int(frames[index]))
-            if key in clips:
-                raise ValueError(f"frame {key[1]} of {key[0]} was scored twice")
-            clips[key] = {"score": scores[index], "label": labels[index],
-                          "map": None if maps is None else maps[index].reshape(maps.shape[-2:]).astype(np.float32),
-                          "mask": None if masks is None else masks[index].reshape(masks.shape[-2:]) > 0}
-    length = dataset.clip_length_in_frames
-    rows: list[dict[str, Any]] = []
-    for video_index, video_path in enumerate(indexer.video_paths):
-        n_frames = len(indexer.video_pts[video_index])
-        first_clip = int(indexer.cumulative_sizes[video_index - 1]) if video_index else 0
-        head = None
-        if length > 1:  # the first clip's every frame: labels and masks of the frames no clip ends at
-            target, dataset.target_frame = dataset.target_frame, VideoTargetFrame.ALL
-            try:
-                head = dataset[first_clip]
-            finally:
-                dataset.target_frame = target
-        files, masks_dir = _frame_files(video_path), _frame_files(indexer.mask_paths[video_index] or "")
-        scored = sorted(frame for path, frame in clips if path == video_path)
-        if scored != list(range(length - 1, n_frames)):
-            raise ValueError(f"{video_path}: clips end at frames {scored[:3]}...{scored[-3:]}, expected every frame "
-                             f"from {length - 1} to {n_frames - 1} once")
-        for frame in range(n_frames):
-            clip = dict(clips[(video_path, max(frame, length - 1))])
-            if frame < length - 1 and head is not None:
-                clip["label"] = int(np.asarray(head.gt_label).reshape(-1)[frame]) if head.gt_label is not None else 0
-                clip["mask"] = None if head.gt_mask is None else _as_numpy(head.gt_mask)[frame] > 0
-            rows.append({**clip, "video": Path(video_path).stem, "frame": frame,
-                         "image": str(files[frame]) if len(files) == n_frames else f"{video_path}#{frame}",
-                         "mask_path": str(masks_dir[frame]) if len(masks_dir) == n_frames else ""})
-    with_maps = all(row["map"] is not None for row in rows)
-    with_masks = all(row["mask"] is not None for row in rows)
-    return {
-        "scores": np.asarray([row["score"] for row in rows], dtype=np.float64),
-        "labels": np.asarray([row["label"] for row in rows], dtype=np.uint8),
-        "maps": np.stack([row["map"] for row in rows]) if with_maps and rows else EMPTY,
-        "masks": np.stack([row["mask"] for row in rows]).astype(np.uint8) if with_masks and rows else EMPTY.astype(np.uint8),
-        "image_paths": np.asarray([row["image"] for row in rows], dtype=str),
-        "mask_paths": np.asarray([row["mask_path"] for row in rows], dtype=str),
-        "video_ids": np.asarray([row["video"] for row in rows], dtype=str),
-        "frame_indices": np.asarray([row["frame"] for row in rows], dtype=np.int64),
-    }
 
 
 def _fit_and_predict(
     dataset_spec: dict[str, Any], dataset_root: Path, category: str, model_name: str, model_spec: dict[str, Any],
     seed: int, image_size: int, weights: str, out_dir: Path, asset_dir: Path, continual: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``continual``: a step of the continual setting (:class:`iadbench.continual.step.ContinualStep`'s fields):
+    """``continual``: a step of the continual setting (:class:`iadbench.run.continual_step.ContinualStep`'s fields):
     it trains on its task's categories from the previous step's checkpoint and predicts every category
     seen so far; None (a standalone job) runs exactly as a continual step 1 of one category does."""
     import torch
     from anomalib.engine import Engine
     from lightning.pytorch import seed_everything
-
-    from iadbench.continual.step import ContinualStep
-    from iadbench.datasets import datamodule_for
-    from iadbench.datasets.prepare import is_video
-    from iadbench.models import build_model, spec_for_class
-    from iadbench.run.timing import training_clock
 
     step = ContinualStep(**continual) if continual else None
     seed_everything(seed, workers=True, verbose=False)
@@ -265,6 +113,8 @@ def train_job(
     """
     import torch
 
+    from iadbench.models.coreset import bounded_coreset  # imports torch and anomalib: only in the child
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(threads)
@@ -272,17 +122,12 @@ def train_job(
                       "extra_info": extra_info, "dataset_spec": dataset_spec})
     try:
         with contextlib.ExitStack() as guards:
-            from iadbench.models.coreset import bounded_coreset
-            from iadbench.models.random_weights import offline_model
-
             guards.enter_context(bounded_coreset())  # anomalib's coreset selection fragments the heap
             guards.enter_context(offline_model(
                 model_name, model_spec, weights,
                 f"weights: pretrained: jobs read weights from {asset_dir} and never download "
                 f"(an asset iadbench did not fetch with `{FETCH_COMMAND}`)"))
             if weights != "random":
-                from iadbench.models.assets import check_assets
-
                 # Which published weights (e.g. timm's wide_resnet50_2.racm_in1k, not torchvision's) made the row.
                 info["pretrained_assets"] = "; ".join(
                     asset.name for asset in check_assets(model_name, model_spec, image_size, asset_dir))
@@ -311,8 +156,6 @@ def _write_failure(out_dir: Path, info: dict[str, Any], error_type: str, error_t
 
 def base_info(job_args: dict[str, Any]) -> dict[str, Any]:
     """What every record of the job says, failed or not: the settings that ran and where (provenance)."""
-    from iadbench.datasets.prepare import is_video
-
     track = "video" if is_video(job_args.get("dataset_spec") or {"type": "embedded"}) else "image"
     return {"track": track, "threads": job_args.get("threads", 1), "weights": job_args.get("weights"),
             "image_size": job_args.get("image_size"), "max_epochs": job_args.get("model_spec", {}).get("max_epochs"),
@@ -339,8 +182,6 @@ def run_isolated(*, log_path: str | Path | None = None, gpu_lock_dir: str | Path
         if device is not None:
             environment["CUDA_VISIBLE_DEVICES"] = device
         if job_args.get("weights") == "pretrained":
-            from iadbench.models.assets import offline_environment
-
             environment.update(offline_environment(job_args.get("asset_dir", ASSET_DIR)))
         returncode = attempts.run_child("iadbench.run.train", job_args, out_dir, lock, environment)
         if returncode == 0 and info_path.exists():

@@ -3,7 +3,7 @@ checkpoint computes (parity), with CPU throughput at batch 1 for torch, onnxrunt
 
 What is compared. anomalib's ``to_onnx``/``to_openvino`` export the whole ``AnomalibModule.forward``: the
 pre-processor (resize to the model's input size, ImageNet normalisation), the model and the post-processor.
-iadbench builds every model with the post-processor's normalisation off (:func:`iadbench.models.build_model`),
+iadbench builds every model with the post-processor's normalisation off (:func:`iadbench.models.build.build_model`),
 so the exported graph outputs the **raw** image score (``pred_score``) and the **raw** anomaly map
 (``anomaly_map``, at the model's resolution): the quantities the benchmark job saved and its metrics are
 computed from. The reference is the same ``forward`` of the checkpoint loaded in torch
@@ -40,8 +40,11 @@ import numpy as np
 import pandas as pd
 
 from iadbench.config.base import Job
-from iadbench.core.files import write_json
+from iadbench.core import provenance
+from iadbench.core.files import atomic_write, write_json
 from iadbench.models.assets import ASSET_DIR
+from iadbench.run.predictions import load_predictions
+from iadbench.serve.job_model import load_job_model
 
 logger = logging.getLogger(__name__)
 
@@ -331,10 +334,6 @@ def export_job(*, results_dir: str | Path, job: Job, config: dict[str, Any], out
     """Export one benchmark job (``results/train/<job>``) and write ``out_dir/export.json`` and
     ``out_dir/row.parquet``; never raises for the model's sake (a job that cannot be loaded, e.g. because its
     training failed, gets a failed record naming the reason)."""
-    from iadbench.core import provenance
-    from iadbench.run.train import load_predictions
-    from iadbench.serve.job_model import load_job_model
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in ("model.onnx", "model.onnx.data", "openvino"):
@@ -355,7 +354,6 @@ def export_job(*, results_dir: str | Path, job: Job, config: dict[str, Any], out
         record = {**base, "status": "failed", "reason": failure["reason"], "error_tail": failure["error_tail"],
                   "formats": {}}
     write_json(out_dir / "export.json", record)
-    from iadbench.core.files import atomic_write
 
     row = pd.DataFrame([summary_row(record)])
     atomic_write(out_dir / "row.parquet", lambda temporary: row.to_parquet(temporary, index=False))
@@ -378,8 +376,6 @@ def summary_row(record: dict[str, Any]) -> dict[str, Any]:
 
 def write_summary(row_paths: Iterable[str | Path], out_path: str | Path) -> pd.DataFrame:
     """results/export/summary.csv: one line per exported job."""
-    from iadbench.core.files import atomic_write
-
     frames = [pd.read_parquet(path) for path in row_paths]
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(SUMMARY_COLUMNS))
     atomic_write(out_path, lambda temporary: frame.to_csv(temporary, index=False))

@@ -1,7 +1,7 @@
 """A benchmark job's trained model, ready for inference, and the manifest that describes it.
 
 A job's model is rebuilt exactly as :func:`iadbench.run.train.train_job` built it (the config's model entry,
-image size and weights, through :func:`iadbench.models.build_model`; with ``weights: random`` inside the
+image size and weights, through :func:`iadbench.models.build.build_model`; with ``weights: random`` inside the
 random-weights patches and with the network forbidden) and its checkpoint is loaded into it.
 
 It comes from a job of a results folder (``results/train/<dataset>/<category>/<model>/<seed>/model.ckpt``
@@ -22,10 +22,15 @@ from typing import Any
 
 import numpy as np
 
-from iadbench.config.base import Job
+from iadbench.config.base import Job, config_hash, dataset_categories, train_config
 from iadbench.core.files import read_json
 from iadbench.core.provenance import package_version
+from iadbench.metrics.measures import f1_optimal_threshold
 from iadbench.models.assets import ASSET_DIR
+from iadbench.models.build import build_model
+from iadbench.models.random_weights import offline_model
+from iadbench.results.rows import is_missing, metric_columns
+from iadbench.run.predictions import load_predictions
 
 MANIFEST_NAME = "iadbench_job.json"
 CHECKPOINT_NAME = "model.ckpt"
@@ -49,8 +54,6 @@ def train_command(results_dir: str | Path, dataset: str, category: str, model: s
 
 
 def _job_spec(config: dict[str, Any], dataset: str, category: str, model: str, seed: int) -> tuple[Any, dict]:
-    from iadbench.config.base import dataset_categories, train_config
-
     name = job_path(dataset, category, model, seed)
     if dataset not in config["datasets"]:
         raise JobModelError(f"job {name}: dataset {dataset!r} is not in the config (datasets: "
@@ -73,10 +76,6 @@ def job_manifest(results_dir: str | Path, dataset: str, category: str, model: st
     ``config_hash`` is the job's train-config hash (what determines the checkpoint); ``metrics``: the
     evaluated row's image_*/pixel_* values when ``results/evaluate/<job>/row.parquet`` exists, else {}.
     """
-    from iadbench.config.base import config_hash
-    from iadbench.metrics.measures import f1_optimal_threshold
-    from iadbench.run.train import load_predictions
-
     job, trained_by = _job_spec(config, dataset, category, model, seed)
     name = job_path(*job)
     results_dir = Path(results_dir)
@@ -101,8 +100,6 @@ def job_manifest(results_dir: str | Path, dataset: str, category: str, model: st
     row_path = results_dir / "evaluate" / name / "row.parquet"
     if row_path.exists():
         import pandas as pd
-
-        from iadbench.results.rows import is_missing, metric_columns
 
         row = pd.read_parquet(row_path).iloc[0]
         metrics = {key: float(row[key]) for key in metric_columns(row.index) if not is_missing(row[key])}
@@ -154,16 +151,12 @@ class JobModel:
 
 
 def _guards(model_name: str, model_spec: dict[str, Any], weights: str, asset_dir: Path):
-    from iadbench.models.random_weights import offline_model
-
     return offline_model(model_name, model_spec, weights,
                          f"weights: pretrained: models read weights from {asset_dir} and never download")
 
 
 def _load(manifest: dict[str, Any], checkpoint: Path, source: str, asset_dir: str | Path) -> JobModel:
     import torch
-
-    from iadbench.models import build_model
 
     asset_dir = Path(asset_dir)
     with _guards(manifest["model"], manifest["model_spec"], manifest["weights"], asset_dir):

@@ -26,7 +26,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from iadbench.config.predict import best_job
 from iadbench.core.files import atomic_write, write_text
+from iadbench.metrics.measures import f1_optimal_threshold, resize_maps_to
+from iadbench.models.assets import ASSET_DIR
+from iadbench.report.templating import environment
+from iadbench.serve.job_model import load_hub_model, load_job_model
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +94,6 @@ def choose_threshold(scores, labels, method: str = "f1", max_fpr: float = 0.01) 
     ``f1``: the F1-optimal threshold (:func:`iadbench.metrics.measures.f1_optimal_threshold`, the row's
     image_F1_threshold). ``fpr``: the lowest threshold whose false-positive rate on the defect-free test
     images is at most ``max_fpr``: just above the (k+1)-th highest good score, k = floor(max_fpr x goods)."""
-    from iadbench.metrics.measures import f1_optimal_threshold
-
     scores = np.asarray(scores, dtype=np.float64)
     labels = np.asarray(labels).astype(bool)
     good, bad = scores[~labels], scores[labels]
@@ -236,8 +239,6 @@ def overlay_png(image_path: str | Path, anomaly_map: np.ndarray, low: float, hig
     from matplotlib import colormaps
     from PIL import Image
 
-    from iadbench.metrics.measures import resize_maps_to
-
     image = np.asarray(Image.open(image_path).convert("RGB"), dtype=np.float32) / 255.0
     resized = resize_maps_to(anomaly_map[None], image.shape[:2])[0]
     scaled = np.clip((resized - low) / ((high - low) or 1.0), 0.0, 1.0)
@@ -275,10 +276,8 @@ def write_overlays(frame: pd.DataFrame, maps: dict[str, np.ndarray], folder: str
     return frame
 
 
-def render_page(frame: pd.DataFrame, template_dir: str | Path, title: str, model: dict[str, Any]) -> str:
+def render_page(frame: pd.DataFrame, template_dir: str | Path | None, title: str, model: dict[str, Any]) -> str:
     """The HTML page of a predict set: the threshold, the gallery sorted by score (highest first), errors."""
-    from iadbench.report.templating import environment
-
     ok = frame[frame["status"] == "ok"].sort_values("image_score", ascending=False, kind="stable")
     errors = frame[frame["status"] != "ok"]
     first = frame.iloc[0]
@@ -291,7 +290,7 @@ def render_page(frame: pd.DataFrame, template_dir: str | Path, title: str, model
         n_anomalous=int((ok["decision"] == "anomalous").sum()))
 
 
-def write_outputs(frame: pd.DataFrame, maps: dict[str, np.ndarray], out_dir: str | Path, template_dir: str | Path,
+def write_outputs(frame: pd.DataFrame, maps: dict[str, np.ndarray], out_dir: str | Path, template_dir: str | Path | None,
                   title: str, model: dict[str, Any], read_base: str | Path = ".",
                   parquet_path: str | Path | None = None, html_path: str | Path | None = None,
                   overlays_dir: str | Path | None = None) -> pd.DataFrame:
@@ -316,9 +315,6 @@ def model_summary(job_model) -> dict[str, Any]:
 def load_source(entry: dict[str, Any], config: dict[str, Any] | None, results_dir: str | Path,
                 asset_dir: str | Path, configfile: str | Path | None = None):
     """The model of a predict entry (``job``, ``best`` or ``hub``), loaded."""
-    from iadbench.config.predict import best_job
-    from iadbench.serve.job_model import load_hub_model, load_job_model
-
     if "hub" in entry:
         return load_hub_model(entry["hub"], entry.get("revision"), asset_dir)
     if config is None:
@@ -339,14 +335,12 @@ def load_source(entry: dict[str, Any], config: dict[str, Any] | None, results_di
 
 
 def predict_set(*, name: str, entry: dict[str, Any], config: dict[str, Any] | None, out_dir: str | Path,
-                template_dir: str | Path, results_dir: str | Path = "results", workdir: str | Path = ".",
+                template_dir: str | Path | None, results_dir: str | Path = "results", workdir: str | Path = ".",
                 asset_dir: str | Path | None = None, threads: int = 1, model_loader=None,
                 configfile: str | Path | None = None, **output_paths: Any) -> pd.DataFrame:
     """Score a predict entry's images and write its outputs (see :func:`write_outputs`); returns the rows.
     ``model_loader``: a function returning the model, in place of the entry's source (a model folder)."""
     import torch
-
-    from iadbench.models.assets import ASSET_DIR
 
     torch.set_num_threads(threads)
     paths = expand_images(entry["images"], workdir)
