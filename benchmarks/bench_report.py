@@ -17,7 +17,7 @@ import pandas as pd
 from iadbench.report.render import render_html, render_latex
 from iadbench.results.rows import make_row
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "report" / "templates"
+TEMPLATES = Path(__file__).resolve().parents[1] / "src" / "iadbench" / "report" / "templates"
 
 
 def synthetic_rows(n_rows: int, seed: int = 0) -> pd.DataFrame:

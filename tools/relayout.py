@@ -145,7 +145,8 @@ def move_modules() -> None:
 def _children(new_parent: str) -> set[str]:
     """Submodules (and subpackages) a package of the new layout holds: never to be read as an old name."""
     folder = PKG / new_parent.replace(".", "/")
-    names = {module.rpartition(".")[2] for module in MOVES.values() if module.startswith(new_parent + ".")}
+    modules = {*MOVES.values(), *NAMES.values()}
+    names = {module[len(new_parent) + 1:].split(".")[0] for module in modules if module.startswith(new_parent + ".")}
     if folder.is_dir():
         names |= {path.stem for path in folder.iterdir() if path.suffix == ".py" or path.is_dir()}
     return names - {"__init__", "__pycache__"}
@@ -154,13 +155,16 @@ def _children(new_parent: str) -> set[str]:
 def _dotted_pattern(old: str) -> re.Pattern[str]:
     # `iadbench.old` not followed by a name character, nor by one of the new package's own submodules
     # (iadbench.metrics.measures must not become iadbench.metrics.measures.measures on a second run), nor
-    # `from iadbench.old import` (handled by _from_module), nor a quoted "iadbench.report" (the new package).
+    # `from iadbench.old import` (handled by _from_module), nor resources.files("iadbench.report") (the package).
     children = sorted(_children(old))
     guard = rf"(?!\.(?:{'|'.join(map(re.escape, children))})\b)" if children else ""
-    return re.compile(rf"\biadbench\.{re.escape(old)}(?![\w]){guard}(?![ \t]+import\b)(?![\"'])")
+    return re.compile(rf"(?<!files\([\"'])\biadbench\.{re.escape(old)}(?![\w]){guard}(?![ \t]+import\b)")
 
 
-PATTERNS = [(old, new, _dotted_pattern(old)) for old, new in sorted(MOVES.items(), key=lambda item: -len(item[0]))]
+@functools.cache
+def patterns() -> list[tuple[str, str, re.Pattern[str]]]:
+    """The dotted-name patterns, longest old name first (built after the moves: they know the new folders)."""
+    return [(old, new, _dotted_pattern(old)) for old, new in sorted(MOVES.items(), key=lambda item: -len(item[0]))]
 FROM_PACKAGE = re.compile(r"^(?P<indent>[ \t]*)from iadbench import (?P<names>[\w, ]+?)[ \t]*(?P<comment>#.*)?$",
                           re.MULTILINE)
 FROM_MODULE = re.compile(r"^(?P<indent>[ \t]*)from (?P<module>iadbench(?:\.\w+)+) import (?P<names>\([^)]*\)|[^\n#]+)"
@@ -198,6 +202,9 @@ def _homes(module: str) -> dict[str, str]:
     package = module.rpartition(".")[0]
     homes: dict[str, str] = {}
     for node in ast.parse(path.read_text()).body:
+        if (isinstance(node, ast.ImportFrom) and node.module != f"iadbench.{package}"
+                and (node.module or "").removeprefix("iadbench.") in MOVES):
+            node.module = "iadbench." + MOVES[node.module.removeprefix("iadbench.")]  # not rewritten yet
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             homes[node.name] = module
         elif isinstance(node, ast.Assign | ast.AnnAssign):
@@ -266,7 +273,7 @@ def rewrite(text: str, python: bool) -> str:
         text = FROM_MODULE.sub(_from_module, text)
         text = INLINE_FROM.sub(_inline_from, text)
         text = FROM_PACKAGE.sub(_from_package, text)
-    for old, new, pattern in PATTERNS:
+    for old, new, pattern in patterns():
         text = pattern.sub(f"iadbench.{new}", text)
     for pattern, replacement in PATH_REWRITES:
         text = re.sub(pattern, replacement, text)

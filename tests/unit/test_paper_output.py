@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from iadbench.config.base import validate_config
+from iadbench.config.load import validate_config
 from iadbench.report import paper
 from iadbench.report.labels import STUDY_MVTEC_AD_ORDER, Labels, default_category_label, labels_for
 from iadbench.report.render import build_report, metric_table
@@ -35,7 +35,7 @@ def rows(dataset="mvtec_ad", models=("padim", "reverse_distillation"), categorie
 
 
 def templates(repo_root: Path) -> Path:
-    return repo_root / "report" / "templates"
+    return repo_root / "src" / "iadbench" / "report" / "templates"
 
 
 # Labels and order ------------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ def test_friedman_gates_the_critical_difference_diagram(repo_root):
     assert disagreeing.friedman_p_value > 0.05 and not disagreeing.significant
     assert disagreeing.verdict() == ("Friedman p = 1: no significant difference across categories; no CD diagram "
                                      "(α = 0.05).")
-    templates = repo_root / "report" / "templates"
+    templates = repo_root / "src" / "iadbench" / "report" / "templates"
     html = render_html(grid_frame(AGREEING), templates, "T", with_figures=True)
     assert "Critical difference diagram, Image AUROC" in html and "the methods differ across categories" in html
     html = render_html(grid_frame(DISAGREEING), templates, "T", with_figures=True)

@@ -40,7 +40,7 @@ def cells(table, model):
 
 
 def templates(repo_root):
-    return repo_root / "report" / "templates"
+    return repo_root / "src" / "iadbench" / "report" / "templates"
 
 
 # 4. Partial seeds are visible ------------------------------------------------------------------

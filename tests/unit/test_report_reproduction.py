@@ -54,7 +54,7 @@ def test_source_kinds_come_from_the_file_names(references):
 
 
 def test_html_reproduction_section_shows_the_deltas(frame, references, repo_root):
-    html = render_html(frame, repo_root / "report" / "templates", "T", CONFIG, with_figures=False,
+    html = render_html(frame, repo_root / "src" / "iadbench" / "report" / "templates", "T", CONFIG, with_figures=False,
                        references=references)
     assert '<h2 id="reproduction">' in html
     assert '<h3 id="reproduction-mvtec-ad-image-AUROC">mvtec_ad: Image AUROC, ours vs published</h3>' in html
@@ -69,7 +69,7 @@ def test_html_reproduction_section_shows_the_deltas(frame, references, repo_root
 
 
 def test_latex_has_one_long_table_per_metric(frame, references, repo_root):
-    tex = render_latex(frame, repo_root / "report" / "templates", "T", CONFIG, references=references)
+    tex = render_latex(frame, repo_root / "src" / "iadbench" / "report" / "templates", "T", CONFIG, references=references)
     for metric in ("image-AUROC", "pixel-AUROC", "pixel-AUPRO"):
         assert f"\\label{{tab:reproduction-mvtec-ad-{metric}}}" in tex
     assert "PaDiM & Screw & 81.00 $\\pm$ 1.41 & 78.95 & +2.05 &" in tex

@@ -104,7 +104,7 @@ def test_image_tables_ranks_and_figures_keep_out_video_rows(mixed):
 
 
 def test_html_and_latex_of_both_tracks(mixed, repo_root):
-    templates = repo_root / "report" / "templates"
+    templates = repo_root / "src" / "iadbench" / "report" / "templates"
     html = render_html(mixed, templates, "T", with_figures=False)
     assert 'id="video"' in html and 'data-metric="frame_AUROC_macro"' in html
     assert "70.00 ± 7.07 (2/3 videos)" in html and video_report.EXCLUDED_NOTE.split(":")[0] in html
@@ -115,7 +115,7 @@ def test_html_and_latex_of_both_tracks(mixed, repo_root):
 
 
 def test_a_benchmark_of_video_rows_only_renders(mixed, repo_root):
-    templates = repo_root / "report" / "templates"
+    templates = repo_root / "src" / "iadbench" / "report" / "templates"
     video = mixed[mixed["track"] == "video"].reset_index(drop=True)
     html = render_html(video, templates, "T", with_figures=True)
     assert 'id="video"' in html and 'class="metric"' not in html and 'id="ranks"' not in html
@@ -123,7 +123,7 @@ def test_a_benchmark_of_video_rows_only_renders(mixed, repo_root):
 
 
 def test_no_video_section_without_video_rows(mixed, repo_root):
-    html = render_html(mixed[mixed["track"] == "image"], repo_root / "report" / "templates", "T",
+    html = render_html(mixed[mixed["track"] == "image"], repo_root / "src" / "iadbench" / "report" / "templates", "T",
                        with_figures=False)
     assert 'id="video"' not in html
 
@@ -230,7 +230,7 @@ def test_build_report_writes_the_video_tables_and_plots(mixed, predictions, tmp_
 
     write_row(mixed, tmp_path / "benchmark.parquet")
     out = tmp_path / "report"
-    build_report(benchmark_path=tmp_path / "benchmark.parquet", template_dir=repo_root / "report" / "templates",
+    build_report(benchmark_path=tmp_path / "benchmark.parquet", template_dir=repo_root / "src" / "iadbench" / "report" / "templates",
                  html_path=out / "index.html", tex_path=out / "tables.tex", title="T", prediction_paths=predictions)
     html = (out / "index.html").read_text()
     assert 'id="video"' in html and html.count('class="metric"') == 2

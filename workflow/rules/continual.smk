@@ -122,7 +122,7 @@ rule continual_report:
     input:
         matrix="results/continual/matrix.parquet",
         summary="results/continual/summary.parquet",
-        templates="report/templates",
+        templates=str(TEMPLATE_DIR),
     output:
         html=report("results/report/continual.html", category="Continual"),
         tex=report("results/report/continual.tex", category="Continual"),

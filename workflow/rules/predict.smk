@@ -18,7 +18,7 @@ rule predict:
 rule predict_set:
     input:
         unpack(lambda wildcards: rule_inputs(config, wildcards.name)),
-        template="report/templates/predict.html.j2",
+        template=str(TEMPLATE_DIR / "predict.html.j2"),
     output:
         predictions="results/predict/{name}/predictions.parquet",
         overlays=directory("results/predict/{name}/overlays"),

@@ -29,7 +29,7 @@ rule publish:
     input:
         benchmark="results/benchmark.parquet",
         selection="results/selected_jobs.json",
-        templates=["report/templates/model_card.md.j2", "report/templates/dataset_card.md.j2"],
+        templates=[str(TEMPLATE_DIR / "model_card.md.j2"), str(TEMPLATE_DIR / "dataset_card.md.j2")],
         jobs=published_inputs,
     output:
         directory("results/publish"),

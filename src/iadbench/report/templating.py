@@ -1,10 +1,17 @@
-"""The report's jinja2 environments: HTML (autoescaped) and LaTeX (every value escaped on output)."""
+"""The report's jinja2 environments: HTML (autoescaped) and LaTeX (every value escaped on output), over the
+templates shipped inside the package (``iadbench/report/templates``, package data)."""
 
 from __future__ import annotations
 
+import re
+from importlib import resources
 from pathlib import Path
 
 import jinja2
+
+# The package's templates: a folder of the installed package (a wheel installs it unpacked), read with
+# importlib.resources so that an installed iadbench renders without a checkout.
+TEMPLATE_DIR = Path(str(resources.files("iadbench.report") / "templates"))
 
 LATEX_SPECIALS = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
@@ -14,6 +21,11 @@ LATEX_SPECIALS = {
     # A line break would end a % comment early, and a blank line inside \caption is an error.
     "\n": " ", "\r": " ",
 }
+
+
+def slug(text: str) -> str:
+    """An HTML/LaTeX-safe identifier: letters and digits, every other run of characters one dash."""
+    return re.sub(r"[^A-Za-z0-9]+", "-", text)
 
 
 def latex_escape(text: str) -> str:
@@ -30,7 +42,9 @@ def _finalize_latex(value):
     return latex_escape(value)
 
 
-def environment(template_dir: str | Path, latex: bool) -> jinja2.Environment:
+def environment(template_dir: str | Path | None, latex: bool) -> jinja2.Environment:
+    """``template_dir``: a folder of templates that replaces the package's (None: the package's)."""
+    template_dir = TEMPLATE_DIR if template_dir is None else template_dir
     if not latex:
         return jinja2.Environment(loader=jinja2.FileSystemLoader(template_dir), autoescape=True,
                                   undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)

@@ -33,11 +33,13 @@ import yaml
 
 from iadbench.config.base import Job
 from iadbench.core.files import read_json, write_json
+from iadbench.report.templating import TEMPLATE_DIR
 from iadbench.results.rows import is_missing, metric_columns
+from iadbench.serve.job_model import JobModelError
+from iadbench.serve.job_model import job_manifest as manifest_of
 
 logger = logging.getLogger(__name__)
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "report" / "templates"
 MANIFEST = "manifest.json"
 NAMESPACE_PLACEHOLDER = "<your-namespace>"
 HIDDEN = [".*", "**/.*"]
@@ -105,9 +107,6 @@ def job_row(frame: pd.DataFrame, job: Job) -> pd.Series:
 
 def job_manifest(results_dir: str | Path, job: Job, config: dict[str, Any]) -> dict[str, Any]:
     """``iadbench_job.json``'s content (the contract's :func:`iadbench.serve.job_model.job_manifest`)."""
-    from iadbench.serve.job_model import JobModelError
-    from iadbench.serve.job_model import job_manifest as manifest_of
-
     try:
         return manifest_of(results_dir, job.dataset, job.category, job.model, job.seed, config)
     except JobModelError as error:
