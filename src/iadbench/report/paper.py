@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import re
 import shutil
 import subprocess
 import tempfile
@@ -21,7 +20,7 @@ from pathlib import Path
 import jinja2
 
 from iadbench.core.files import atomic_write
-from iadbench.report.templating import RawLatex
+from iadbench.report.templating import RawLatex, slug
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +124,7 @@ def hardest_grid(dataset: str, items: list[dict], note: str) -> Grid:
         rows += [[GridCell(item["category"]), *(GridCell(row[key]) for key in
                                                  ("kind", "image", "model", "seed", "score", "threshold", "share"))]
                  for row in item["hardest"]]
-    return Grid(name=f"hardest-images-{re.sub(r'[^A-Za-z0-9]+', '-', dataset)}",
+    return Grid(name=f"hardest-images-{slug(dataset)}",
                 caption=f"{dataset}: hardest test images per category.", header=header, rows=rows,
                 align=["l", "l", "l", "l", "r", "r", "r", "r"], notes=[note], long=True, groups=groups,
                 font="footnotesize")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import re
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +48,10 @@ from iadbench.report.tables import (  # noqa: F401 -- re-exported: the tables we
     report_tables,
 )
 from iadbench.report.templating import environment as _environment
-from iadbench.report.templating import latex_escape  # noqa: F401 -- re-exported
+from iadbench.report.templating import (
+    latex_escape,  # noqa: F401 -- re-exported
+    slug,
+)
 from iadbench.results.columns import (  # noqa: F401 -- re-exported: the report's names for metric columns
     AUPRO_LIMIT_COLUMN,
     LITERATURE_AUPRO,
@@ -107,7 +109,7 @@ def rank_summary(frame: pd.DataFrame) -> tuple[list[str], list[tuple[str, list[s
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-") or "figure"
+    return slug(text).strip("-") or "figure"
 
 
 def _figures(frame: pd.DataFrame, tables: list[Table], comparisons: dict, labels: Labels) -> list[dict[str, str]]:

@@ -23,6 +23,7 @@ import pandas as pd
 from iadbench.datasets import DATASET_CATEGORIES
 from iadbench.report.labels import Labels
 from iadbench.report.references import MEAN_CATEGORY, read_references
+from iadbench.report.templating import slug
 from iadbench.results.columns import NOT_APPLICABLE, metric_title, our_column, percent
 from iadbench.stats.ranking import complete_cells
 
@@ -84,7 +85,7 @@ class ReproductionTable:
 
     @property
     def label(self) -> str:
-        return re.sub(r"[^A-Za-z0-9]+", "-", f"reproduction-{self.dataset}-{self.metric}")
+        return slug(f"reproduction-{self.dataset}-{self.metric}")
 
     @property
     def kind_titles(self) -> list[str]:

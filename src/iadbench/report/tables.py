@@ -5,13 +5,13 @@ of the cells not significantly worse than it (:mod:`iadbench.stats.significance`
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from iadbench.report.labels import Labels
+from iadbench.report.templating import slug
 from iadbench.results.columns import (
     AUPRO_LIMIT_COLUMN,
     LITERATURE_AUPRO,
@@ -57,7 +57,7 @@ class Table:
     @property
     def label(self) -> str:
         """A LaTeX/HTML-safe identifier (letters, digits, dashes)."""
-        return re.sub(r"[^A-Za-z0-9]+", "-", f"{self.dataset}-{self.metric}")
+        return slug(f"{self.dataset}-{self.metric}")
 
     @property
     def has_partial(self) -> bool:

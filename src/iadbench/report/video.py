@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from iadbench.report import paper
 from iadbench.report.figures import _png
 from iadbench.report.labels import Labels
 from iadbench.report.tables import Table, metric_table, report_metrics
+from iadbench.report.templating import slug
 from iadbench.results.columns import metric_title
 
 logger = logging.getLogger(__name__)
@@ -214,7 +214,7 @@ def frame_score_plot(panels: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-") or "video"
+    return slug(text).strip("-") or "video"
 
 
 def frame_score_figures(frame_scores: list[FrameScores], labels: Labels | None = None) -> list[dict[str, str]]:

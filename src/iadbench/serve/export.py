@@ -25,9 +25,9 @@ of ``repeats`` timed calls after 2 warm-up calls, as milliseconds and images per
 from __future__ import annotations
 
 import logging
+import math
 import re
 import shutil
-import statistics
 import tempfile
 import time
 import traceback
@@ -44,6 +44,7 @@ from iadbench.core import provenance
 from iadbench.core.files import atomic_write, write_json
 from iadbench.models.assets import ASSET_DIR
 from iadbench.run.predictions import load_predictions
+from iadbench.run.timing import measure, median_ms
 from iadbench.serve.job_model import load_job_model
 
 logger = logging.getLogger(__name__)
@@ -100,15 +101,9 @@ def parity(reference: dict[str, list[np.ndarray]], exported: dict[str, list[np.n
 # Timing ---------------------------------------------------------------------------------------------------
 
 
-def median_ms(call: Callable[[], Any], repeats: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        call()
-    seconds = []
-    for _ in range(max(1, repeats)):
-        started = time.perf_counter()
-        call()
-        seconds.append(time.perf_counter() - started)
-    return 1000.0 * statistics.median(seconds)
+def call_ms(call: Callable[[], Any], repeats: int, warmup: int = 2) -> float:
+    """Median milliseconds of ``repeats`` calls after ``warmup`` (the timing job's measure, without a budget)."""
+    return median_ms(measure(call, warmup=warmup, repeats=max(1, repeats), budget_s=math.inf, min_repeats=1))
 
 
 # Inputs ---------------------------------------------------------------------------------------------------
@@ -274,7 +269,7 @@ def export_model(job_model, image_paths: list[str], out_dir: str | Path, *, form
     with job_model.inference_guards():
         run_torch = torch_runner(model)
         reference = _collect(run_torch, images)
-        record["torch_ms_b1"] = median_ms(lambda: run_torch(images[0]), repeats)
+        record["torch_ms_b1"] = call_ms(lambda: run_torch(images[0]), repeats)
         record["torch_images_per_second"] = 1000.0 / record["torch_ms_b1"]
         if saved_scores is not None and len(saved_scores) == len(images):
             # How far this batch-1 forward is from the job's saved scores (engine.predict, batched): context only.
@@ -319,7 +314,7 @@ def _export_format(model, fmt: str, out_dir: Path, input_size: tuple[int, int], 
     except ValueError as error:  # e.g. an output of another shape
         return {**entry, **_failure(error, "parity")}
     entry.update({key: value for key, value in check.items() if key not in ("passed", "reason", "tolerance")})
-    entry["ms_b1"] = median_ms(lambda: run(images[0]), repeats)
+    entry["ms_b1"] = call_ms(lambda: run(images[0]), repeats)
     entry["images_per_second"] = 1000.0 / entry["ms_b1"]
     entry["status"] = "ok" if check["passed"] else "failed"
     entry["reason"] = "" if check["passed"] else f"parity: {check['reason']}"
