@@ -28,6 +28,7 @@ import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from iadbench.metrics import measures as metrics
+from iadbench.metrics.maps import resize_maps_to
 
 # The oracle lives with the tests (no pipeline path runs it); this script reaches it from the repository.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -45,7 +46,7 @@ def make_category(n_images: int, height: int, width: int, anomalous_fraction: fl
     rows, cols = np.ogrid[:height, :width]
     coarse = (max(height // 32, 2), max(width // 32, 2))
     for index in range(n_images):
-        low = metrics.resize_maps_to(rng.standard_normal(coarse, dtype=np.float32), (height, width))
+        low = resize_maps_to(rng.standard_normal(coarse, dtype=np.float32), (height, width))
         maps[index] = low + 0.3 * rng.standard_normal((height, width), dtype=np.float32)
         if rng.random() < anomalous_fraction:
             for _ in range(rng.integers(1, 4)):

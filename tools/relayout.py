@@ -21,6 +21,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from split import SPLITS  # tools/split.py, beside this file
+
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "src" / "iadbench"
 
@@ -103,6 +105,9 @@ PATH_REWRITES: list[tuple[str, str]] = [
     (r'(?<!"iadbench" / )"report" / "templates"', '"src" / "iadbench" / "report" / "templates"'),
     (r'(?<![\w/])report/templates\b', "src/iadbench/report/templates"),
 ]
+
+# The splits of oversized modules (tools/split.py) move names too: `from source import name` follows them.
+NAMES |= {(source, name): target for source, parts in SPLITS.items() for target, _, names in parts for name in names}
 
 SKIP_SUFFIXES = (".lock", ".parquet", ".png", ".npz", ".csv")
 

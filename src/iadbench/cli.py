@@ -17,7 +17,7 @@ from iadbench.config.load import SCHEMA_PATH, load_config
 from iadbench.serve.export import export_job
 from iadbench.serve.job_model import load_model_folder
 from iadbench.serve.predict import predict_set
-from iadbench.serve.publish import add_upload_arguments, run_upload
+from iadbench.serve.upload import add_upload_arguments, run_upload
 
 
 def _job(text: str) -> tuple[str, str, str, int]:

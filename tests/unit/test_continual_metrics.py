@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from iadbench.continual.results import summary_table, task_matrix
-from iadbench.metrics.measures import continual_summary
+from iadbench.metrics.continual import continual_summary
 
 NAN = math.nan
 

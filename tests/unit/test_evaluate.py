@@ -6,7 +6,8 @@ import pytest
 from PIL import Image
 
 from iadbench.config.base import Job
-from iadbench.metrics.measures import pixel_metrics, resize_maps_to
+from iadbench.metrics.maps import resize_maps_to
+from iadbench.metrics.measures import pixel_metrics
 from iadbench.run.evaluate import compute_metrics, evaluate_job, native_masks
 from iadbench.run.predictions import save_predictions
 

@@ -77,7 +77,7 @@ def test_a_format_that_fails_to_export_is_recorded_with_its_reason(trained_job, 
     def broken(*args, **kwargs):
         raise RuntimeError("no exporter for this op")
 
-    monkeypatch.setattr("iadbench.serve.export._export", broken)
+    monkeypatch.setattr("iadbench.serve.runtimes._export", broken)
     record = export_job(results_dir=results, job=JOB, config=config, out_dir=tmp_path, formats=["openvino"],
                         repeats=1)
     entry = record["formats"]["openvino"]

@@ -25,16 +25,12 @@ LAYERS: list[set[str]] = [
 ]
 FUNCTION_LEVEL_SHARE = 0.15
 MAX_LINES = 350
+ABOUT_MAX_LINES = 365
 # Modules allowed over MAX_LINES, each with its reason.
 LONG_MODULES: dict[str, str] = {
-    "iadbench.datasets.prepare": "to split (issue #23: one module per job)",
-    "iadbench.metrics.measures": "to split (issue #23: image, pixel, frame metrics, thresholds, ranks)",
-    "iadbench.report.render": "to split (issue #23: one module per job)",
-    "iadbench.run.evaluate": "to split (issue #23: one module per job)",
-    "iadbench.serve.export": "to split (issue #23: one module per job)",
-    "iadbench.serve.predict": "to split (issue #23: one module per job)",
-    "iadbench.serve.publish": "to split (issue #23: one module per job)",
-    "iadbench.stats.uncertainty": "to split (issue #23: one module per job)",
+    # Within the issue's "about 350" (at most 365): each is one job, with no second one to cut out.
+    **dict.fromkeys(("iadbench.datasets.prepare", "iadbench.report.render", "iadbench.run.evaluate",
+                     "iadbench.serve.predict"), "about 350 lines, one job"),
 }
 
 
@@ -178,4 +174,5 @@ def test_function_level_imports_are_few_and_give_their_reason():
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_module_size(module):
     lines = len(MODULES[module].read_text().splitlines())
-    assert lines <= MAX_LINES or module in LONG_MODULES, f"{module}: {lines} lines (split it, or give the reason)"
+    limit = ABOUT_MAX_LINES if module in LONG_MODULES else MAX_LINES
+    assert lines <= limit, f"{module}: {lines} lines (split it, or give the reason)"

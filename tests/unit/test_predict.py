@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from iadbench.metrics.measures import f1_optimal_threshold
+from iadbench.metrics.maps import f1_optimal_threshold
 from iadbench.run.predictions import load_predictions
 from iadbench.serve.job_model import JobModelError, job_manifest, load_hub_model, load_job_model
 from iadbench.serve.predict import (

@@ -14,12 +14,10 @@ from iadbench.report.tables import metric_table
 from iadbench.results.rows import make_row
 from iadbench.stats import significance
 from iadbench.stats.evidence import JobEvidence
+from iadbench.stats.paired import bootstrap_p, delong_test, holm
 from iadbench.stats.uncertainty import (
     IMAGE_NAMES,
-    bootstrap_p,
     combine_seed_intervals,
-    delong_test,
-    holm,
     image_replicates,
     percentile_interval,
     resample_counts,

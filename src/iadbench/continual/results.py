@@ -4,7 +4,7 @@
   continual keys: one row per (sequence, model, seed, strategy, step, category).
 - ``matrix.parquet``: one row per (sequence, model, seed, strategy, step, evaluated task): a task's metric is
   the mean over its categories (NaN unless every one of them succeeded).
-- ``summary.parquet``: per (sequence, model, seed, strategy, metric), :func:`iadbench.metrics.measures.continual_summary`
+- ``summary.parquet``: per (sequence, model, seed, strategy, metric), :func:`iadbench.metrics.continual.continual_summary`
   of the T x T matrix (rows: after step l, columns: task j).
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from iadbench.metrics.measures import continual_summary
+from iadbench.metrics.continual import continual_summary
 from iadbench.results.rows import metric_columns, read_rows, write_row
 
 RUN_KEYS = ["sequence", "model", "seed", "strategy"]

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from iadbench.core.files import atomic_write, read_json
-from iadbench.metrics.measures import resize_maps_to
+from iadbench.metrics.maps import resize_maps_to
 from iadbench.run.predictions import load_predictions
 
 

@@ -16,7 +16,8 @@ from iadbench.config.base import Job
 from iadbench.core.files import atomic_write, read_json
 from iadbench.core.files import read_json as _read_args
 from iadbench.metrics import measures as metrics
-from iadbench.results.rows import METRIC_COLUMNS, ROW_SCHEMA, make_row, read_rows, write_row
+from iadbench.metrics.maps import f1_optimal_threshold, resize_maps_to
+from iadbench.results.rows import METRIC_COLUMNS, job_row, read_rows, write_row
 from iadbench.run import attempts
 from iadbench.run.predictions import load_predictions
 from iadbench.run.timing import read_timing
@@ -89,7 +90,7 @@ def evaluate_predictions(predictions: dict[str, np.ndarray], resolution: str, fp
     """
     scores, labels = predictions["scores"], predictions["labels"]
     values: dict[str, Any] = metrics.image_metrics(scores, labels)
-    values["image_F1_threshold"], _ = metrics.f1_optimal_threshold(scores, labels)
+    values["image_F1_threshold"], _ = f1_optimal_threshold(scores, labels)
     maps = predictions.get("maps", np.zeros(0))
     values["pixel_metrics_applicable"] = bool(maps.size)
     values["eval_resolution"] = resolution
@@ -101,9 +102,9 @@ def evaluate_predictions(predictions: dict[str, np.ndarray], resolution: str, fp
         if resolution == "native":
             masks = native_masks(predictions["image_paths"], predictions["mask_paths"])
             if isinstance(masks, list):
-                maps = [metrics.resize_maps_to(one_map, mask.shape) for one_map, mask in zip(maps, masks, strict=True)]
+                maps = [resize_maps_to(one_map, mask.shape) for one_map, mask in zip(maps, masks, strict=True)]
             else:
-                maps = metrics.resize_maps_to(maps, masks.shape[-2:])
+                maps = resize_maps_to(maps, masks.shape[-2:])
         else:
             masks = predictions["masks"]
         table_maps = maps
@@ -169,9 +170,9 @@ def evaluate_video_predictions(predictions: dict[str, np.ndarray], resolution: s
         values["degenerate_maps"] = degenerate_maps(maps)
         masks = native_masks(predictions["image_paths"], mask_paths) if native else masks
         if isinstance(masks, list):
-            maps = [metrics.resize_maps_to(one_map, mask.shape) for one_map, mask in zip(maps, masks, strict=True)]
+            maps = [resize_maps_to(one_map, mask.shape) for one_map, mask in zip(maps, masks, strict=True)]
         else:
-            maps = metrics.resize_maps_to(maps, masks.shape[-2:])
+            maps = resize_maps_to(maps, masks.shape[-2:])
         values.update(metrics.pixel_metrics(maps, masks, fpr_limits=tuple(fpr_limits)))
     else:
         maps = None
@@ -262,9 +263,8 @@ def evaluate_job(
     """
     info = read_json(train_info_path)
     evaluation: Evaluation | None = None
-    row: dict[str, Any] = {**job._asdict(), **{key: value for key, value in info.items() if key in ROW_SCHEMA}}
-    row.update(read_timing(timing_path))
-    row.update(config_hash=config_hash, finished_at=pd.Timestamp.now(tz="UTC"))
+    row: dict[str, Any] = {"status": info["status"], "config_hash": config_hash,
+                           "finished_at": pd.Timestamp.now(tz="UTC")}
     ran_under = info.get("train_config_hash")
     if info["status"] == "ok" and train_config_hash and ran_under != train_config_hash:
         row.update(status="failed", error_type="StalePredictions", error_tail=(
@@ -284,10 +284,9 @@ def evaluate_job(
             row.update(status="failed", error_type=type(error).__name__, error_tail=str(error)[-2000:])
         else:
             row.update(evaluation.values)
-    row.setdefault("track", "image")  # train_info's; records from before the video track are image jobs
     for column in METRIC_COLUMNS:
         row.setdefault(column, float("nan"))
-    frame = make_row(row)
+    frame = job_row(job._asdict(), train_info=info, timing=read_timing(timing_path), **row)
     if evaluation is None:
         write_side_outputs(row_path, scores_path, empty_score_table(), [], np.zeros((0, 0)))
     else:
@@ -335,12 +334,11 @@ def run_evaluation(*, log_path: str | Path | None = None, attempt: int = 1, fina
                 path.unlink(missing_ok=True)
             raise
         if frame is None:
-            info = read_json(job_args["train_info_path"])  # training's provenance: same host, versions, commit
-            provenance = {key: value for key, value in info.items() if key in ROW_SCHEMA}
-            provenance.setdefault("track", "image")
-            frame = make_row({**provenance, **read_timing(job_args["timing_path"]), **Job(*job_args["job"])._asdict(),
-                              "status": "failed", "error_type": outcome.error_type, "error_tail": outcome.error_tail,
-                              "config_hash": job_args["config_hash"], "finished_at": pd.Timestamp.now(tz="UTC")})
+            frame = job_row(  # the training record's provenance: same host, versions, commit
+                Job(*job_args["job"])._asdict(), train_info=read_json(job_args["train_info_path"]),
+                timing=read_timing(job_args["timing_path"]), status="failed", error_type=outcome.error_type,
+                error_tail=outcome.error_tail, config_hash=job_args["config_hash"],
+                finished_at=pd.Timestamp.now(tz="UTC"))
             write_side_outputs(row_path, scores_path, empty_score_table(), [], np.zeros((0, 0)))
         frame["evaluation_attempts"] = pd.array([count], dtype="Int64")
         write_row(frame, row_path)

@@ -25,7 +25,7 @@ import numpy as np
 from iadbench.config.base import Job, config_hash, dataset_categories, train_config
 from iadbench.core.files import read_json
 from iadbench.core.provenance import package_version
-from iadbench.metrics.measures import f1_optimal_threshold
+from iadbench.metrics.maps import f1_optimal_threshold
 from iadbench.models.assets import ASSET_DIR
 from iadbench.models.build import build_model
 from iadbench.models.random_weights import offline_model

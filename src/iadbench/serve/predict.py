@@ -28,7 +28,7 @@ import pandas as pd
 
 from iadbench.config.predict import best_job
 from iadbench.core.files import atomic_write, write_text
-from iadbench.metrics.measures import f1_optimal_threshold, resize_maps_to
+from iadbench.metrics.maps import f1_optimal_threshold, resize_maps_to
 from iadbench.models.assets import ASSET_DIR
 from iadbench.report.templating import environment
 from iadbench.serve.job_model import load_hub_model, load_job_model
@@ -91,7 +91,7 @@ def expand_images(patterns: str | list[str], base_dir: str | Path = ".") -> list
 def choose_threshold(scores, labels, method: str = "f1", max_fpr: float = 0.01) -> dict[str, float]:
     """The decision threshold from the job's test scores: ``{"threshold", "test_fpr", "test_tpr"}``.
 
-    ``f1``: the F1-optimal threshold (:func:`iadbench.metrics.measures.f1_optimal_threshold`, the row's
+    ``f1``: the F1-optimal threshold (:func:`iadbench.metrics.maps.f1_optimal_threshold`, the row's
     image_F1_threshold). ``fpr``: the lowest threshold whose false-positive rate on the defect-free test
     images is at most ``max_fpr``: just above the (k+1)-th highest good score, k = floor(max_fpr x goods)."""
     scores = np.asarray(scores, dtype=np.float64)

@@ -4,7 +4,7 @@
 over seeds) is bold, with every cell equal to it at the printed precision. Every other complete cell is
 compared with the best one *on the same test images*:
 
-* image AUROC: DeLong's test of the two correlated AUROCs (:func:`iadbench.stats.uncertainty.delong_test`) on the
+* image AUROC: DeLong's test of the two correlated AUROCs (:func:`iadbench.stats.paired.delong_test`) on the
   jobs' ``scores.parquet``, aligned by image path;
 * any other metric: paired bootstrap, ``p = bootstrap_p(replicates_best - replicates_other)`` over the jobs'
   ``bootstrap.npz`` replicates (the same resamples of the same images: they are seeded by the seed and keyed by
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from iadbench.stats import uncertainty
+from iadbench.stats import paired, uncertainty
 from iadbench.stats.evidence import Evidence, replicates_of, scores_of
 
 ALPHA = 0.05
@@ -96,7 +96,7 @@ def _pair_p(evidence: Evidence, best: tuple, other: tuple, metric: str) -> tuple
     if not np.array_equal(a["label"].to_numpy() > 0, b["label"].to_numpy() > 0):
         return math.nan, "{best} and {other} disagree on the images' labels"
     if metric == DELONG_METRIC:
-        *_, p = uncertainty.delong_test(a["image_score"], b["image_score"], a["label"])
+        *_, p = paired.delong_test(a["image_score"], b["image_score"], a["label"])
         return (p, "") if math.isfinite(p) else (math.nan, "DeLong's test needs two test images of each class")
     rep_best, rep_other = replicates_of(evidence, best, metric), replicates_of(evidence, other, metric)
     for model, replicates in (("{best}", rep_best), ("{other}", rep_other)):
@@ -104,7 +104,7 @@ def _pair_p(evidence: Evidence, best: tuple, other: tuple, metric: str) -> tuple
             return math.nan, f"{model} has no bootstrap replicates of this metric"
     if rep_best.shape != rep_other.shape:
         return math.nan, "{best} and {other} have different numbers of bootstrap resamples"
-    p = uncertainty.bootstrap_p(rep_best.astype(np.float64) - rep_other.astype(np.float64))
+    p = paired.bootstrap_p(rep_best.astype(np.float64) - rep_other.astype(np.float64))
     return (p, "") if math.isfinite(p) else (math.nan, "the metric is undefined in every resample")
 
 
@@ -153,7 +153,7 @@ def test_table(evidence: Evidence | None, dataset: str, metric: str, columns: di
         if reason:
             tests.untested.append((label(category), reason))
         raw |= {(model, category): p for model, p in p_values.items()}
-    adjusted = uncertainty.holm(list(raw.values()))
+    adjusted = paired.holm(list(raw.values()))
     tests.adjusted = {key: float(p) for key, p in zip(raw, adjusted, strict=True)}
     lengths = {len(replicates) for key in evidence.values() for replicates in key.replicates.values()}
     tests.n_resamples = max(lengths) if lengths else uncertainty.N_RESAMPLES
