@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from iadbench.config.base import Job
 from iadbench.report.labels import Labels
 from iadbench.report.templating import slug
 from iadbench.results.columns import (
@@ -192,7 +193,7 @@ def metric_table(frame: pd.DataFrame, dataset: str, metric: str, title: str, lab
             cell = (model, columns[index])
             if index < len(categories) and n_seeds.get(cell) and not n_ok.get(cell):
                 seed, error = failures[cell][-1]
-                log = f"../logs/train/{dataset}/{categories[index]}/{model}/{seed}.log"
+                log = f"../logs/train/{Job(dataset, categories[index], model, seed).path}.log"
                 cells.append(Cell(FAILED, failed=True, link=log, note=error))
             elif math.isnan(value):
                 cells.append(Cell(NOT_APPLICABLE))

@@ -26,14 +26,13 @@ from iadbench.report.figures import _png
 from iadbench.report.labels import Labels
 from iadbench.report.tables import Table, metric_table, report_metrics
 from iadbench.report.templating import slug
-from iadbench.results.columns import metric_title
+from iadbench.results.columns import metric_names, metric_title
 
 logger = logging.getLogger(__name__)
 
 TRACK_COLUMN = "track"
 VIDEO_TRACK = "video"
-FRAME_METRICS = {"frame_AUROC": "Frame AUROC (micro: all frames pooled)",
-                 "frame_AUROC_macro": "Frame AUROC (macro: mean over videos)"}
+FRAME_METRICS = {name: metric_title(name) for name in metric_names("frame")}
 EXCLUDED_COLUMN = "n_videos_excluded_macro"
 VIDEOS_COLUMN = "n_videos"
 FRAME_DEFINITIONS = (

@@ -10,15 +10,17 @@ from typing import Any
 import pandas as pd
 
 from iadbench.core.files import atomic_write
+from iadbench.results.columns import metric_names
 
 KEY_COLUMNS = ("dataset", "category", "model", "seed")
-IMAGE_METRICS = ("image_AUROC", "image_AP", "image_F1_max")
-PIXEL_METRICS = ("pixel_AUROC", "pixel_AP", "pixel_F1_max", "pixel_AUPRO")
+# The metric columns, from the one table (iadbench.results.columns.METRICS).
+IMAGE_METRICS = metric_names("image")
+PIXEL_METRICS = metric_names("pixel")
 METRIC_COLUMNS = IMAGE_METRICS + PIXEL_METRICS
 # The video track's frame-level metrics (iadbench.run.evaluate.evaluate_video_predictions).
-FRAME_METRICS = ("frame_AUROC", "frame_AUROC_macro")
+FRAME_METRICS = metric_names("frame")
 # Bootstrap confidence intervals of these metrics (iadbench.stats.uncertainty); pixel_AUPRO's at the first limit.
-CI_METRICS = ("image_AUROC", "image_AP", "image_F1_max", "pixel_AUROC", "pixel_AP", "pixel_AUPRO")
+CI_METRICS = metric_names(interval=True)
 CI_COLUMNS = tuple(f"{metric}_ci_{side}" for metric in CI_METRICS for side in ("low", "high"))
 # Extra AU-PRO limits appear as pixel_AUPRO_<percent> (e.g. pixel_AUPRO_05); they are floats too.
 AUPRO_PREFIX = "pixel_AUPRO_"
@@ -93,6 +95,18 @@ def make_row(values: dict[str, Any]) -> pd.DataFrame:
     columns = list(ROW_SCHEMA) + sorted(key for key in values if key.startswith(AUPRO_PREFIX) and key not in ROW_SCHEMA)
     row = pd.DataFrame([{column: values.get(column) for column in columns}], columns=columns)
     return _apply_dtypes(row)
+
+
+def job_row(job: dict[str, Any], *, train_info: dict[str, Any], timing: dict[str, Any],
+            **values: Any) -> pd.DataFrame:
+    """A job's row, assembled in one place: its keys, the schema's columns of its training record (the record
+    holds more than the row: the train config hash, a continual step's per-category counts), its timing
+    record, then ``values`` (the evaluation's metrics, status, config hash). The one rule for unknown keys:
+    the training record is filtered to the schema; any other value outside it is an error (:func:`make_row`).
+    A record from before the video track is an image job's."""
+    row = {**job, **{key: value for key, value in train_info.items() if key in ROW_SCHEMA}, **timing, **values}
+    row.setdefault("track", "image")
+    return make_row(row)
 
 
 def _apply_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
