@@ -14,11 +14,11 @@ from PIL import Image
 
 from iadbench.config.base import Job
 from iadbench.core.files import atomic_write, read_json
-from iadbench.core.files import read_json as _read_args
 from iadbench.metrics import measures as metrics
 from iadbench.metrics.maps import f1_optimal_threshold, resize_maps_to
 from iadbench.results.rows import METRIC_COLUMNS, job_row, read_rows, write_row
 from iadbench.run import attempts
+from iadbench.run.isolated import isolated_child
 from iadbench.run.predictions import load_predictions
 from iadbench.run.timing import read_timing
 from iadbench.stats import uncertainty
@@ -310,14 +310,11 @@ def run_evaluation(*, log_path: str | Path | None = None, attempt: int = 1, fina
     row_path = Path(job_args["row_path"])
     job_dir = row_path.parent
     # The timing job's record, by the path grammar (results/timing/<job>/timing.json); none: NaN columns.
-    job_args.setdefault("timing_path", str(Path(results_dir, "timing", *map(str, job_args["job"]), "timing.json")))
-    job_dir.mkdir(parents=True, exist_ok=True)
+    job_args.setdefault("timing_path", str(Path(results_dir, "timing", Job(*job_args["job"]).path, "timing.json")))
     scores_path = Path(job_args.get("scores_path") or row_path.with_name("scores.parquet"))
     side_outputs = (row_path, scores_path, row_path.with_name("bootstrap.npz"))
-    with attempts.job_lock(job_dir) as lock:
-        for path in side_outputs:
-            path.unlink(missing_ok=True)
-        returncode = attempts.run_child("iadbench.run.evaluate", {**job_args, "job": list(job_args["job"])}, job_dir, lock)
+    with isolated_child(job_dir, stale=side_outputs) as child:
+        returncode = child.run("iadbench.run.evaluate", {**job_args, "job": list(job_args["job"])})
         if returncode == 0 and row_path.exists():
             frame = read_rows([row_path])
             text = {key: "" if pd.isna(value) else str(value)
@@ -349,6 +346,6 @@ if __name__ == "__main__":  # the child of run_evaluation
     import sys
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    child_args = _read_args(sys.argv[1])
+    child_args = read_json(sys.argv[1])
     child_args.pop("log_path", None)
     evaluate_job(**{**child_args, "job": Job(*child_args["job"])})

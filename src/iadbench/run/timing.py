@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
 import statistics
 import sys
 import time
@@ -28,13 +27,13 @@ from pathlib import Path
 from typing import Any
 
 from iadbench.core.files import read_json, write_json
-from iadbench.core.gpus import gpu_slot
 from iadbench.core.offline import network_forbidden
-from iadbench.models.assets import ASSET_DIR, offline_environment
+from iadbench.models.assets import ASSET_DIR
 from iadbench.models.build import build_model
 from iadbench.models.random_weights import random_weights_patches
 from iadbench.models.registry import import_class, resolve_class_path
 from iadbench.run import attempts
+from iadbench.run.isolated import isolated_child
 
 logger = logging.getLogger(__name__)
 
@@ -251,15 +250,9 @@ def run_timing(*, log_path: str | Path | None = None, gpu_lock_dir: str | Path =
         record = empty_timing(VIDEO_NOT_TIMED)
         write_json(out_path, _json_safe(record))
         return record
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    with attempts.job_lock(out_path.parent) as lock, gpu_slot(gpu_lock_dir, gpu_slots) as device:
-        out_path.unlink(missing_ok=True)
-        environment = dict(os.environ)
-        if device is not None:
-            environment["CUDA_VISIBLE_DEVICES"] = device
-        if job_args.get("weights") == "pretrained":
-            environment.update(offline_environment(job_args.get("asset_dir", ASSET_DIR)))
-        returncode = attempts.run_child("iadbench.run.timing", job_args, out_path.parent, lock, environment)
+    with isolated_child(out_path.parent, stale=[out_path], gpu_lock_dir=gpu_lock_dir, gpu_slots=gpu_slots,
+                        weights=job_args.get("weights"), asset_dir=job_args.get("asset_dir", ASSET_DIR)) as child:
+        returncode = child.run("iadbench.run.timing", job_args)
         if returncode == 0 and out_path.exists():
             return read_json(out_path)
         outcome = attempts.child_failure(returncode, log_path)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import resource
 import sys
 import tempfile
@@ -20,16 +19,16 @@ from typing import Any
 
 from iadbench.core import provenance
 from iadbench.core.files import read_json, write_json
-from iadbench.core.gpus import gpu_slot
 from iadbench.datasets import datamodule_for
 from iadbench.datasets.prepare import is_video
-from iadbench.models.assets import ASSET_DIR, FETCH_COMMAND, offline_environment
+from iadbench.models.assets import ASSET_DIR, FETCH_COMMAND
 from iadbench.models.build import build_model
 from iadbench.models.random_weights import offline_model
 from iadbench.models.required_assets import check_assets
 from iadbench.models.specs import spec_for_class
 from iadbench.run import attempts
 from iadbench.run.continual_step import ContinualStep
+from iadbench.run.isolated import isolated_child
 from iadbench.run.predictions import EMPTY, predict_to, predict_video_to, save_predictions
 from iadbench.run.timing import training_clock
 
@@ -173,17 +172,12 @@ def run_isolated(*, log_path: str | Path | None = None, gpu_lock_dir: str | Path
     Holds a GPU slot for the child's lifetime and pins the child to it (``CUDA_VISIBLE_DEVICES``).
     """
     out_dir = Path(job_args["out_dir"])
-    out_dir.mkdir(parents=True, exist_ok=True)
     info_path = out_dir / "train_info.json"
-    with attempts.job_lock(out_dir) as lock, gpu_slot(gpu_lock_dir, gpu_slots) as device:
-        for name in ("train_info.json", "predictions.npz", "model.ckpt"):
-            (out_dir / name).unlink(missing_ok=True)  # never mistake a previous attempt for this one
-        environment = dict(os.environ)
-        if device is not None:
-            environment["CUDA_VISIBLE_DEVICES"] = device
-        if job_args.get("weights") == "pretrained":
-            environment.update(offline_environment(job_args.get("asset_dir", ASSET_DIR)))
-        returncode = attempts.run_child("iadbench.run.train", job_args, out_dir, lock, environment)
+    outputs = [out_dir / name for name in ("train_info.json", "predictions.npz", "model.ckpt")]
+    with isolated_child(out_dir, stale=outputs, gpu_lock_dir=gpu_lock_dir, gpu_slots=gpu_slots,
+                        weights=job_args.get("weights"), asset_dir=job_args.get("asset_dir", ASSET_DIR)) as child:
+        device = child.device
+        returncode = child.run("iadbench.run.train", job_args)
         if returncode == 0 and info_path.exists():
             info = read_json(info_path)
             outcome = attempts.Outcome(info["status"], info.get("error_type", ""), info.get("error_tail", ""))
@@ -195,8 +189,8 @@ def run_isolated(*, log_path: str | Path | None = None, gpu_lock_dir: str | Path
                                                final_attempt=final_attempt, retry_round_=retry_round,
                                                log_path=log_path, results_dir=results_dir)
         except attempts.RetryWithMoreResources:
-            for name in ("train_info.json", "predictions.npz", "model.ckpt"):
-                (out_dir / name).unlink(missing_ok=True)
+            for path in outputs:
+                path.unlink(missing_ok=True)
             raise
         if outcome.status != "ok" and info.get("status") != "failed":
             _write_failure(out_dir, info, outcome.error_type, outcome.error_tail)
