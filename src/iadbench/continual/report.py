@@ -108,7 +108,7 @@ def seen_average(values: np.ndarray) -> np.ndarray:
 
 
 def _png(figure) -> str:
-    from iadbench.report.figures import _png as figure_png  # the report's one PNG encoder
+    from iadbench.report.figures import _png as figure_png  # seaborn, matplotlib: only when drawing
 
     return figure_png(figure)
 
