@@ -1,10 +1,10 @@
-"""Time the bootstrap intervals of one category (iadbench.uncertainty) against one exact pixel evaluation.
+"""Time the bootstrap intervals of one category (iadbench.stats.uncertainty) against one exact pixel evaluation.
 
 Builds a native-resolution synthetic category (``bench_metrics.make_category``: smooth noisy maps, 1-3
 elliptic defects on part of the images; image score = map maximum), then in the same run:
 
 * image bootstrap: stratified resample counts + exact image AUROC / AP / F1-max of every resample;
-* baseline: ``iadbench.metrics.pixel_metrics`` once (the exact evaluation every job already runs);
+* baseline: ``iadbench.metrics.measures.pixel_metrics`` once (the exact evaluation every job already runs);
 * pixel bootstrap: per-image statistics on the threshold grid (two passes over the pixels) + pixel AUROC,
   AP, AU-PRO (0.3, 0.05) of every resample (one matmul per statistic per block of resamples).
 
@@ -25,7 +25,8 @@ import time
 import numpy as np
 from bench_metrics import make_category, reset_peak_rss, rss_mb
 
-from iadbench import metrics, uncertainty
+from iadbench.metrics import measures as metrics
+from iadbench.stats import uncertainty
 
 FPR_LIMITS = (0.3, 0.05)
 IMAGE_TARGET_S, PIXEL_TARGET_S = 2.0, 60.0

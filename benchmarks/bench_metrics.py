@@ -3,7 +3,7 @@
 Builds one synthetic category (smooth noisy maps, elliptic defects on part of the images), then in the
 same run:
 
-* one pass: ``iadbench.metrics.pixel_metrics`` (AUROC, AP, F1-max, AU-PRO at 0.3 and 0.05, one sort);
+* one pass: ``iadbench.metrics.measures.pixel_metrics`` (AUROC, AP, F1-max, AU-PRO at 0.3 and 0.05, one sort);
 * reference: ``sklearn.metrics.roc_auc_score`` + ``average_precision_score`` + a straightforward
   re-implementation of the official MVTec AD PRO code (``reference_pro`` in tests/metrics_oracles.py, one
   argsort of float64 scores and full-size change arrays) integrated by the official ``trapezoid``.
@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from iadbench import metrics
+from iadbench.metrics import measures as metrics
+from iadbench.metrics.maps import resize_maps_to
 
 # The oracle lives with the tests (no pipeline path runs it); this script reaches it from the repository.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -45,7 +46,7 @@ def make_category(n_images: int, height: int, width: int, anomalous_fraction: fl
     rows, cols = np.ogrid[:height, :width]
     coarse = (max(height // 32, 2), max(width // 32, 2))
     for index in range(n_images):
-        low = metrics.resize_maps_to(rng.standard_normal(coarse, dtype=np.float32), (height, width))
+        low = resize_maps_to(rng.standard_normal(coarse, dtype=np.float32), (height, width))
         maps[index] = low + 0.3 * rng.standard_normal((height, width), dtype=np.float32)
         if rng.random() < anomalous_fraction:
             for _ in range(rng.integers(1, 4)):
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     one_pass = metrics.pixel_metrics(maps, masks, fpr_limits=FPR_LIMITS)
     one_pass_seconds = time.perf_counter() - start
     one_pass_peak = rss_mb("VmHWM")
-    print(f"one pass (iadbench.metrics.pixel_metrics): {one_pass_seconds:8.2f} s")
+    print(f"one pass (iadbench.metrics.measures.pixel_metrics): {one_pass_seconds:8.2f} s")
     peak_note = "" if peak_resettable else " (peak not resettable here: includes data generation)"
     print(f"peak RSS during one pass: {one_pass_peak:,.0f} MB, {one_pass_peak - data_mb:,.0f} MB over the "
           f"{data_mb:,.0f} MB of data and interpreter{peak_note}; {(one_pass_peak - data_mb) * 2**20 / n_pixels:.1f}"

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from iadbench.report import render_html, render_latex
-from iadbench.results import make_row
+from iadbench.report.render import render_html, render_latex
+from iadbench.results.rows import make_row
 
-TEMPLATES = Path(__file__).resolve().parents[1] / "report" / "templates"
+TEMPLATES = Path(__file__).resolve().parents[1] / "src" / "iadbench" / "report" / "templates"
 
 
 def synthetic_rows(n_rows: int, seed: int = 0) -> pd.DataFrame:

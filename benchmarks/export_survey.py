@@ -4,7 +4,7 @@
     python benchmarks/export_survey.py --results results --config config/smoke.yaml
     python -m iadbench.models.docs docs/models.md                          # renders the table from the CSV
 
-Each model's job (the config's first dataset, category and seed) is exported by :func:`iadbench.export.export_job`
+Each model's job (the config's first dataset, category and seed) is exported by :func:`iadbench.serve.export.export_job`
 (both formats, parity on its test images, tolerance 1e-4 relative) in its own child process with a memory
 limit, one at a time; a child that crashes, runs out of memory or time still gets a line with the reason.
 Writes ``docs/export_support.csv`` (one line per model) and keeps each export.json under ``--scratch``.
@@ -27,8 +27,9 @@ COLUMNS = ("model", "onnx", "onnx_reason", "openvino", "openvino_reason", "batch
 
 
 def _child(results: str, config_path: str, model: str, out_dir: str) -> None:
-    from iadbench.config import Job, jobs, load_config
-    from iadbench.export import export_job
+    from iadbench.config.base import Job, jobs
+    from iadbench.config.load import load_config
+    from iadbench.serve.export import export_job
 
     root = Path(__file__).resolve().parents[1]
     config = load_config(config_path, root / "workflow" / "schemas" / "config.schema.yaml")

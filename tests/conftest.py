@@ -27,8 +27,9 @@ def tiny_dataset(tmp_path_factory) -> Path:
 def trained_job(tiny_dataset, tmp_path_factory, repo_root):
     """A results folder with one trained job (embedded/washer/padim/0, random weights, 64 px, ~10 s) and
     the validated config that trained it: ``(results_dir, config)``. Shared by the predict/export tests."""
-    from iadbench.config import Job, config_hash, train_config, validate_config
-    from iadbench.train import train_job
+    from iadbench.config.base import Job, config_hash, train_config
+    from iadbench.config.load import validate_config
+    from iadbench.run.train import train_job
 
     config = validate_config({
         "datasets": {"embedded": {"type": "embedded", "categories": ["washer"]}},

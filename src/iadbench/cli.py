@@ -12,13 +12,12 @@ import logging
 import sys
 from pathlib import Path
 
-# The checkout's files (the workdir is the repository root; else the package's own checkout).
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]
-
-
-def repo_file(relative: str) -> Path:
-    """``relative`` in the working directory when there, else in the checkout the package comes from."""
-    return Path(relative) if Path(relative).exists() else PACKAGE_ROOT / relative
+from iadbench.config.base import Job
+from iadbench.config.load import SCHEMA_PATH, load_config
+from iadbench.serve.export import export_job
+from iadbench.serve.job_model import load_model_folder
+from iadbench.serve.predict import predict_set
+from iadbench.serve.upload import add_upload_arguments, run_upload
 
 
 def _job(text: str) -> tuple[str, str, str, int]:
@@ -53,10 +52,6 @@ def register_predict(subparsers) -> None:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from iadbench.config import load_config
-    from iadbench.job_model import load_model_folder
-    from iadbench.predict import predict_set
-
     if args.revision and not args.hub:
         raise ValueError("--revision goes with --hub")
     threshold = {"method": "fpr", "max_fpr": args.max_fpr} if args.max_fpr is not None else {"method": "f1"}
@@ -64,7 +59,7 @@ def run_predict(args: argparse.Namespace) -> int:
     config = None
     if args.job:
         entry["job"] = dict(zip(("dataset", "category", "model", "seed"), args.job, strict=True))
-        config = load_config(args.config, repo_file("workflow/schemas/config.schema.yaml"))
+        config = load_config(args.config, SCHEMA_PATH)
         label = "-".join(map(str, args.job))
     elif args.hub:
         entry["hub"] = args.hub
@@ -76,7 +71,7 @@ def run_predict(args: argparse.Namespace) -> int:
     out = args.out or args.results / "predict" / f"cli-{label}"
     model_loader = (lambda: load_model_folder(args.model_folder)) if args.model_folder else None
     frame = predict_set(name=f"cli-{label}", entry=entry, config=config, out_dir=out, results_dir=args.results,
-                        template_dir=repo_file("report/templates"), threads=args.threads, model_loader=model_loader,
+                        template_dir=None, threads=args.threads, model_loader=model_loader,
                         configfile=args.config)
     errors = int((frame["status"] != "ok").sum())
     print(f"{len(frame)} files: {len(frame) - errors} scored, {int((frame['decision'] == 'anomalous').sum())} "
@@ -88,7 +83,7 @@ def run_predict(args: argparse.Namespace) -> int:
 def register_export(subparsers) -> None:
     parser = subparsers.add_parser(
         "export", help="export a trained job's model to ONNX / OpenVINO with a parity check",
-        description="Export the model of a benchmark job (iadbench.export): model.onnx, openvino/, export.json "
+        description="Export the model of a benchmark job (iadbench.serve.export): model.onnx, openvino/, export.json "
                     "(parity with the checkpoint on the job's test images, batch-1 CPU throughput) in --out.")
     parser.add_argument("--job", type=_job, required=True, metavar="DATASET/CATEGORY/MODEL/SEED",
                         help="a trained job of --results (trained with --config)")
@@ -101,10 +96,7 @@ def register_export(subparsers) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from iadbench.config import Job, load_config
-    from iadbench.export import export_job
-
-    config = load_config(args.config, repo_file("workflow/schemas/config.schema.yaml"))
+    config = load_config(args.config, SCHEMA_PATH)
     job = Job(*args.job)
     out = args.out or args.results / "export" / "/".join(map(str, job))
     record = export_job(results_dir=args.results, job=job, config=config, out_dir=out,
@@ -117,8 +109,6 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def register_upload(subparsers) -> None:
-    from iadbench.publish import add_upload_arguments, run_upload
-
     parser = subparsers.add_parser(
         "upload", help="upload the folders `snakemake publish` wrote to the Hugging Face Hub",
         description="Create each repo and upload its folder (HfApi.create_repo + upload_folder) when a token is set "

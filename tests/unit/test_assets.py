@@ -10,20 +10,18 @@ from pathlib import Path
 import pytest
 import torch
 
-from iadbench.assets import (
+from iadbench.datasets.download import ChecksumMismatchError
+from iadbench.models.assets import (
     FETCH_COMMAND,
     Asset,
     MissingAssetError,
     cache_dir,
-    check_assets,
     fetch_asset,
-    fetch_assets,
     mirrored,
     offline_environment,
-    required_assets,
     timm_asset,
 )
-from iadbench.datasets.download import ChecksumMismatchError
+from iadbench.models.required_assets import check_assets, fetch_assets, required_assets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "datasets"))
 from archives import ArchiveServer, sha256, zip_bytes
@@ -42,7 +40,7 @@ def _offline_python(asset_dir: Path, code: str) -> str:
     """Run ``code`` in a fresh interpreter with a training job's environment and no network."""
     import os
 
-    script = ("from iadbench.offline import network_forbidden\n"
+    script = ("from iadbench.core.offline import network_forbidden\n"
               "with network_forbidden('offline test'):\n" + "".join(f"    {line}\n" for line in code.splitlines()))
     result = subprocess.run([sys.executable, "-c", script], env={**os.environ, **offline_environment(asset_dir)},
                             capture_output=True, text=True, check=False)
@@ -197,7 +195,7 @@ def test_missing_asset_names_the_fetch_command(tmp_path):
 
 
 def test_pretrained_job_without_assets_fails_fast_with_a_failed_record(tiny_dataset, tmp_path):
-    from iadbench.train import run_isolated
+    from iadbench.run.train import run_isolated
 
     out_dir = tmp_path / "job"
     info = run_isolated(dataset_root=str(tiny_dataset), category="washer", model_name="padim",

@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
-from iadbench import attempts
-from iadbench.attempts import (
+from iadbench.run import attempts
+from iadbench.run.attempts import (
     JobBusy,
     Outcome,
     RetryWithMoreResources,
@@ -81,7 +81,7 @@ def test_a_folder_held_by_an_orphan_is_busy(tmp_path):
     folder = job_dir(tmp_path)
     # An orphaned training child: holds the lock it inherited, its parent gone.
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; sys.path[:0] = sys.argv[2:]; from iadbench.attempts import job_lock\n"
+        "import sys, time; sys.path[:0] = sys.argv[2:]; from iadbench.run.attempts import job_lock\n"
         "with job_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(60)"), str(folder), *sys.path],
         stdout=subprocess.PIPE, text=True)
     try:

@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from iadbench.config import ConfigError, config_hash, job_config, jobs, load_config, validate_config
+from iadbench.config.base import ConfigError, config_hash, job_config, jobs
+from iadbench.config.load import load_config, validate_config
 from iadbench.datasets.embedded import CATEGORIES
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"

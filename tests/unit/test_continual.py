@@ -5,10 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from iadbench.continual import finish_step, load_state, pool_gaussians
+from iadbench.continual.step import finish_step
+from iadbench.core.files import read_json, write_json
 from iadbench.datasets import datamodule_for, union_datamodule
-from iadbench.files import read_json, write_json
-from iadbench.train import load_predictions, train_job
+from iadbench.run.continual_step import load_state, pool_gaussians
+from iadbench.run.predictions import load_predictions
+from iadbench.run.train import train_job
 
 
 def test_pooled_gaussians_equal_the_gaussian_of_all_images():

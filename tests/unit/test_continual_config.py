@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from iadbench.config import ConfigError, config_hash, validate_config
-from iadbench.continual_config import (
+from iadbench.config.base import ConfigError, config_hash
+from iadbench.config.continual import (
     MVTEC_AD_ALPHABETICAL,
     PRESETS,
     accumulate_kind,
@@ -16,6 +16,7 @@ from iadbench.continual_config import (
     step_config,
     step_jobs,
 )
+from iadbench.config.load import validate_config
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 TASKS = [["brick"], ["grass"], ["gravel", "washer"]]

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from iadbench.continual_results import summary_table, task_matrix
-from iadbench.metrics import continual_summary
+from iadbench.continual.results import summary_table, task_matrix
+from iadbench.metrics.continual import continual_summary
 
 NAN = math.nan
 

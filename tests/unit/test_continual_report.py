@@ -3,10 +3,10 @@
 import pandas as pd
 import pytest
 
-from iadbench.continual_report import continual_context, render_html, render_latex, summary_tables
-from iadbench.continual_results import summary_table
+from iadbench.continual.report import continual_context, render_html, render_latex, summary_tables
+from iadbench.continual.results import summary_table
 
-TEMPLATES = "report/templates"
+TEMPLATES = "src/iadbench/report/templates"
 
 
 def matrix_frame() -> pd.DataFrame:

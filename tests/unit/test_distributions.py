@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 from test_significance import build
 
-from iadbench import figures, paper
-from iadbench.distributions import hardest_images, panels
-from iadbench.evaluate import write_scores
-from iadbench.evidence import JobEvidence, read_evidence
-from iadbench.report import build_report, render_html
-from iadbench.results import make_row, write_row
-from iadbench.uncertainty import save_replicates
+from iadbench.report import figures, paper
+from iadbench.report.distributions import hardest_images, panels
+from iadbench.report.render import build_report, render_html
+from iadbench.results.rows import make_row, write_row
+from iadbench.run.evaluate import write_scores
+from iadbench.stats.evidence import JobEvidence, read_evidence
+from iadbench.stats.uncertainty import save_replicates
 
 
 def scores_table(normal, defective):
@@ -59,7 +59,7 @@ def test_score_distribution_figure_renders_with_odd_panels():
 
 def test_report_shows_distributions_intervals_and_marks(repo_root):
     frame, evidence = build(("best", "twin", "worse"))
-    html = render_html(frame, repo_root / "report" / "templates", "T", with_figures=True, evidence=evidence)
+    html = render_html(frame, repo_root / "src" / "iadbench" / "report" / "templates", "T", with_figures=True, evidence=evidence)
     assert '<h2 id="score-distributions">Score distributions</h2>' in html
     assert "d: C1: image scores of defect-free vs defective test images" in html
     assert '<table class="hardest">' in html and "crack/" in html
@@ -91,7 +91,7 @@ def test_build_report_reads_the_evidence_files_into_every_output(repo_root, tmp_
         evidence["d", "c1", "twin", 0].replicates)
     write_row(frame, tmp_path / "benchmark.parquet")
     out = tmp_path / "report"
-    build_report(benchmark_path=tmp_path / "benchmark.parquet", template_dir=repo_root / "report" / "templates",
+    build_report(benchmark_path=tmp_path / "benchmark.parquet", template_dir=repo_root / "src" / "iadbench" / "report" / "templates",
                  html_path=out / "index.html", tex_path=out / "tables.tex", title="T", score_paths=score_paths,
                  bootstrap_paths=bootstrap_paths)
     csv = (out / "tables" / "d-image-AUROC.csv").read_text()

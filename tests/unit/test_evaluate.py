@@ -5,10 +5,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from iadbench.config import Job
-from iadbench.evaluate import compute_metrics, evaluate_job, native_masks
-from iadbench.metrics import pixel_metrics, resize_maps_to
-from iadbench.train import save_predictions
+from iadbench.config.base import Job
+from iadbench.metrics.maps import resize_maps_to
+from iadbench.metrics.measures import pixel_metrics
+from iadbench.run.evaluate import compute_metrics, evaluate_job, native_masks
+from iadbench.run.predictions import save_predictions
 
 JOB = Job("embedded", "washer", "padim", 0)
 
@@ -113,7 +114,7 @@ def test_predictions_made_under_another_config_give_a_failed_row(tmp_path, predi
 
 
 def test_evaluation_memory_grows_with_pixels_and_attempts(tmp_path, predictions):
-    from iadbench.evaluate import BASE_MEM_MB, evaluation_mem_mb
+    from iadbench.run.evaluate import BASE_MEM_MB, evaluation_mem_mb
 
     assert evaluation_mem_mb(tmp_path / "not_yet.npz", "native") == BASE_MEM_MB  # planning: no file yet
     big = tmp_path / "big.png"
@@ -128,8 +129,8 @@ def test_evaluation_memory_grows_with_pixels_and_attempts(tmp_path, predictions)
 @pytest.mark.slow
 def test_killed_evaluation_retries_then_leaves_a_failed_row(tmp_path, predictions, monkeypatch):
     """An evaluation killed for memory fails the job while attempts remain; the last leaves a row."""
-    from iadbench.attempts import RetryWithMoreResources
-    from iadbench.evaluate import run_evaluation
+    from iadbench.run.attempts import RetryWithMoreResources
+    from iadbench.run.evaluate import run_evaluation
 
     (tmp_path / "info.json").write_text(json.dumps({"status": "ok", "weights": "random", "git_commit": "abc",
                                                     "hostname": "node1", "train_config_hash": "t"}))
@@ -214,7 +215,7 @@ def evaluate_category(tmp_path, predictions, name="run", status="ok", **extra):
 
 
 def test_row_has_confidence_intervals_next_to_the_metrics(tmp_path, category_predictions):
-    from iadbench.results import CI_COLUMNS, METRIC_COLUMNS
+    from iadbench.results.rows import CI_COLUMNS, METRIC_COLUMNS
 
     row, _ = evaluate_category(tmp_path, category_predictions)
     columns = list(row.index)
@@ -238,8 +239,8 @@ def test_intervals_are_deterministic_and_seeded_by_the_job(tmp_path, category_pr
 
 
 def test_score_table_and_replicates_are_written(tmp_path, category_predictions):
-    from iadbench.evaluate import SCORE_COLUMNS
-    from iadbench.uncertainty import load_replicates
+    from iadbench.run.evaluate import SCORE_COLUMNS
+    from iadbench.stats.uncertainty import load_replicates
 
     row, job_dir = evaluate_category(tmp_path, category_predictions)
     table = pd.read_parquet(job_dir / "scores.parquet")
@@ -267,8 +268,8 @@ def test_model_without_maps_has_image_intervals_only(tmp_path, category_predicti
 
 
 def test_failed_job_writes_an_empty_score_table(tmp_path, category_predictions):
-    from iadbench.evaluate import SCORE_COLUMNS
-    from iadbench.uncertainty import load_replicates
+    from iadbench.run.evaluate import SCORE_COLUMNS
+    from iadbench.stats.uncertainty import load_replicates
 
     row, job_dir = evaluate_category(tmp_path, category_predictions, status="failed")
     assert row["status"] == "failed" and np.isnan(row["image_AUROC_ci_low"]) and pd.isna(row["ci_method"])
@@ -288,7 +289,7 @@ def test_scores_path_is_the_rules_second_output(tmp_path, category_predictions):
     ("/data/kolektor/kos01/part0.jpg", "kos01"),
 ])
 def test_defect_type_comes_from_the_path(path, defect):
-    from iadbench.evaluate import defect_type
+    from iadbench.run.evaluate import defect_type
 
     assert defect_type(path) == defect
 

@@ -4,8 +4,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from iadbench.config import Job
-from iadbench.export import error_summary, export_job, parity, relative_deltas, summary_row, write_summary
+from iadbench.config.base import Job
+from iadbench.serve import export as export_module
+from iadbench.serve.export import (
+    error_summary,
+    export_job,
+    parity,
+    relative_deltas,
+    summary_row,
+    write_summary,
+)
 
 JOB = Job("embedded", "washer", "padim", 0)
 
@@ -70,7 +78,7 @@ def test_a_format_that_fails_to_export_is_recorded_with_its_reason(trained_job, 
     def broken(*args, **kwargs):
         raise RuntimeError("no exporter for this op")
 
-    monkeypatch.setattr("iadbench.export._export", broken)
+    monkeypatch.setattr(export_module, "_export", broken)  # the name export_job's module calls
     record = export_job(results_dir=results, job=JOB, config=config, out_dir=tmp_path, formats=["openvino"],
                         repeats=1)
     entry = record["formats"]["openvino"]

@@ -8,7 +8,7 @@ import pytest
 from metrics_oracles import reference_frame_auroc_macro
 from sklearn.metrics import roc_auc_score
 
-from iadbench.metrics import frame_auroc, frame_auroc_macro
+from iadbench.metrics.measures import frame_auroc, frame_auroc_macro
 
 # Three hand-built videos: "a" mixed, "b" all anomalous (no macro AUROC), "c" mixed with ties across classes.
 SCORES = np.array([0.1, 0.4, 0.35, 0.8,   0.9, 0.7, 0.2,   0.3, 0.3, 0.6, 0.6, 0.1, 0.3])
@@ -80,7 +80,7 @@ def test_random_sequences_against_sklearn(seed):
 
 
 def test_no_usable_video_gives_nan_and_says_why(caplog):
-    with caplog.at_level(logging.WARNING, logger="iadbench.metrics"):
+    with caplog.at_level(logging.WARNING, logger="iadbench.metrics.measures"):
         mean, used, excluded = frame_auroc_macro([0.1, 0.2, 0.3], [1, 1, 0], ["x", "x", "y"])
     assert math.isnan(mean) and (used, excluded) == (0, 2)
     assert "none of the 2 videos" in caplog.text and "x, y" in caplog.text

@@ -3,8 +3,8 @@ import json
 import numpy as np
 from PIL import Image
 
-from iadbench.gallery import pick_examples, render_gallery
-from iadbench.train import save_predictions
+from iadbench.report.gallery import pick_examples, render_gallery
+from iadbench.run.predictions import save_predictions
 
 
 def test_examples_are_one_per_defect_then_one_good():

@@ -1,7 +1,7 @@
 import threading
 import time
 
-from iadbench.gpus import gpu_slot
+from iadbench.core.gpus import gpu_slot
 
 
 def test_slots_are_distinct_and_released(tmp_path, monkeypatch):

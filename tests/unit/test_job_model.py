@@ -4,8 +4,8 @@ import shutil
 import numpy as np
 import pytest
 
-from iadbench.job_model import JobModelError, job_manifest, load_job_model, load_model_folder
-from iadbench.train import load_predictions
+from iadbench.run.predictions import load_predictions
+from iadbench.serve.job_model import JobModelError, job_manifest, load_job_model, load_model_folder
 
 JOB = ("embedded", "washer", "padim", 0)
 

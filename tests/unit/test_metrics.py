@@ -1,4 +1,4 @@
-"""iadbench.metrics against hand-computed cases, scikit-learn and the official MVTec AD PRO algorithm
+"""iadbench.metrics.measures against hand-computed cases, scikit-learn and the official MVTec AD PRO algorithm
 (tests/metrics_oracles.py)."""
 
 import logging
@@ -13,10 +13,10 @@ from metrics_oracles import reference_pro, reference_trapezoid
 from scipy import ndimage
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from iadbench import metrics
-from iadbench.metrics import (
+from iadbench.metrics import checks, ranks
+from iadbench.metrics.maps import f1_optimal_threshold, resize_maps_to
+from iadbench.metrics.measures import (
     au_pro,
-    f1_optimal_threshold,
     image_ap,
     image_auroc,
     image_f1_max,
@@ -26,7 +26,6 @@ from iadbench.metrics import (
     pixel_f1_max,
     pixel_metrics,
     pro_curve,
-    resize_maps_to,
 )
 
 PIXEL_KEYS = {"pixel_AUROC", "pixel_AP", "pixel_F1_max", "pixel_AUPRO", "pixel_AUPRO_30", "pixel_AUPRO_05"}
@@ -202,7 +201,7 @@ def test_single_functions_equal_pixel_metrics(two_regions):
 
 def test_pixel_metrics_sorts_once():
     maps, masks = random_category(0, 1000, np.float32)
-    with mock.patch.object(metrics, "_sorted_keys", wraps=metrics._sorted_keys) as sort, \
+    with mock.patch.object(ranks, "_sorted_keys", wraps=ranks._sorted_keys) as sort, \
             mock.patch.object(np, "argsort", wraps=np.argsort) as argsort:
         pixel_metrics(maps, masks)
     assert sort.call_count == 1 and argsort.call_count == 0
@@ -221,7 +220,7 @@ def test_tie_groups_spanning_chunks():
     masks = rng.random((3, 9, 9)) < 0.2
     scores = np.where(rng.random((3, 9, 9)) < 0.7, 0.25, rng.random((3, 9, 9)))
     expected = pixel_metrics(scores.astype(np.float32), masks)
-    with mock.patch.object(metrics, "_CHUNK_SIZE", 5):
+    with mock.patch.object(checks, "_CHUNK_SIZE", 5), mock.patch.object(ranks, "_CHUNK_SIZE", 5):
         for dtype in (np.float32, np.float64):
             assert pixel_metrics(scores.astype(dtype), masks) == pytest.approx(expected, abs=1e-12)
 
@@ -303,7 +302,7 @@ def test_bad_fpr_limit():
 
 def test_no_anomalous_pixel_gives_nan_and_a_reason(caplog, two_regions):
     scores, _ = two_regions
-    with caplog.at_level(logging.WARNING, logger="iadbench.metrics"):
+    with caplog.at_level(logging.WARNING, logger="iadbench.metrics.measures"):
         values = pixel_metrics(scores, np.zeros(scores.shape, dtype=bool))
         curve = pro_curve(scores, np.zeros(scores.shape, dtype=bool))
     assert all(np.isnan(value) for value in values.values())
@@ -312,7 +311,7 @@ def test_no_anomalous_pixel_gives_nan_and_a_reason(caplog, two_regions):
 
 
 def test_no_anomalous_image_gives_nan_and_a_reason(caplog):
-    with caplog.at_level(logging.WARNING, logger="iadbench.metrics"):
+    with caplog.at_level(logging.WARNING, logger="iadbench.metrics.measures"):
         values = image_metrics(np.array([0.2, 0.4]), np.array([0, 0]))
     assert all(np.isnan(value) for value in values.values())
     assert "none of the 2 images is anomalous" in caplog.text
@@ -321,7 +320,7 @@ def test_no_anomalous_image_gives_nan_and_a_reason(caplog):
 
 def test_no_defect_free_pixel(caplog, two_regions):
     scores, _ = two_regions
-    with caplog.at_level(logging.WARNING, logger="iadbench.metrics"):
+    with caplog.at_level(logging.WARNING, logger="iadbench.metrics.measures"):
         values = pixel_metrics(scores, np.ones(scores.shape))
     assert np.isnan(values["pixel_AUROC"]) and np.isnan(values["pixel_AUPRO"])
     assert values["pixel_AP"] == 1.0 and values["pixel_F1_max"] == 1.0
@@ -389,7 +388,7 @@ def test_image_metrics_match_sklearn(scores, data):
        chunk=st.sampled_from([3, 64, 1 << 20]))
 def test_pixel_metrics_match_sklearn_and_official_pro(seed, levels, dtype, chunk):
     maps, masks = random_category(seed, levels, dtype)
-    with mock.patch.object(metrics, "_CHUNK_SIZE", chunk):
+    with mock.patch.object(checks, "_CHUNK_SIZE", chunk), mock.patch.object(ranks, "_CHUNK_SIZE", chunk):
         values = pixel_metrics(maps, masks, fpr_limits=(0.3, 0.05, 1.0))
         fpr, pro = pro_curve(maps, masks)
     positive = (masks > 0).ravel()

@@ -1,14 +1,9 @@
 import anomalib.models
 import pytest
 
-from iadbench.models import (
-    MODEL_CLASS_PATHS,
-    STUDY_MODELS,
-    check_init_args,
-    feature_map_warnings,
-    import_class,
-    resolve_class_path,
-)
+from iadbench.config.feature_maps import feature_map_warnings
+from iadbench.models.registry import MODEL_CLASS_PATHS, check_init_args, import_class, resolve_class_path
+from iadbench.models.specs import STUDY_MODELS
 
 
 def test_registry_covers_every_anomalib_image_model():
@@ -33,7 +28,7 @@ def test_unknown_model_names_the_key():
 
 
 def test_cluster_requests_scale_with_attempt_and_memory_class():
-    from iadbench.models import train_mem_mb, train_runtime_minutes
+    from iadbench.models.specs import train_mem_mb, train_runtime_minutes
 
     assert train_mem_mb("patchcore") > train_mem_mb("fastflow")  # memory bank
     assert train_mem_mb("patchcore", attempt=2) == 2 * train_mem_mb("patchcore")
@@ -105,7 +100,7 @@ def test_docs_tables_are_generated_from_the_specs(repo_root):
 def test_a_subclass_gets_its_parents_spec_and_an_unknown_class_a_generic_one():
     from anomalib.models import Glass
 
-    from iadbench.models import spec_for_class, spec_of
+    from iadbench.models.specs import spec_for_class, spec_of
 
     class MyGlass(Glass):
         pass

@@ -3,7 +3,7 @@ import urllib.request
 
 import pytest
 
-from iadbench.offline import DownloadForbiddenError, network_forbidden
+from iadbench.core.offline import DownloadForbiddenError, network_forbidden
 
 
 def test_remote_connections_are_refused_and_restored():

@@ -2,7 +2,8 @@
 
 import pytest
 
-from iadbench.config import jobs, load_config
+from iadbench.config.base import jobs
+from iadbench.config.load import load_config
 
 CONFIGS = ("paper.yaml", "literature.yaml")
 
@@ -19,8 +20,8 @@ def test_paper_configs_are_the_studys_grid_with_three_seeds(repo_root, name):
 def test_every_model_of_the_paper_configs_builds(repo_root, name, tmp_path):
     """Each model's init_args (backbone tags, n_features, ...) are accepted by its anomalib class
     (built with random weights: no download; U-Flow and CS-Flow at their large sizes are skipped for time)."""
-    from iadbench.config import model_image_size
-    from iadbench.models import build_model
+    from iadbench.config.base import model_image_size
+    from iadbench.models.build import build_model
     from iadbench.models.random_weights import random_weights_patches
 
     config = load_config(repo_root / "config" / name, repo_root / "workflow" / "schemas" / "config.schema.yaml")

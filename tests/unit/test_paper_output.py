@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from iadbench import paper
-from iadbench.config import validate_config
-from iadbench.labels import STUDY_MVTEC_AD_ORDER, Labels, default_category_label, labels_for
-from iadbench.report import build_report, metric_table
-from iadbench.results import make_row, write_row
-from iadbench.templating import environment
+from iadbench.config.load import validate_config
+from iadbench.report import paper
+from iadbench.report.labels import STUDY_MVTEC_AD_ORDER, Labels, default_category_label, labels_for
+from iadbench.report.render import build_report, metric_table
+from iadbench.report.templating import environment
+from iadbench.results.rows import make_row, write_row
 
 PDFLATEX = shutil.which("pdflatex")
 
@@ -35,7 +35,7 @@ def rows(dataset="mvtec_ad", models=("padim", "reverse_distillation"), categorie
 
 
 def templates(repo_root: Path) -> Path:
-    return repo_root / "report" / "templates"
+    return repo_root / "src" / "iadbench" / "report" / "templates"
 
 
 # Labels and order ------------------------------------------------------------------------------------------
@@ -192,7 +192,7 @@ def test_failed_compile_is_logged_and_leaves_no_pdf(tmp_path, caplog):
     tex = tmp_path / "paper.tex"
     tex.write_text("\\documentclass{article}\\begin{document}\\undefinedmacro\\end{document}\n")
     (tmp_path / "paper.pdf").write_text("stale")
-    with caplog.at_level(logging.WARNING, logger="iadbench.paper"):
+    with caplog.at_level(logging.WARNING, logger="iadbench.report.paper"):
         assert paper.compile_pdf(tex) is None
     assert not (tmp_path / "paper.pdf").exists()
     assert "pdflatex failed" in caplog.text and "Undefined control sequence" in caplog.text

@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from iadbench.job_model import JobModelError, job_manifest, load_hub_model, load_job_model
-from iadbench.metrics import f1_optimal_threshold
-from iadbench.predict import (
+from iadbench.metrics.maps import f1_optimal_threshold
+from iadbench.run.predictions import load_predictions
+from iadbench.serve.job_model import JobModelError, job_manifest, load_hub_model, load_job_model
+from iadbench.serve.predict import (
     PREDICTION_SCHEMA,
     PredictError,
     choose_threshold,
@@ -18,7 +19,6 @@ from iadbench.predict import (
     score_images,
     write_outputs,
 )
-from iadbench.train import load_predictions
 
 JOB = ("embedded", "washer", "padim", 0)
 JOB_DIR = "train/embedded/washer/padim/0"
@@ -114,7 +114,7 @@ def test_outputs_parquet_overlays_and_page(loaded, trained_job, tmp_path, repo_r
     assert (frame["threshold_method"] == "fpr").all() and (frame["max_fpr"] == 0.0).all()
     assert frame["test_fpr"].iloc[0] == 0.0
     out = tmp_path / "out"
-    written = write_outputs(frame, maps, out, repo_root / "report" / "templates", "Predictions: t",
+    written = write_outputs(frame, maps, out, repo_root / "src" / "iadbench" / "report" / "templates", "Predictions: t",
                             {"source": "job x", "job": "j", "weights": "random", "image_size": 64, "metrics": {}})
     stored = pd.read_parquet(out / "predictions.parquet")
     assert list(stored.columns) == list(PREDICTION_SCHEMA) and len(stored) == 5
@@ -135,7 +135,7 @@ def test_missing_checkpoint_names_the_job_and_its_command(trained_job, tiny_data
     with pytest.raises(JobModelError, match=r"job embedded/washer/padim/3 has no checkpoint.*`snakemake --cores all "
                        r".*results/train/embedded/washer/padim/3/model.ckpt`"):
         predict_set(name="t", entry=entry, config=config, out_dir=tmp_path / "out", results_dir=results,
-                    template_dir=repo_root / "report" / "templates")
+                    template_dir=repo_root / "src" / "iadbench" / "report" / "templates")
     assert not (tmp_path / "out").exists()
 
 

@@ -5,9 +5,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from iadbench.config import ConfigError, Job, validate_config
-from iadbench.predict_config import best_job, predict_pages, rule_inputs
-from iadbench.results import make_row
+from iadbench.config.base import ConfigError, Job
+from iadbench.config.load import validate_config
+from iadbench.config.predict import best_job, predict_pages, rule_inputs
+from iadbench.results.rows import make_row
 
 BASE = {"datasets": {"embedded": {"type": "embedded", "categories": ["washer", "grass"]}},
         "models": {"padim": {}, "dfm": {}}, "seeds": [0, 1]}
@@ -84,14 +85,14 @@ def test_best_job_by_mean_over_seeds_then_best_seed(tmp_path):
 
 
 def test_report_links_every_configured_page(repo_root):
-    from iadbench.report import render_html
+    from iadbench.report.render import render_html
 
     config = checked({"mine": {"images": "x", "job": JOB}, "hubset": {"images": "y", "hub": "o/n"}}, repo_root)
     pages = predict_pages(config)
     assert [page["href"] for page in pages] == ["../predict/mine/index.html", "../predict/hubset/index.html"]
-    html = render_html(_rows([("padim", "washer", 0, "ok", 0.9)]), repo_root / "report" / "templates", "T",
+    html = render_html(_rows([("padim", "washer", 0, "ok", 0.9)]), repo_root / "src" / "iadbench" / "report" / "templates", "T",
                        config=config, with_figures=False)
     assert 'href="../predict/mine/index.html"' in html and "job embedded/washer/padim/0" in html
     assert "Hub model o/n" in html and "snakemake predict" in html
     assert 'id="predict"' not in render_html(_rows([("padim", "washer", 0, "ok", 0.9)]),
-                                             repo_root / "report" / "templates", "T", with_figures=False)
+                                             repo_root / "src" / "iadbench" / "report" / "templates", "T", with_figures=False)

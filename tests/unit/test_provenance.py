@@ -2,9 +2,9 @@
 
 import re
 
-from iadbench import provenance
-from iadbench.report import PROVENANCE_COLUMNS
-from iadbench.results import ROW_SCHEMA
+from iadbench.core import provenance
+from iadbench.report.render import PROVENANCE_COLUMNS
+from iadbench.results.rows import ROW_SCHEMA
 
 LIBRARIES = ("torch", "torchvision", "anomalib", "timm", "lightning", "torchmetrics", "freia", "numpy",
              "sklearn", "opencv")

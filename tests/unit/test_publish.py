@@ -3,8 +3,9 @@ import json
 import pandas as pd
 import pytest
 
-from iadbench.config import Job
-from iadbench.publish import PublishError, publish_run, select_jobs, selection, upload
+from iadbench.config.base import Job
+from iadbench.serve.publish import PublishError, publish_run, select_jobs, selection
+from iadbench.serve.upload import upload
 
 JOB = Job("embedded", "washer", "padim", 0)
 

@@ -2,8 +2,8 @@
 
 import pandas as pd
 
-from iadbench.ranking import compare_methods, score_grid
-from iadbench.results import make_row
+from iadbench.results.rows import make_row
+from iadbench.stats.ranking import compare_methods, score_grid
 
 
 def row(model, category, seed, status="ok", score=None):
@@ -34,14 +34,14 @@ DISAGREEING = {f"c{index}": dict(zip("abc", order, strict=True)) for index, orde
 
 
 def test_friedman_gates_the_critical_difference_diagram(repo_root):
-    from iadbench.report import render_html
+    from iadbench.report.render import render_html
 
     agreeing, disagreeing = (compare_methods(grid_frame(grid), "image_AUROC") for grid in (AGREEING, DISAGREEING))
     assert agreeing.friedman_p_value < 0.05 and agreeing.significant
     assert disagreeing.friedman_p_value > 0.05 and not disagreeing.significant
     assert disagreeing.verdict() == ("Friedman p = 1: no significant difference across categories; no CD diagram "
                                      "(α = 0.05).")
-    templates = repo_root / "report" / "templates"
+    templates = repo_root / "src" / "iadbench" / "report" / "templates"
     html = render_html(grid_frame(AGREEING), templates, "T", with_figures=True)
     assert "Critical difference diagram, Image AUROC" in html and "the methods differ across categories" in html
     html = render_html(grid_frame(DISAGREEING), templates, "T", with_figures=True)

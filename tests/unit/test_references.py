@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from iadbench.references import (
+from iadbench.report.references import (
     MEAN_CATEGORY,
     NOT_REPORTED,
     REFERENCE_COLUMNS,

@@ -5,8 +5,8 @@ import subprocess
 import pandas as pd
 import pytest
 
-from iadbench.report import latex_escape, metric_table, render_html, render_latex
-from iadbench.results import make_row
+from iadbench.report.render import latex_escape, metric_table, render_html, render_latex
+from iadbench.results.rows import make_row
 
 
 def frame(values):
@@ -53,7 +53,7 @@ def test_not_applicable_and_failed_cells(results):
 
 
 def test_html_escapes_and_labels_random_weights(results, repo_root):
-    html = render_html(results, repo_root / "report" / "templates", "T", with_figures=False)
+    html = render_html(results, repo_root / "src" / "iadbench" / "report" / "templates", "T", with_figures=False)
     assert "&lt;b&gt;evil&lt;/b&gt;" in html and "<b>evil</b>" not in html
     assert 'id="random-weights"' in html
     assert "<b>80.00</b>" in html
@@ -61,7 +61,7 @@ def test_html_escapes_and_labels_random_weights(results, repo_root):
 
 
 def test_latex_escapes_and_uses_booktabs(results, repo_root):
-    tex = render_latex(results, repo_root / "report" / "templates", "T")
+    tex = render_latex(results, repo_root / "src" / "iadbench" / "report" / "templates", "T")
     assert r"\textbf{80.00}" in tex and r"\toprule" in tex
     assert "<b>evil</b>" in tex  # no HTML escaping in LaTeX; only LaTeX specials
     assert latex_escape("a_b & 50%") == r"a\_b \& 50\%"
@@ -69,7 +69,7 @@ def test_latex_escapes_and_uses_booktabs(results, repo_root):
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed (apt install texlive-latex-base)")
 def test_latex_compiles(results, repo_root, tmp_path):
-    body = render_latex(results, repo_root / "report" / "templates", "T")
+    body = render_latex(results, repo_root / "src" / "iadbench" / "report" / "templates", "T")
     document = ("\\documentclass{article}\\usepackage{booktabs}\\usepackage{graphicx}\\usepackage[T1]{fontenc}"
                 f"\\begin{{document}}{body}\\end{{document}}")
     (tmp_path / "tables.tex").write_text(document)
@@ -79,8 +79,8 @@ def test_latex_compiles(results, repo_root, tmp_path):
 
 
 def test_reference_means_and_bad_reference_file(results, tmp_path):
-    from iadbench.labels import Labels
-    from iadbench.reproduction import read_reference_files, reproduction_tables
+    from iadbench.report.labels import Labels
+    from iadbench.report.reproduction import read_reference_files, reproduction_tables
 
     reference = tmp_path / "ref.csv"
     reference.write_text("dataset,category,model,variant,metric,value,source,table\n"
@@ -127,7 +127,7 @@ def benchmark_files(tmp_path):
 
 
 def test_job_resources_per_rule_skipping_missing_and_unreadable(benchmark_files):
-    from iadbench.report import job_resources
+    from iadbench.report.job_resources import job_resources
 
     summary = job_resources(benchmark_files)
     assert list(summary["rule"]) == ["train", "evaluate", "aggregate"]
@@ -139,9 +139,9 @@ def test_job_resources_per_rule_skipping_missing_and_unreadable(benchmark_files)
 
 
 def test_html_job_resources_section(results, repo_root, benchmark_files):
-    from iadbench.report import job_resources
+    from iadbench.report.job_resources import job_resources
 
-    templates = repo_root / "report" / "templates"
+    templates = repo_root / "src" / "iadbench" / "report" / "templates"
     html = render_html(results, templates, "T", with_figures=False, resources=job_resources(benchmark_files))
     assert '<h2 id="job-resources">Job resources</h2>' in html
     assert "<tr><td>train</td><td>2</td><td>15.0</td><td>10.5</td><td>300</td></tr>" in html

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 from test_report import frame
 
-from iadbench.report import render_html
+from iadbench.report.render import render_html
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -16,7 +16,7 @@ def report_html(repo_root) -> str:
     rows = [(model, category, seed, "ok", 0.5 + 0.1 * index + 0.01 * seed, 0.6 + 0.05 * index)
             for index, model in enumerate(("padim", "dfm", "patchcore"))
             for category in ("washer", "grass", "brick", "gravel") for seed in (0, 1)]
-    return render_html(frame(rows), repo_root / "report" / "templates", "browser test", {"seeds": [0, 1]})
+    return render_html(frame(rows), repo_root / "src" / "iadbench" / "report" / "templates", "browser test", {"seeds": [0, 1]})
 
 
 def test_report_is_self_contained(repo_root):

@@ -7,16 +7,16 @@ import subprocess
 import pandas as pd
 import pytest
 
-from iadbench.labels import Labels
-from iadbench.report import (
+from iadbench.report.labels import Labels
+from iadbench.report.render import (
     metric_table,
     rank_summary,
     render_html,
     render_latex,
     report_tables,
 )
-from iadbench.reproduction import read_reference_files, reproduction_tables
-from iadbench.results import make_row
+from iadbench.report.reproduction import read_reference_files, reproduction_tables
+from iadbench.results.rows import make_row
 
 DEFAULTS = {"dataset": "embedded", "status": "ok", "weights": "pretrained",
             "finished_at": pd.Timestamp("2026-01-01", tz="UTC")}
@@ -40,7 +40,7 @@ def cells(table, model):
 
 
 def templates(repo_root):
-    return repo_root / "report" / "templates"
+    return repo_root / "src" / "iadbench" / "report" / "templates"
 
 
 # 4. Partial seeds are visible ------------------------------------------------------------------

@@ -5,10 +5,10 @@ import math
 import pandas as pd
 import pytest
 
-from iadbench.labels import Labels, labels_for
-from iadbench.references import study_implausible_cells
-from iadbench.report import render_html, render_latex
-from iadbench.reproduction import (
+from iadbench.report.labels import Labels, labels_for
+from iadbench.report.references import study_implausible_cells
+from iadbench.report.render import render_html, render_latex
+from iadbench.report.reproduction import (
     Ours,
     compare,
     our_values,
@@ -18,7 +18,7 @@ from iadbench.reproduction import (
     study_audit,
     variant_matches,
 )
-from iadbench.results import make_row
+from iadbench.results.rows import make_row
 
 # Made-up scores, (model, category) → image AUROC of seeds 0 and 1 (pixel metrics follow).
 SCORES = {("padim", "screw"): (0.80, 0.82), ("padim", "bottle"): (0.99, 0.99),
@@ -54,7 +54,7 @@ def test_source_kinds_come_from_the_file_names(references):
 
 
 def test_html_reproduction_section_shows_the_deltas(frame, references, repo_root):
-    html = render_html(frame, repo_root / "report" / "templates", "T", CONFIG, with_figures=False,
+    html = render_html(frame, repo_root / "src" / "iadbench" / "report" / "templates", "T", CONFIG, with_figures=False,
                        references=references)
     assert '<h2 id="reproduction">' in html
     assert '<h3 id="reproduction-mvtec-ad-image-AUROC">mvtec_ad: Image AUROC, ours vs published</h3>' in html
@@ -69,7 +69,7 @@ def test_html_reproduction_section_shows_the_deltas(frame, references, repo_root
 
 
 def test_latex_has_one_long_table_per_metric(frame, references, repo_root):
-    tex = render_latex(frame, repo_root / "report" / "templates", "T", CONFIG, references=references)
+    tex = render_latex(frame, repo_root / "src" / "iadbench" / "report" / "templates", "T", CONFIG, references=references)
     for metric in ("image-AUROC", "pixel-AUROC", "pixel-AUPRO"):
         assert f"\\label{{tab:reproduction-mvtec-ad-{metric}}}" in tex
     assert "PaDiM & Screw & 81.00 $\\pm$ 1.41 & 78.95 & +2.05 &" in tex

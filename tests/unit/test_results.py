@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from iadbench.results import RowError, aggregate, make_row, merge_rows, read_rows, write_row
+from iadbench.results.rows import RowError, aggregate, make_row, merge_rows, read_rows, write_row
 
 
 def row(model="padim", seed=0, auroc=0.5, when="2026-01-01", **extra):
@@ -48,7 +48,7 @@ def test_unreadable_row_names_file(tmp_path):
 
 
 def test_metric_columns_are_metrics_only():
-    from iadbench.results import metric_columns
+    from iadbench.results.rows import metric_columns
 
     columns = ["seed", "image_AUROC", "image_AUROC_ci_low", "pixel_AUPRO_05", "pixel_AUPRO_05_ci_high",
                "pixel_AUPRO_ci_high", "frame_AUROC", "status"]

@@ -1,7 +1,7 @@
 import subprocess
 import sys
 
-from iadbench.runlock import claim_workdir
+from iadbench.core.runlock import claim_workdir
 
 
 def test_stale_locks_cleared_only_when_no_run_is_alive(tmp_path):
@@ -9,7 +9,7 @@ def test_stale_locks_cleared_only_when_no_run_is_alive(tmp_path):
     locks.mkdir(parents=True)
     (locks / "0.input.lock").write_text("x")
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; sys.path[:0] = sys.argv[2:]; from iadbench.runlock import claim_workdir;"
+        "import sys, time; sys.path[:0] = sys.argv[2:]; from iadbench.core.runlock import claim_workdir;"
         "assert claim_workdir(sys.argv[1]); print('held', flush=True); time.sleep(30)"), str(tmp_path), *sys.path],
         stdout=subprocess.PIPE, text=True)
     try:

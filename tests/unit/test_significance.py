@@ -9,16 +9,15 @@ import pytest
 from scipy import stats
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
 
-from iadbench import metrics, significance
-from iadbench.evidence import JobEvidence
-from iadbench.results import make_row
-from iadbench.tables import metric_table
-from iadbench.uncertainty import (
+from iadbench.metrics import measures as metrics
+from iadbench.report.tables import metric_table
+from iadbench.results.rows import make_row
+from iadbench.stats import significance
+from iadbench.stats.evidence import JobEvidence
+from iadbench.stats.paired import bootstrap_p, delong_test, holm
+from iadbench.stats.uncertainty import (
     IMAGE_NAMES,
-    bootstrap_p,
     combine_seed_intervals,
-    delong_test,
-    holm,
     image_replicates,
     percentile_interval,
     resample_counts,

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from iadbench import timing
-from iadbench.figures import efficiency
-from iadbench.timing import load_state, measure, median_ms, read_timing, run_timing, timing_job
+from iadbench.report.figures import efficiency
+from iadbench.run import timing
+from iadbench.run.timing import load_state, measure, median_ms, read_timing, run_timing, timing_job
 
 
 class FakeClock:
@@ -149,7 +149,7 @@ def test_efficiency_figure_renders_with_missing_timing_columns(columns):
 
 
 def test_efficiency_prefers_the_timing_job_throughput():
-    from iadbench.figures import _cost_values
+    from iadbench.report.figures import _cost_values
 
     rows = _rows(throughput_b32=[300.0, np.nan, 40.0])
     assert _cost_values(rows, "images_per_second").tolist() == [300.0, 5000.0, 40.0]
@@ -158,7 +158,7 @@ def test_efficiency_prefers_the_timing_job_throughput():
 
 @pytest.mark.slow
 def test_timing_a_trained_padim(tiny_dataset, tmp_path):
-    from iadbench.train import train_job
+    from iadbench.run.train import train_job
 
     spec = {"init_args": {"backbone": "resnet18", "layers": ["layer1", "layer2"]}, "max_epochs": 1,
             "train_batch_size": 4, "eval_batch_size": 4}

@@ -3,7 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from iadbench.train import load_predictions, train_job
+from iadbench.run.predictions import load_predictions
+from iadbench.run.train import train_job
 
 SPEC = {"init_args": {"backbone": "resnet18", "layers": ["layer1", "layer2"]}, "max_epochs": 1,
         "train_batch_size": 4, "eval_batch_size": 4}
@@ -52,8 +53,8 @@ def test_pretrained_true_with_random_weights_is_refused(tmp_path):
                                                           ("RaisingPadim", "RuntimeError")])
 def test_isolated_job_failure_leaves_failed_record(tiny_dataset, tmp_path, monkeypatch, repo_root,
                                                    model_class, error_type):
-    from iadbench.attempts import RetryWithMoreResources, read_ledger
-    from iadbench.train import run_isolated
+    from iadbench.run.attempts import RetryWithMoreResources, read_ledger
+    from iadbench.run.train import run_isolated
 
     monkeypatch.setenv("PYTHONPATH", str(repo_root / "tests" / "support"))
     log = tmp_path / "job.log"
@@ -83,8 +84,8 @@ def test_isolated_job_failure_leaves_failed_record(tiny_dataset, tmp_path, monke
 def test_random_weights_reach_parent_constructors(tmp_path):
     from anomalib.models import Padim
 
-    from iadbench.models import accepts_argument
     from iadbench.models.random_weights import random_weights_init_args
+    from iadbench.models.registry import accepts_argument
 
     class Subclass(Padim):
         def __init__(self, **kwargs):

@@ -1,18 +1,15 @@
 import numpy as np
 import pytest
 
-from iadbench import metrics
-from iadbench.uncertainty import (
+from iadbench.metrics import measures as metrics
+from iadbench.metrics.maps import resize_maps_to
+from iadbench.stats.paired import _delong_components, bootstrap_p, delong_test, holm, paired_bootstrap
+from iadbench.stats.uncertainty import (
     CI_METHOD,
-    _delong_components,
-    bootstrap_p,
     combine_seed_intervals,
-    delong_test,
-    holm,
     image_replicates,
     interval_columns,
     load_replicates,
-    paired_bootstrap,
     percentile_interval,
     pixel_replicates,
     pixel_statistics,
@@ -35,7 +32,7 @@ def category(n_images=16, size=48, seed=0):
     masks = np.zeros((n_images, size, size), bool)
     for index in range(n_images):
         coarse = rng.standard_normal((4, 4)).astype(np.float32)
-        maps[index] = metrics.resize_maps_to(coarse, (size, size)) + 0.3 * rng.standard_normal((size, size))
+        maps[index] = resize_maps_to(coarse, (size, size)) + 0.3 * rng.standard_normal((size, size))
         if index % 3:
             for _ in range(rng.integers(1, 4)):
                 centre, radii = rng.random(2) * size, np.maximum(rng.uniform(0.03, 0.2, 2) * size, 1.0)

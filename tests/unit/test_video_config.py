@@ -5,9 +5,10 @@ import copy
 import pytest
 import torch
 
-from iadbench.config import ConfigError, jobs, load_config, validate_config
-from iadbench.models import is_video_model
-from iadbench.offline import DownloadForbiddenError, network_forbidden
+from iadbench.config.base import ConfigError, jobs
+from iadbench.config.load import load_config, validate_config
+from iadbench.core.offline import DownloadForbiddenError, network_forbidden
+from iadbench.models.registry import is_video_model
 
 
 @pytest.fixture
@@ -55,7 +56,7 @@ def test_video_models_by_name_or_class_path():
 
 
 def test_fuvas_torch_hub_backbones_are_refused_with_the_remedy(tmp_path):
-    from iadbench.models import build_model
+    from iadbench.models.build import build_model
     from iadbench.models.random_weights import random_weights_patches
 
     with network_forbidden("weights: random"), random_weights_patches("fuvas"), torch.device("meta"):
@@ -67,7 +68,7 @@ def test_fuvas_torch_hub_backbones_are_refused_with_the_remedy(tmp_path):
 
 
 def test_ai_vad_builds_its_four_networks_without_weights(tmp_path):
-    from iadbench.models import build_model
+    from iadbench.models.build import build_model
     from iadbench.models.random_weights import random_weights_patches
 
     with network_forbidden("weights: random"), random_weights_patches("ai_vad"):  # CLIP moves itself to a device

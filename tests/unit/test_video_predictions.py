@@ -9,11 +9,12 @@ import torch
 from PIL import Image
 from sklearn.metrics import roc_auc_score
 
-from iadbench import evaluate, uncertainty
-from iadbench.config import Job
+from iadbench.config.base import Job
+from iadbench.core.files import write_json
 from iadbench.datasets import datamodule_for, prepare
-from iadbench.files import write_json
-from iadbench.train import assemble_video_predictions, save_predictions
+from iadbench.run import evaluate
+from iadbench.run.predictions import assemble_video_predictions, save_predictions
+from iadbench.stats import uncertainty
 
 SPEC = {"type": "embedded_video", "generator": {"image_size": 32, "n_train_videos": 1, "n_test_videos": 3,
                                                 "frames_per_video": 7}}
@@ -129,7 +130,7 @@ def test_image_job_rows_say_image(tmp_path):
 
 
 def test_video_jobs_are_not_timed(tmp_path):
-    from iadbench.timing import VIDEO_NOT_TIMED, run_timing
+    from iadbench.run.timing import VIDEO_NOT_TIMED, run_timing
 
     write_json(tmp_path / "train_info.json", {"status": "ok", "track": "video"})
     models = {"ai_vad": {"checkpoint_path": tmp_path / "model.ckpt", "train_info_path": tmp_path / "train_info.json",

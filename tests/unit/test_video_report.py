@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from iadbench import video_report
-from iadbench.labels import Labels
-from iadbench.report import render_html, render_latex, report_context
-from iadbench.results import make_row
+from iadbench.report import video as video_report
+from iadbench.report.labels import Labels
+from iadbench.report.render import render_html, render_latex, report_context
+from iadbench.results.rows import make_row
 
 STAMP = pd.Timestamp("2026-01-01", tz="UTC")
 
@@ -104,7 +104,7 @@ def test_image_tables_ranks_and_figures_keep_out_video_rows(mixed):
 
 
 def test_html_and_latex_of_both_tracks(mixed, repo_root):
-    templates = repo_root / "report" / "templates"
+    templates = repo_root / "src" / "iadbench" / "report" / "templates"
     html = render_html(mixed, templates, "T", with_figures=False)
     assert 'id="video"' in html and 'data-metric="frame_AUROC_macro"' in html
     assert "70.00 ± 7.07 (2/3 videos)" in html and video_report.EXCLUDED_NOTE.split(":")[0] in html
@@ -115,7 +115,7 @@ def test_html_and_latex_of_both_tracks(mixed, repo_root):
 
 
 def test_a_benchmark_of_video_rows_only_renders(mixed, repo_root):
-    templates = repo_root / "report" / "templates"
+    templates = repo_root / "src" / "iadbench" / "report" / "templates"
     video = mixed[mixed["track"] == "video"].reset_index(drop=True)
     html = render_html(video, templates, "T", with_figures=True)
     assert 'id="video"' in html and 'class="metric"' not in html and 'id="ranks"' not in html
@@ -123,7 +123,7 @@ def test_a_benchmark_of_video_rows_only_renders(mixed, repo_root):
 
 
 def test_no_video_section_without_video_rows(mixed, repo_root):
-    html = render_html(mixed[mixed["track"] == "image"], repo_root / "report" / "templates", "T",
+    html = render_html(mixed[mixed["track"] == "image"], repo_root / "src" / "iadbench" / "report" / "templates", "T",
                        with_figures=False)
     assert 'id="video"' not in html
 
@@ -217,7 +217,7 @@ def test_anomalous_spans_shade_runs_of_frames():
 def test_report_figures_include_the_frame_score_plots(mixed, predictions):
     frame_scores = video_report.read_frame_scores(predictions, video_report.job_keys(mixed))
     context = report_context(mixed, "T", with_figures=True, frame_scores=frame_scores)
-    from iadbench.report import all_figures
+    from iadbench.report.render import all_figures
 
     names = [figure["name"] for figure in all_figures(context)]
     assert "video-ped-Ped2-Test001-frame-scores" in names and "video-ped-Ped2-Test002-frame-scores" in names
@@ -225,12 +225,12 @@ def test_report_figures_include_the_frame_score_plots(mixed, predictions):
 
 def test_build_report_writes_the_video_tables_and_plots(mixed, predictions, tmp_path, repo_root):
     """Through the Parquet file (the row schema keeps ``track``) to every output the report writes."""
-    from iadbench.report import build_report
-    from iadbench.results import write_row
+    from iadbench.report.render import build_report
+    from iadbench.results.rows import write_row
 
     write_row(mixed, tmp_path / "benchmark.parquet")
     out = tmp_path / "report"
-    build_report(benchmark_path=tmp_path / "benchmark.parquet", template_dir=repo_root / "report" / "templates",
+    build_report(benchmark_path=tmp_path / "benchmark.parquet", template_dir=repo_root / "src" / "iadbench" / "report" / "templates",
                  html_path=out / "index.html", tex_path=out / "tables.tex", title="T", prediction_paths=predictions)
     html = (out / "index.html").read_text()
     assert 'id="video"' in html and html.count('class="metric"') == 2

@@ -14,8 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "datasets"
 from archives import write_tree
 from own_data import folder_spec, folder_tree, mvtec_layout_tree
 
-from iadbench.evaluate import compute_metrics
-from iadbench.train import load_predictions
+from iadbench.run.evaluate import compute_metrics
+from iadbench.run.predictions import load_predictions
 
 pytestmark = pytest.mark.slow
 JOBS = (("own", "gasket"), ("own", "widget"), ("mine", "custom"))

@@ -14,10 +14,10 @@ import yaml
 from PIL import Image
 from workflow_helpers import run_snakemake
 
-from iadbench.config import validate_config
-from iadbench.job_model import job_manifest
-from iadbench.predict import PREDICTION_SCHEMA
-from iadbench.train import load_predictions
+from iadbench.config.load import validate_config
+from iadbench.run.predictions import load_predictions
+from iadbench.serve.job_model import job_manifest
+from iadbench.serve.predict import PREDICTION_SCHEMA
 
 PREDICT = {
     "own_tests": {"images": "resources/datasets/embedded/washer/test",

@@ -5,7 +5,7 @@ import pytest
 import yaml
 from workflow_helpers import make_workdir, run_snakemake
 
-from iadbench.models import STUDY_MODELS
+from iadbench.models.specs import STUDY_MODELS
 
 CLASSIFICATION_MODELS = {"dfkde", "ganomaly"}  # no anomaly maps: pixel metrics do not apply
 

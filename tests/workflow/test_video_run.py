@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from iadbench.train import load_predictions
+from iadbench.run.predictions import load_predictions
 
 pytestmark = pytest.mark.slow
 MODELS = ("ai_vad", "fuvas")

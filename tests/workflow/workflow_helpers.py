@@ -27,7 +27,7 @@ TINY_CONFIG = {
     # Braces, LaTeX specials and a line break: report text is data, never syntax.
     "report": {"title": "tiny {workflow} test & 100% _x_\nsecond line"},
 }
-WORKFLOW_FILES = ("Snakefile", "workflow", "report", "profiles", "config", "envs")
+WORKFLOW_FILES = ("Snakefile", "workflow", "profiles", "config", "envs")
 
 
 def make_workdir(repo_root: Path, workdir: Path, config: dict) -> Path:

@@ -5,15 +5,26 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
-from iadbench.assets import ASSET_DIR
-from iadbench.attempts import busy_jobs, retry_round
-from iadbench.config import (ConfigError, Job, config_hash, dataset_source, job_config, jobs, model_image_size,
-                             train_config, validate_config)
+from iadbench.models.assets import ASSET_DIR
+from iadbench.run.attempts import busy_jobs, retry_round
+from iadbench.config.base import (
+    ConfigError,
+    Job,
+    config_hash,
+    dataset_source,
+    job_config,
+    jobs,
+    model_image_size,
+    train_config,
+)
+from iadbench.config.load import validate_config
 from iadbench.datasets import source_spec
-from iadbench.evaluate import evaluation_mem_mb
-from iadbench.gpus import detect_gpus
-from iadbench.models import feature_map_warnings, train_mem_mb, train_runtime_minutes
-from iadbench.runlock import claim_workdir
+from iadbench.run.evaluate import evaluation_mem_mb
+from iadbench.core.gpus import detect_gpus
+from iadbench.config.feature_maps import feature_map_warnings
+from iadbench.models.specs import train_mem_mb, train_runtime_minutes
+from iadbench.core.runlock import claim_workdir
+from iadbench.report.templating import TEMPLATE_DIR
 
 # A run's --configfile replaces config/config.yaml (the profiles' replace-workflow-config), but Snakemake
 # 9.27 does not pass that flag to the jobs it spawns (SLURM): there the default's keys (e.g. its models)
@@ -48,7 +59,7 @@ GPU_SLOTS = global_resource("gpu")
 TRAIN_GPUS = 1 if GPU_SLOTS else 0
 
 # Attempts of a training or evaluation job within one run: a job killed for memory is retried with
-# more (mem_mb * attempt) up to this many times; other failures are final at once (iadbench.attempts).
+# more (mem_mb * attempt) up to this many times; other failures are final at once (iadbench.run.attempts).
 RETRIES = 2
 
 # Resume after a kill: Snakemake's locks left by a dead run are cleared, unless a job of that run is
@@ -155,7 +166,7 @@ MODEL_PATH = "{dataset}/{category}/{model}"
 
 
 def timing_specs(wildcards):
-    """What iadbench.timing.run_timing needs for the job's model (its first seed's files: the rule's inputs)."""
+    """What iadbench.run.timing.run_timing needs for the job's model (its first seed's files: the rule's inputs)."""
     job_dir = f"results/train/{wildcards.dataset}/{wildcards.category}/{wildcards.model}/{TIMED_SEED}"
     return {wildcards.model: {"model_spec": config["models"][wildcards.model],
                               "image_size": model_image_size(config, wildcards.model),

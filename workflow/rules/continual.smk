@@ -1,4 +1,4 @@
-# The continual setting (`continual:` in the config; iadbench.continual_config): per sequence x model x seed x
+# The continual setting (`continual:` in the config; iadbench.config.continual): per sequence x model x seed x
 # strategy, one training job per step (naive/accumulate: step t reads step t-1's checkpoint; joint: none)
 # and one evaluation job per step and category seen by then, with the main benchmark's evaluation code.
 # No `continual:` section (or no sequence): no job, no output.
@@ -122,7 +122,7 @@ rule continual_report:
     input:
         matrix="results/continual/matrix.parquet",
         summary="results/continual/summary.parquet",
-        templates="report/templates",
+        templates=str(TEMPLATE_DIR),
     output:
         html=report("results/report/continual.html", category="Continual"),
         tex=report("results/report/continual.tex", category="Continual"),

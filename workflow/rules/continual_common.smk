@@ -1,5 +1,5 @@
-# The continual setting's jobs and input functions (iadbench.continual_config); rules: continual.smk.
-from iadbench.continual_config import (
+# The continual setting's jobs and input functions (iadbench.config.continual); rules: continual.smk.
+from iadbench.config.continual import (
     accumulate_kind,
     continual_models,
     evaluation_jobs,
@@ -59,7 +59,7 @@ def continual_train_input(wildcards):
 
 
 def continual_step_fields(wildcards):
-    """The `continual` argument of iadbench.train.train_job (iadbench.continual.ContinualStep)."""
+    """The `continual` argument of iadbench.run.train.train_job (iadbench.run.continual_step.ContinualStep)."""
     job = step_of(wildcards)
     sequence = CONTINUAL_SEQUENCES[job.sequence]
     chained = job.strategy != "joint" and job.step > 1

@@ -7,7 +7,7 @@ rule evaluate:
         row=f"results/evaluate/{JOB_PATH}/row.parquet",
         # One row per test image (path, label, defect type, image score, map max/mean): empty when failed.
         scores=f"results/evaluate/{JOB_PATH}/scores.parquet",
-        # The metrics' bootstrap replicates (iadbench.uncertainty), which the report pools over seeds;
+        # The metrics' bootstrap replicates (iadbench.stats.uncertainty), which the report pools over seeds;
         # evaluate_job writes it beside the row (empty when failed).
         bootstrap=f"results/evaluate/{JOB_PATH}/bootstrap.npz",
     params:

@@ -1,4 +1,4 @@
-# Exported models (iadbench.export): ONNX and OpenVINO per selected job, parity against the checkpoint on
+# Exported models (iadbench.serve.export): ONNX and OpenVINO per selected job, parity against the checkpoint on
 # the job's test images, CPU throughput at batch 1. Jobs: `export.jobs` (default: those `publish` selects),
 # read from results/selected_jobs.json (the select_jobs checkpoint in publish.smk). Not part of `all`.
 include: "export_common.smk"

@@ -11,7 +11,7 @@ def selected_jobs(kind):
 
 
 def export_rows(wildcards):
-    return [f"results/export/{job.dataset}/{job.category}/{job.model}/{job.seed}/row.parquet"
+    return [f"results/export/{job.path}/row.parquet"
             for job in selected_jobs("export")]
 
 

@@ -1,6 +1,6 @@
 # Score configured image sets with trained models (`predict:` in the config); its own target:
-# `snakemake predict`. Input functions and checks: iadbench.predict_config; scoring: iadbench.predict.
-from iadbench.predict_config import predict_sets, rule_inputs, train_hashes
+# `snakemake predict`. Input functions and checks: iadbench.config.predict; scoring: iadbench.serve.predict.
+from iadbench.config.predict import predict_sets, rule_inputs, train_hashes
 
 PREDICT_SETS = list(predict_sets(config))
 
@@ -18,7 +18,7 @@ rule predict:
 rule predict_set:
     input:
         unpack(lambda wildcards: rule_inputs(config, wildcards.name)),
-        template="report/templates/predict.html.j2",
+        template=str(TEMPLATE_DIR / "predict.html.j2"),
     output:
         predictions="results/predict/{name}/predictions.parquet",
         overlays=directory("results/predict/{name}/overlays"),

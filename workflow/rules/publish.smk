@@ -1,4 +1,4 @@
-# Folders for the Hugging Face Hub (iadbench.publish): results/publish/dataset (the results and their card)
+# Folders for the Hugging Face Hub (iadbench.serve.publish): results/publish/dataset (the results and their card)
 # and results/publish/models/<dataset>-<category>-<model>-<seed> per job `publish.jobs` selects; upload them
 # with `iadbench upload`. Not part of `all`.
 
@@ -29,7 +29,7 @@ rule publish:
     input:
         benchmark="results/benchmark.parquet",
         selection="results/selected_jobs.json",
-        templates=["report/templates/model_card.md.j2", "report/templates/dataset_card.md.j2"],
+        templates=[str(TEMPLATE_DIR / "model_card.md.j2"), str(TEMPLATE_DIR / "dataset_card.md.j2")],
         jobs=published_inputs,
     output:
         directory("results/publish"),

@@ -21,7 +21,7 @@ rule gallery:
 rule report:
     input:
         benchmark="results/benchmark.parquet",
-        templates="report/templates",
+        templates=str(TEMPLATE_DIR),
         galleries=all_galleries,
         references=config["report"]["references"],
         benchmarks=job_benchmarks,

@@ -1,4 +1,4 @@
-# Inference cost of each trained model, timed in its own job (iadbench.timing): the torch model alone, on
+# Inference cost of each trained model, timed in its own job (iadbench.run.timing): the torch model alone, on
 # synthetic inputs at its input size, at batch 1 and `timing.batch`. Never fails for the model's sake (NaN
 # columns and a timing_error instead); evaluation merges a model's record into its rows.
 # Once per dataset x category x model, on the first seed's checkpoint: the seeds share the architecture and

@@ -1,7 +1,7 @@
 """Merge the jobs' rows into results/benchmark.parquet."""
 
-from iadbench.files import log_to_file
-from iadbench.results import aggregate
+from iadbench.core.files import log_to_file
+from iadbench.results.rows import aggregate
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])

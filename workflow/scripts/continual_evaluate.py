@@ -1,11 +1,11 @@
-"""One category after one continual step: its saved predictions → the main benchmark's row (iadbench.evaluate)."""
+"""One category after one continual step: its saved predictions → the main benchmark's row (iadbench.run.evaluate)."""
 
 import sys
 from pathlib import Path
 
-from iadbench.attempts import RetryWithMoreResources
-from iadbench.evaluate import run_evaluation
-from iadbench.files import log_to_file
+from iadbench.core.files import log_to_file
+from iadbench.run.attempts import RetryWithMoreResources
+from iadbench.run.evaluate import run_evaluation
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])

@@ -1,7 +1,7 @@
 """The continual evaluation rows → results/continual/matrix.parquet (per task) and category_matrix.parquet."""
 
-from iadbench.continual_results import build_matrix
-from iadbench.files import log_to_file
+from iadbench.continual.results import build_matrix
+from iadbench.core.files import log_to_file
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])

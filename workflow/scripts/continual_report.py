@@ -1,7 +1,7 @@
 """The continual report: accuracy matrices, ACC/FM tables and average-accuracy curves (HTML and LaTeX)."""
 
-from iadbench.continual_report import build_continual_report
-from iadbench.files import log_to_file
+from iadbench.continual.report import build_continual_report
+from iadbench.core.files import log_to_file
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])

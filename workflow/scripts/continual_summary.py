@@ -1,7 +1,7 @@
 """results/continual/matrix.parquet → summary.parquet: ACC, FM, BWT, relative FM per run and metric."""
 
-from iadbench.continual_results import build_summary
-from iadbench.files import log_to_file
+from iadbench.continual.results import build_summary
+from iadbench.core.files import log_to_file
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])

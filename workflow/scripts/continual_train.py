@@ -1,13 +1,13 @@
 """One step of the continual setting: fit on the step's task (from the previous step's model) and predict
-every category seen so far, in a child process (iadbench.continual.run_step)."""
+every category seen so far, in a child process (iadbench.continual.step.run_step)."""
 
 import sys
 from pathlib import Path
 
-from iadbench.attempts import RetryWithMoreResources
-from iadbench.continual import run_step
-from iadbench.files import log_to_file
-from iadbench.provenance import git_commit
+from iadbench.continual.step import run_step
+from iadbench.core.files import log_to_file
+from iadbench.core.provenance import git_commit
+from iadbench.run.attempts import RetryWithMoreResources
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])

@@ -2,9 +2,9 @@
 
 import sys
 
-from iadbench.attempts import RetryWithMoreResources
-from iadbench.evaluate import run_evaluation
-from iadbench.files import log_to_file
+from iadbench.core.files import log_to_file
+from iadbench.run.attempts import RetryWithMoreResources
+from iadbench.run.evaluate import run_evaluation
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])

@@ -1,8 +1,8 @@
 """Export one job's model to ONNX / OpenVINO, check parity with its checkpoint, time the runtimes."""
 
-from iadbench.config import Job
-from iadbench.export import export_job
-from iadbench.files import log_to_file
+from iadbench.config.base import Job
+from iadbench.core.files import log_to_file
+from iadbench.serve.export import export_job
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])

@@ -1,7 +1,7 @@
 """results/export/summary.csv: one line per exported job."""
 
-from iadbench.export import write_summary
-from iadbench.files import log_to_file
+from iadbench.core.files import log_to_file
+from iadbench.serve.export import write_summary
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from iadbench.assets import fetch_assets
-from iadbench.files import log_to_file, write_json
+from iadbench.core.files import log_to_file, write_json
+from iadbench.models.required_assets import fetch_assets
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])

@@ -1,7 +1,7 @@
 """Render one job's anomaly-map gallery strip."""
 
-from iadbench.files import log_to_file
-from iadbench.gallery import render_gallery
+from iadbench.core.files import log_to_file
+from iadbench.report.gallery import render_gallery
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from iadbench.files import log_to_file
-from iadbench.predict import predict_set
+from iadbench.core.files import log_to_file
+from iadbench.serve.predict import predict_set
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
+from iadbench.core.files import log_to_file
 from iadbench.datasets import prepare_category
-from iadbench.files import log_to_file
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])

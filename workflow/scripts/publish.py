@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from iadbench.files import log_to_file
-from iadbench.publish import publish_selected
+from iadbench.core.files import log_to_file
+from iadbench.serve.publish import publish_selected
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])

@@ -2,8 +2,8 @@
 results/benchmark.parquet, the evaluation jobs' scores.parquet and bootstrap.npz and the video jobs'
 predictions.npz (frame-score plots)."""
 
-from iadbench.files import log_to_file
-from iadbench.report import build_report
+from iadbench.core.files import log_to_file
+from iadbench.report.render import build_report
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])

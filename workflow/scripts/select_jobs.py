@@ -1,7 +1,7 @@
 """The jobs `publish` and `export` act on, chosen from results/benchmark.parquet."""
 
-from iadbench.files import log_to_file
-from iadbench.publish import write_selection
+from iadbench.core.files import log_to_file
+from iadbench.serve.publish import write_selection
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])

@@ -3,10 +3,10 @@
 import sys
 from pathlib import Path
 
-from iadbench.attempts import RetryWithMoreResources
-from iadbench.files import log_to_file
-from iadbench.provenance import git_commit
-from iadbench.train import run_isolated
+from iadbench.core.files import log_to_file
+from iadbench.core.provenance import git_commit
+from iadbench.run.attempts import RetryWithMoreResources
+from iadbench.run.train import run_isolated
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])

@@ -257,7 +257,7 @@ def video_datamodule(spec: dict[str, Any], root: str | Path, category: str, **kw
     frames (default 1). Test clips: always one per frame (stride 1) whatever ``frames_between_clips`` says,
     each clip's score the score of its last frame (anomalib's ``VideoTargetFrame.LAST``): every test frame
     but a video's first ``clip_length - 1`` ones is the target of exactly one clip (see
-    :func:`iadbench.train.assemble_video_predictions` for those). No validation set (``val_split_mode:
+    :func:`iadbench.run.predictions.assemble_video_predictions` for those). No validation set (``val_split_mode:
     none``): the video models are one-pass memory-bank models fitted at the end of their training epoch,
     and a validation pass over the test set would double the cost of a job.
     """

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import sys
+from importlib import resources
 from pathlib import Path
 
 from iadbench.models.specs import MEMORY_CLASS_MB, MODEL_SPECS
@@ -40,7 +41,8 @@ def image_sizes_table() -> str:
     return "\n".join(lines)
 
 
-EXPORT_SUPPORT = Path(__file__).resolve().parents[3] / "docs" / "export_support.csv"
+# Package data (a link to docs/export_support.csv in the checkout, copied into the wheel by setuptools).
+EXPORT_SUPPORT = Path(str(resources.files("iadbench.models") / "export_support.csv"))
 
 
 def export_support_table(path: Path = EXPORT_SUPPORT) -> str:

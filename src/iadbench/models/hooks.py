@@ -1,7 +1,7 @@
 """Model-specific code that the model specs (:mod:`iadbench.models.specs`) point to.
 
 Random-weights patches (each replaces one named attribute through
-:func:`iadbench.models.random_weights.replace`, which fails loudly when anomalib, torchvision or timm
+:func:`iadbench.models.patching.replace`, which fails loudly when anomalib, torchvision or timm
 moved it), pre-processing and size rules, and the weights some models request only when training
 starts. Every function here belongs to the spec that names it; nothing else calls them directly.
 """
@@ -15,7 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from iadbench.offline import DownloadForbiddenError
+from iadbench.core.offline import DownloadForbiddenError
+from iadbench.models.assets import anomalib_download
+from iadbench.models.patching import replace
 
 logger = logging.getLogger(__name__)
 Patch = Callable[[contextlib.ExitStack], None]
@@ -30,8 +32,6 @@ def _torchvision_random(backbone: str):
 def patch_cfa(stack: contextlib.ExitStack) -> None:
     from anomalib.models.image.cfa import torch_model
 
-    from iadbench.models.random_weights import replace
-
     def get_feature_extractor(backbone: str, return_nodes: list[str]):
         """anomalib's CFA extractor, with ``weights=None`` instead of the backbone's DEFAULT weights."""
         from torchvision.models.feature_extraction import create_feature_extractor
@@ -44,8 +44,6 @@ def patch_cfa(stack: contextlib.ExitStack) -> None:
 def patch_csflow(stack: contextlib.ExitStack) -> None:
     from anomalib.models.image.csflow import torch_model
 
-    from iadbench.models.random_weights import replace
-
     efficientnet_b5 = torch_model.efficientnet_b5
 
     def random_efficientnet_b5(**kwargs: Any):
@@ -57,8 +55,6 @@ def patch_csflow(stack: contextlib.ExitStack) -> None:
 
 def patch_uninet(stack: contextlib.ExitStack) -> None:
     from anomalib.models.image.uninet.torch_model import Teachers
-
-    from iadbench.models.random_weights import replace
 
     def get_teacher(backbone: str):
         """UniNet's teacher feature extractor, with ``weights=None`` instead of DEFAULT weights."""
@@ -73,8 +69,6 @@ def no_download(module_name: str) -> Patch:
     """Make a lightning module's ``download_and_extract`` refuse with a clear message."""
 
     def patch(stack: contextlib.ExitStack) -> None:
-        from iadbench.models.random_weights import replace
-
         module = importlib.import_module(module_name)
 
         def refuse(root: Path, info: Any) -> None:
@@ -90,8 +84,6 @@ def patch_dsr(stack: contextlib.ExitStack) -> None:
     from anomalib.models.image.dsr.lightning_model import Dsr
     from anomalib.models.image.dsr.torch_model import DsrModel
 
-    from iadbench.models.random_weights import replace
-
     def prepare_pretrained_model() -> Path:
         logger.info("weights: random: DSR's pretrained VQ-VAE weights are not downloaded")
         return Path("/nonexistent/random-weights/dsr_vq_model")
@@ -105,8 +97,6 @@ def patch_dsr(stack: contextlib.ExitStack) -> None:
 
 def patch_efficient_ad(stack: contextlib.ExitStack) -> None:
     from anomalib.models.image.efficient_ad.lightning_model import EfficientAd
-
-    from iadbench.models.random_weights import replace
 
     def prepare_pretrained_model(self) -> None:
         logger.info("weights: random: EfficientAd's teacher keeps its random initialisation")
@@ -150,8 +140,6 @@ def dsr_training_assets(model: Any, cache: Path) -> list:
     from anomalib.models.image.dsr.lightning_model import WEIGHTS_DOWNLOAD_INFO
     from anomalib.utils.path import get_pretrained_weights_dir
 
-    from iadbench.assets import anomalib_download
-
     root = get_pretrained_weights_dir() / "dsr"
     return [anomalib_download(root, WEIGHTS_DOWNLOAD_INFO, cache, root / WEIGHTS_DOWNLOAD_INFO.name)]
 
@@ -160,8 +148,6 @@ def efficient_ad_training_assets(model: Any, cache: Path) -> list:
     """EfficientAd downloads its teacher, and ImageNette unless ``imagenet_dir`` holds it, at train start."""
     from anomalib.models.image.efficient_ad import lightning_model
     from anomalib.utils.path import get_pretrained_weights_dir
-
-    from iadbench.assets import anomalib_download
 
     root = get_pretrained_weights_dir()
     assets = [anomalib_download(root, lightning_model.WEIGHTS_DOWNLOAD_INFO, cache,
@@ -190,8 +176,6 @@ def patch_ai_vad(stack: contextlib.ExitStack) -> None:
     from anomalib.models.video.ai_vad.clip import clip
     from anomalib.models.video.ai_vad.clip.model import CLIP
     from torchvision.models import detection, optical_flow
-
-    from iadbench.models.random_weights import replace
 
     def maskrcnn(**kwargs: Any):
         return detection.maskrcnn_resnet50_fpn_v2(**{**kwargs, "weights": None, "weights_backbone": None})
@@ -250,8 +234,6 @@ def patch_fuvas(stack: contextlib.ExitStack) -> None:
     ``i3d_r50``: code and weights from GitHub through ``torch.hub.load``) refused with the remedy."""
     import torch.hub
     from anomalib.models.video.fuvas import torch_model
-
-    from iadbench.models.random_weights import replace
 
     swin3d_b = torch_model.swin3d_b
 

@@ -1,7 +1,7 @@
 """``weights: random``: every backbone starts from random initialisation and nothing is downloaded.
 
 anomalib 2.7 fetches pretrained weights and auxiliary data in many places; a job running under
-:func:`iadbench.offline.network_forbidden` fails at the first of them. This module makes the
+:func:`iadbench.core.offline.network_forbidden` fails at the first of them. This module makes the
 study's models (and EfficientAd, SuperSimpleNet, GLASS, UniNet, Dinomaly) run without them:
 
 * :func:`random_weights_init_args` adjusts a model's constructor arguments (``pre_trained=False``,
@@ -33,7 +33,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from iadbench.offline import DownloadForbiddenError
+from iadbench.core.offline import DownloadForbiddenError, network_forbidden
+from iadbench.datasets.anomaly_source import ensure_anomaly_source
+from iadbench.models.patching import replace
+from iadbench.models.registry import accepts_argument, import_class, resolve_class_path
+from iadbench.models.specs import MODEL_SPECS, spec_for_class
 
 logger = logging.getLogger(__name__)
 
@@ -81,8 +85,6 @@ def random_weights_init_args(name: str, model_class: type, init_args: dict[str, 
       images; one that does not would trigger a download (or silently degrade DRAEM) and is a
       ``ValueError``. GLASS's explicit ``anomaly_source_path: null`` (Perlin noise, no download) is kept.
     """
-    from iadbench.models import accepts_argument, spec_for_class
-
     args = dict(init_args)
     label = f"{name} ({model_class.__name__})"
 
@@ -102,8 +104,6 @@ def random_weights_init_args(name: str, model_class: type, init_args: dict[str, 
         args["pre_trained"] = False
 
     def source() -> str:
-        from iadbench.datasets.anomaly_source import ensure_anomaly_source
-
         return str(ensure_anomaly_source(Path(asset_dir) / ANOMALY_SOURCE_DIR))
 
     if accepts("dtd_dir"):  # DRAEM: None means anomalib's dataset cache, i.e. a download
@@ -131,8 +131,6 @@ def random_weights_init_args(name: str, model_class: type, init_args: dict[str, 
 
 def check_image_size(model_class: type, image_size: int) -> None:
     """Refuse, with the reason, an image size a model cannot run at (instead of a deep conv error)."""
-    from iadbench.models import spec_for_class
-
     spec = spec_for_class(model_class)
     if image_size < spec.minimum_image_size:
         raise ValueError(f"{model_class.__name__} needs image_size >= {spec.minimum_image_size} "
@@ -141,8 +139,6 @@ def check_image_size(model_class: type, image_size: int) -> None:
 
 def image_size_init_args(model_class: type, init_args: dict[str, Any], image_size: int) -> dict[str, Any]:
     """Constructor arguments that must agree with the image size (any weights; e.g. GLASS's input_shape)."""
-    from iadbench.models import spec_for_class
-
     spec = spec_for_class(model_class)
     return spec.size_init_args(init_args, image_size) if spec.size_init_args else dict(init_args)
 
@@ -150,8 +146,6 @@ def image_size_init_args(model_class: type, init_args: dict[str, Any], image_siz
 def configure_pre_processor(model_class: type, image_size: int):
     """The model's pre-processor for square ``image_size`` inputs: its spec's (Dinomaly), else
     anomalib's default for that size (U-Flow ignores it and always uses 448)."""
-    from iadbench.models import spec_for_class
-
     spec = spec_for_class(model_class)
     if spec.pre_processor:
         return spec.pre_processor(model_class, image_size)
@@ -161,17 +155,6 @@ def configure_pre_processor(model_class: type, image_size: int):
 # --------------------------------------------------------------------------------------------
 # Patches
 # --------------------------------------------------------------------------------------------
-
-
-def replace(stack: contextlib.ExitStack, owner: Any, attribute: str, value: Any) -> None:
-    """Set ``owner.attribute`` (a module or class attribute of its own) and restore it on exit."""
-    namespace = vars(owner)
-    if attribute not in namespace:
-        raise RuntimeError(f"random weights: {owner!r} has no attribute {attribute!r} to patch "
-                           "(anomalib/torchvision/timm changed?)")
-    original = namespace[attribute]  # the raw descriptor (staticmethod stays a staticmethod)
-    setattr(owner, attribute, value)
-    stack.callback(setattr, owner, attribute, original)
 
 
 def _forbid(what: str) -> Callable[..., Any]:
@@ -208,8 +191,6 @@ def _patch_generic(stack: contextlib.ExitStack) -> None:
 
 def model_patches(name: str, model_class: type | None = None) -> tuple[Callable[[contextlib.ExitStack], None], ...]:
     """The model-specific patches of a model (its spec's; by class when given, else by registry name)."""
-    from iadbench.models import MODEL_SPECS, spec_for_class
-
     if model_class is not None:
         return spec_for_class(model_class, name).random_weights_patches
     return MODEL_SPECS[name].random_weights_patches if name in MODEL_SPECS else ()
@@ -236,9 +217,6 @@ def offline_model(name: str, model_spec: dict[str, Any], weights: str, pretraine
     """Inside the block no download happens: with ``weights: random`` the model (its ``class_path`` or the
     registry's) builds and runs under :func:`random_weights_patches`; with ``pretrained`` it reads the
     fetched assets, and a download attempt fails with ``pretrained_reason``."""
-    from iadbench.models import import_class, resolve_class_path
-    from iadbench.offline import network_forbidden
-
     with contextlib.ExitStack() as stack:
         if weights == "random":
             stack.enter_context(network_forbidden("weights: random forbids downloads"))

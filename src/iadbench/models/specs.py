@@ -2,7 +2,7 @@
 
 anomalib's ``models/image/<name>/`` is the anchor: the config name is anomalib's snake-case name and
 ``class_path`` its class. The registry (:mod:`iadbench.models`), training (task type), random weights
-(:mod:`iadbench.models.random_weights`), pretrained assets (:mod:`iadbench.assets`), cluster requests
+(:mod:`iadbench.models.random_weights`), pretrained assets (:mod:`iadbench.models.assets`), cluster requests
 (``workflow/rules/train.smk``) and the per-model table of ``docs/models.md`` (:mod:`iadbench.models.docs`)
 all read it. Adding an anomalib model is one entry here (plus, when it loads weights somewhere the generic
 patches miss, a hook in :mod:`iadbench.models.hooks`).

@@ -1,7 +1,7 @@
 """``weights: random``: every model builds, fits and predicts with random weights and no network.
 
 The fast tests build each model through ``build_model`` inside
-:func:`iadbench.offline.network_forbidden` and :func:`random_weights_patches` (as ``train_job``
+:func:`iadbench.core.offline.network_forbidden` and :func:`random_weights_patches` (as ``train_job``
 does); the slow ones run ``train_job`` itself (1 epoch, tiny 64 px dataset).
 """
 
@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 import torch
 
+from iadbench.core.offline import network_forbidden
 from iadbench.datasets.anomaly_source import ensure_anomaly_source, image_paths
-from iadbench.offline import network_forbidden
+from iadbench.models.specs import MODEL_SPECS
 
 warnings.filterwarnings("ignore", message=".*Image size is not used in UFlow.*")
 
@@ -198,12 +199,12 @@ def test_patches_follow_subclasses():
 
 
 def test_changes_are_documented_for_every_model():
-    from iadbench.models import MODEL_SPECS
+    from iadbench.models.specs import MODEL_SPECS
 
     assert all(MODEL_SPECS[name].random_weights for name in STUDY + EXTRA)
 
 
-@pytest.mark.parametrize("name", [name for name, spec in __import__("iadbench.models").models.MODEL_SPECS.items()
+@pytest.mark.parametrize("name", [name for name, spec in MODEL_SPECS.items()
                                   if spec.random_weights_patches])
 def test_every_patched_call_site_still_exists(name):
     """Each patch replaces a private anomalib/torchvision/timm attribute: if an upgrade moves one, this fails
@@ -216,7 +217,7 @@ def test_every_patched_call_site_still_exists(name):
 
 @pytest.mark.parametrize("name", MODELS)
 def test_model_builds_with_random_weights_offline(name, asset_dir):
-    from iadbench.models import build_model
+    from iadbench.models.build import build_model
     from iadbench.models.random_weights import random_weights_patches
 
     spec = {"init_args": {"region_proposals": "grid"}} if name == "rkde" else {"init_args": {}}

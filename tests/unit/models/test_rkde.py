@@ -271,7 +271,7 @@ def test_pretrained_weights_are_requested(monkeypatch):
 
 
 def test_benchmark_registry_builds_rkde_with_random_weights(offline):
-    from iadbench.models import build_model
+    from iadbench.models.build import build_model
 
     model = build_model("rkde", {"init_args": {"region_proposals": "grid"}}, IMAGE_SIZE, "random")
     assert isinstance(model, Rkde) and model.hparams["pre_trained"] is False

@@ -4,7 +4,7 @@ Like ``folder`` it has no catalog entry: the categories are the sub-folders of `
 ``train/good`` (found when the config is read, so Snakemake knows the jobs: one ``iterdir`` of ``path:``),
 the defect names are whatever folders ``test/`` holds, and masks are optional per defect: a defect
 without a ``ground_truth/<defect>`` folder is evaluated on image metrics only (see
-:func:`iadbench.evaluate.evaluate_predictions` for what the pixel metrics then cover). A defect whose
+:func:`iadbench.run.evaluate.evaluate_predictions` for what the pixel metrics then cover). A defect whose
 mask folder exists must have a mask for every image, as in the real datasets.
 
 Preparing a category hardlinks its images (files with one of ``extensions:``) into the MVTec AD layout;

@@ -11,7 +11,8 @@ sys.path.insert(0, str(Path(__file__).parents[1]))
 from archives import write_tree
 from own_data import folder_spec, folder_tree
 
-from iadbench.config import ConfigError, validate_config
+from iadbench.config.base import ConfigError
+from iadbench.config.load import validate_config
 from iadbench.datasets import datamodule_for, prepare
 from iadbench.datasets.validate import MissingMaskError
 

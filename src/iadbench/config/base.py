@@ -1,0 +1,90 @@
+"""Configuration: its errors, the jobs it expands to, per-job settings and the config hash (reading and
+validating a config: :mod:`iadbench.config.load`)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, NamedTuple
+
+from iadbench.datasets import dataset_categories
+from iadbench.datasets.prepare import is_video
+from iadbench.models.registry import is_video_model
+from iadbench.models.specs import VIDEO_MODELS
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; the message names the offending key."""
+
+
+class Job(NamedTuple):
+    dataset: str
+    category: str
+    model: str
+    seed: int
+
+    @property
+    def path(self) -> str:
+        """The job's part of every result path: ``results/<stage>/<dataset>/<category>/<model>/<seed>``."""
+        return f"{self.dataset}/{self.category}/{self.model}/{self.seed}"
+
+
+def jobs(config: dict[str, Any]) -> list[Job]:
+    """Every dataset x category x model x seed of a validated config, in a stable order; video models
+    (ai_vad, fuvas, ...) pair with video datasets only, image models with image datasets only."""
+    video_models = {model for model, spec in config["models"].items() if is_video_model(model, spec.get("class_path"))}
+    return [
+        Job(dataset, category, model, seed)
+        for dataset, spec in config["datasets"].items()
+        for category in dataset_categories(spec)
+        for model in config["models"]
+        if (model in video_models) == is_video(spec)
+        for seed in config["seeds"]
+    ]
+
+
+def check_tracks(config: dict[str, Any]) -> None:
+    """Every dataset needs a model of its track (image or video), or it would silently get no job."""
+    video_models = [model for model, spec in config["models"].items() if is_video_model(model, spec.get("class_path"))]
+    image_models = [model for model in config["models"] if model not in video_models]
+    for name, spec in config["datasets"].items():
+        if is_video(spec) and not video_models:
+            raise ConfigError(f"config key 'datasets.{name}': a video dataset ({spec.get('type')}) needs a video "
+                              f"model in `models` ({', '.join(VIDEO_MODELS)}); image models do not run on it")
+        if not is_video(spec) and not image_models:
+            raise ConfigError(f"config key 'datasets.{name}': an image dataset needs an image model in `models` "
+                              f"(video models {', '.join(video_models)} do not run on it)")
+
+
+def model_image_size(config: dict[str, Any], model: str) -> int:
+    """The model's own ``image_size`` when it has one, else the top-level one."""
+    return config["models"][model].get("image_size", config["image_size"])
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """A short hash of a (validated) config; rows record it so results trace back to it."""
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def dataset_source(spec: dict[str, Any]) -> dict[str, Any]:
+    """A dataset entry without its category list: what one category's data depends on."""
+    return {key: value for key, value in spec.items() if key != "categories"}
+
+
+def train_config(config: dict[str, Any], job: Job) -> dict[str, Any]:
+    """What can change one job's trained model and predictions: editing anything else (another model,
+    another category in `categories:`, another seed) redoes nothing of this job."""
+    return {
+        "dataset": dataset_source(config["datasets"][job.dataset]),
+        "category": job.category,
+        "model": {job.model: config["models"][job.model]},
+        "seed": job.seed,
+        "image_size": model_image_size(config, job.model),
+        "weights": config["weights"],
+    }
+
+
+def job_config(config: dict[str, Any], job: Job) -> dict[str, Any]:
+    """What can change one job's row: its training and the evaluation settings (its hash goes in the row)."""
+    return {**train_config(config, job), "evaluation": config["evaluation"], "timing": config["timing"]}

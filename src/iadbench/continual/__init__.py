@@ -1,0 +1,1 @@
+"""continual: see docs/layout.md."""

@@ -1,0 +1,119 @@
+"""Which published weights and data a model loads with ``weights: pretrained`` (recorded by building it
+with every loader patched), and fetching or checking them once for compute nodes without internet."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from iadbench.models.assets import (
+    FETCH_COMMAND,
+    Asset,
+    MissingAssetError,
+    _cache_environment,
+    _is_present,
+    _located,
+    _torch_hub_asset,
+    anomalib_download,
+    cache_dir,
+    fetch_asset,
+    timm_asset,
+)
+from iadbench.models.build import build_model
+from iadbench.models.patching import replace
+from iadbench.models.specs import spec_for_class
+
+logger = logging.getLogger(__name__)
+
+
+class _Skipped(dict):
+    """Stands in for a state dict while recording; ``load_state_dict`` ignores it."""
+
+
+@contextlib.contextmanager
+def _recording(found: list[Asset], cache: Path) -> Iterator[None]:
+    """Weight and data requests are recorded in ``found`` and skipped (the model keeps random weights)."""
+    # The module timm's builder calls load_pretrained from (its public re-export is not what it calls).
+    import timm.models._builder as timm_builder
+    import torch
+    import torch.hub
+    from torchvision.models import WeightsEnum
+
+    original_load = torch.nn.Module.load_state_dict
+
+    def load_state_dict(module, state_dict, *args, **kwargs):
+        if isinstance(state_dict, _Skipped):
+            return torch.nn.modules.module._IncompatibleKeys([], [])
+        return original_load(module, state_dict, *args, **kwargs)
+
+    def load_pretrained(model, pretrained_cfg=None, *args, **kwargs):
+        found.append(timm_asset(pretrained_cfg or model.pretrained_cfg))
+
+    def get_state_dict(weights, *args, **kwargs):
+        found.append(_torch_hub_asset(weights.url, f"torchvision {weights}"))
+        return _Skipped()
+
+    def load_state_dict_from_url(url, *args, **kwargs):
+        found.append(_torch_hub_asset(url, "torch.hub checkpoint"))
+        return _Skipped()
+
+    def download_and_extract(root, info):
+        found.append(anomalib_download(Path(root), info, cache))
+
+    with contextlib.ExitStack() as stack:
+        replace(stack, torch.nn.Module, "load_state_dict", load_state_dict)
+        replace(stack, timm_builder, "load_pretrained", load_pretrained)
+        replace(stack, WeightsEnum, "get_state_dict", get_state_dict)
+        replace(stack, torch.hub, "load_state_dict_from_url", load_state_dict_from_url)
+        for module in [module for name, module in list(sys.modules.items()) if name.startswith("anomalib.models")]:
+            if "download_and_extract" in vars(module):
+                replace(stack, module, "download_and_extract", download_and_extract)
+        yield
+
+
+def _training_time_assets(model: Any, cache: Path) -> list[Asset]:
+    """Requests anomalib makes when training starts, not when the model is built (DSR, EfficientAd): the spec's."""
+    spec = spec_for_class(type(model))
+    return spec.training_time_assets(model, cache) if spec.training_time_assets else []
+
+
+def required_assets(name: str, spec: dict[str, Any], image_size: int, asset_dir: str | Path) -> list[Asset]:
+    """Every asset model ``name`` (config entry ``spec``) loads with ``weights: pretrained``."""
+    cache = cache_dir(asset_dir)
+    found: list[Asset] = []
+    with _cache_environment(cache):
+        import anomalib.models  # noqa: F401  (so that _recording sees every model module)
+
+        with _recording(found, cache):
+            model = build_model(name, spec, image_size, "pretrained", asset_dir)
+        found += _training_time_assets(model, cache)
+    unique: dict[str, Asset] = {}
+    for asset in found:
+        unique.setdefault(asset.path, asset)
+    return list(unique.values())
+
+
+def fetch_assets(name: str, spec: dict[str, Any], image_size: int, asset_dir: str | Path,
+                 mirror: str | None = None) -> dict[str, Any]:
+    """Fetch every asset of one configured model; returns the manifest (written by the caller)."""
+    assets = required_assets(name, spec, image_size, asset_dir)
+    entries = [fetch_asset(asset, asset_dir, mirror) for asset in assets]
+    logger.info("%s: %d asset(s) in %s", name, len(entries), cache_dir(asset_dir))
+    return {"model": name, "cache": str(cache_dir(asset_dir)), "assets": entries}
+
+
+def check_assets(name: str, spec: dict[str, Any], image_size: int, asset_dir: str | Path) -> list[Asset]:
+    """Raise :class:`MissingAssetError` naming every asset of the model missing from the cache."""
+    cache = cache_dir(asset_dir)
+    assets = required_assets(name, spec, image_size, asset_dir)
+    missing = [asset for asset in assets if not _is_present(asset, cache)]
+    if missing:
+        listing = "; ".join(f"{asset.name} -> {_located(asset, cache)}" for asset in missing)
+        raise MissingAssetError(f"{name} (weights: pretrained) needs {len(missing)} asset(s) not in {cache}: "
+                                f"{listing}. Jobs do not download; fetch them on a machine with internet "
+                                f"(the cluster's head node) with `{FETCH_COMMAND}`")
+    return assets

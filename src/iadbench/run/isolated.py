@@ -1,0 +1,51 @@
+"""Running a job in an isolated child process: the one runner of training, timing and evaluation.
+
+The parent holds the job folder's lock (:func:`iadbench.run.attempts.job_lock`) and, when the job may use a GPU,
+a GPU slot for the child's whole life; the child (``python -m <module> <args.json>``) sees only its GPU and, with
+``weights: pretrained``, the offline asset cache. What the child leaves (or, killed, does not) is the caller's
+to judge: :func:`iadbench.run.attempts.child_failure`, :func:`iadbench.run.attempts.settle`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from iadbench.core.gpus import gpu_slot
+from iadbench.models.assets import ASSET_DIR, offline_environment
+from iadbench.run import attempts
+
+
+@dataclass
+class IsolatedChild:
+    job_dir: Path
+    lock: int  # the job lock's file descriptor, handed to the child
+    device: str | None  # the GPU the child sees (CUDA_VISIBLE_DEVICES), None without one
+    environment: dict[str, str]
+
+    def run(self, module: str, args: dict[str, Any]) -> int:
+        """Run ``python -m <module>`` on ``args``; its exit status (negative: killed by that signal)."""
+        return attempts.run_child(module, args, self.job_dir, self.lock, self.environment)
+
+
+@contextlib.contextmanager
+def isolated_child(job_dir: str | Path, *, stale: Iterable[str | Path] = (), gpu_lock_dir: str | Path = ".snakemake/gpu-slots",
+                   gpu_slots: int = 0, weights: str | None = None,
+                   asset_dir: str | Path = ASSET_DIR) -> Iterator[IsolatedChild]:
+    """Inside the block, the job folder is locked (and a GPU slot held, of ``gpu_slots``); the ``stale`` outputs
+    of an earlier attempt are gone, never to be mistaken for this one's."""
+    job_dir = Path(job_dir)
+    job_dir.mkdir(parents=True, exist_ok=True)
+    with attempts.job_lock(job_dir) as lock, gpu_slot(gpu_lock_dir, gpu_slots) as device:
+        for path in stale:
+            Path(path).unlink(missing_ok=True)
+        environment = dict(os.environ)
+        if device is not None:
+            environment["CUDA_VISIBLE_DEVICES"] = device
+        if weights == "pretrained":
+            environment.update(offline_environment(asset_dir))
+        yield IsolatedChild(job_dir, lock, device, environment)

@@ -1,0 +1,204 @@
+"""One training job: fit an anomalib model on one category, save its checkpoint and predictions.
+
+The predictions file holds everything metrics need (raw image scores, raw anomaly maps, labels,
+masks and file paths), so evaluation never retrains. A job that raises still writes its outputs,
+marked ``status: failed`` with the error, so the benchmark keeps a row for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import resource
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from iadbench.core import provenance
+from iadbench.core.files import read_json, write_json
+from iadbench.datasets import datamodule_for
+from iadbench.datasets.prepare import is_video
+from iadbench.models.assets import ASSET_DIR, FETCH_COMMAND
+from iadbench.models.build import build_model
+from iadbench.models.random_weights import offline_model
+from iadbench.models.required_assets import check_assets
+from iadbench.models.specs import spec_for_class
+from iadbench.run import attempts
+from iadbench.run.continual_step import ContinualStep
+from iadbench.run.isolated import isolated_child
+from iadbench.run.predictions import EMPTY, predict_to, predict_video_to, save_predictions
+from iadbench.run.timing import training_clock
+
+logger = logging.getLogger(__name__)
+
+
+def _fit_and_predict(
+    dataset_spec: dict[str, Any], dataset_root: Path, category: str, model_name: str, model_spec: dict[str, Any],
+    seed: int, image_size: int, weights: str, out_dir: Path, asset_dir: Path, continual: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``continual``: a step of the continual setting (:class:`iadbench.run.continual_step.ContinualStep`'s fields):
+    it trains on its task's categories from the previous step's checkpoint and predicts every category
+    seen so far; None (a standalone job) runs exactly as a continual step 1 of one category does."""
+    import torch
+    from anomalib.engine import Engine
+    from lightning.pytorch import seed_everything
+
+    step = ContinualStep(**continual) if continual else None
+    seed_everything(seed, workers=True, verbose=False)
+    model = build_model(model_name, model_spec, image_size, weights, asset_dir)
+    loader_args = {"num_workers": 0, "seed": seed, "train_batch_size": model_spec["train_batch_size"],
+                   "eval_batch_size": model_spec["eval_batch_size"]}
+    datamodule = (step.datamodule if step else datamodule_for)(dataset_spec, dataset_root, category, **loader_args)
+    step_info = step.restore(model) if step else {}
+    # fit_seconds: training only (validation passes, run on the test set each epoch, and checkpoint
+    # writes left out; memory-bank building counted); fit_wall_seconds: all of engine.fit.
+    clock = training_clock()
+    with tempfile.TemporaryDirectory(prefix="iadbench-engine-") as engine_dir:
+        engine = Engine(
+            default_root_dir=engine_dir, logger=False, enable_progress_bar=False, devices=1,
+            max_epochs=model_spec["max_epochs"], deterministic="warn", callbacks=[clock],
+        )
+        started = time.perf_counter()
+        engine.fit(model=model, datamodule=datamodule)
+        fit_wall_seconds = time.perf_counter() - started
+        if step:
+            step_info.update(step.after_fit(model, len(datamodule.train_data)))
+        engine.trainer.save_checkpoint(out_dir / "model.ckpt")
+        if step:
+            predictions, step_info["per_category"] = step.predict_seen(
+                engine, model, datamodule, lambda name: datamodule_for(dataset_spec, dataset_root, name, **loader_args),
+                out_dir)
+            n_test = sum(one["n_test"] for one in step_info["per_category"].values())
+            inference_seconds = sum(one["inference_seconds"] for one in step_info["per_category"].values())
+        else:
+            predict = predict_video_to if is_video(dataset_spec) else predict_to
+            predictions, inference_seconds = predict(engine, model, datamodule, out_dir / "predictions.npz")
+            n_test = len(predictions["scores"])
+    return {
+        # The spec's (the study's task types); a model without one: by whether it produced maps.
+        "task_type": spec_for_class(type(model), model_name).task_type or (
+            "segmentation" if predictions["maps"].size else "classification"),
+        "n_train": len(datamodule.train_data),
+        "n_skipped_files": _skipped_files(dataset_root, category),
+        "n_test": n_test,
+        "fit_seconds": clock.seconds,
+        "fit_wall_seconds": fit_wall_seconds,
+        "inference_seconds": inference_seconds,
+        "images_per_second": n_test / inference_seconds if inference_seconds > 0 else float("nan"),
+        "n_parameters": int(sum(parameter.numel() for parameter in model.parameters())),
+        "device": str(next(iter(model.parameters()), torch.empty(0)).device),
+        **step_info,
+    }
+
+
+def _skipped_files(dataset_root: Path, category: str) -> int | None:
+    """Files the category's preparation skipped as not images (its summary.json; None without one)."""
+    summary = dataset_root / category / "summary.json"
+    return read_json(summary).get("n_skipped_files") if summary.is_file() else None
+
+
+def train_job(
+    *, dataset_spec: dict[str, Any] | None = None, dataset_root: str | Path, category: str, model_name: str,
+    model_spec: dict[str, Any], seed: int, image_size: int, weights: str, out_dir: str | Path, threads: int = 1,
+    extra_info: dict[str, Any] | None = None, asset_dir: str | Path = ASSET_DIR, continual: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Fit, predict, and write ``model.ckpt``, ``predictions.npz`` and ``train_info.json``
+    (``continual``: a continual step, whose predictions go to ``predictions/<category>.npz``).
+
+    Returns the train info (also written), with ``status`` ``ok`` or ``failed``.
+    """
+    import torch
+
+    from iadbench.models.coreset import bounded_coreset  # imports torch and anomalib: only in the child
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(threads)
+    info = base_info({"threads": threads, "weights": weights, "image_size": image_size, "model_spec": model_spec,
+                      "extra_info": extra_info, "dataset_spec": dataset_spec})
+    try:
+        with contextlib.ExitStack() as guards:
+            guards.enter_context(bounded_coreset())  # anomalib's coreset selection fragments the heap
+            guards.enter_context(offline_model(
+                model_name, model_spec, weights,
+                f"weights: pretrained: jobs read weights from {asset_dir} and never download "
+                f"(an asset iadbench did not fetch with `{FETCH_COMMAND}`)"))
+            if weights != "random":
+                # Which published weights (e.g. timm's wide_resnet50_2.racm_in1k, not torchvision's) made the row.
+                info["pretrained_assets"] = "; ".join(
+                    asset.name for asset in check_assets(model_name, model_spec, image_size, asset_dir))
+            info.update(_fit_and_predict(dataset_spec or {"type": "embedded"}, Path(dataset_root), category,
+                                         model_name, model_spec, seed, image_size, weights, out_dir,
+                                         Path(asset_dir), continual))
+        info.update(status="ok", error_type="", error_tail="")
+    except Exception as error:  # a failing model must still yield its (failed) row
+        logger.exception("training %s on %s failed", model_name, category)
+        _write_failure(out_dir, info, type(error).__name__, "".join(traceback.format_exception(error)))
+        return info
+    info.update(peak_rss_mb=provenance.peak_rss_mb(), peak_gpu_mb=provenance.peak_gpu_mb())
+    write_json(out_dir / "train_info.json", info)
+    return info
+
+
+def _write_failure(out_dir: Path, info: dict[str, Any], error_type: str, error_text: str) -> None:
+    """Outputs of a failed job: empty predictions, the error and its tail, status ``failed``."""
+    info.update(status="failed", error_type=error_type, error_tail=error_text[-2000:])
+    info.setdefault("peak_rss_mb", provenance.peak_rss_mb())
+    save_predictions(out_dir / "predictions.npz", {"scores": EMPTY})
+    if not (out_dir / "model.ckpt").exists():
+        (out_dir / "model.ckpt").write_bytes(b"")
+    write_json(out_dir / "train_info.json", info)
+
+
+def base_info(job_args: dict[str, Any]) -> dict[str, Any]:
+    """What every record of the job says, failed or not: the settings that ran and where (provenance)."""
+    track = "video" if is_video(job_args.get("dataset_spec") or {"type": "embedded"}) else "image"
+    return {"track": track, "threads": job_args.get("threads", 1), "weights": job_args.get("weights"),
+            "image_size": job_args.get("image_size"), "max_epochs": job_args.get("model_spec", {}).get("max_epochs"),
+            **provenance.versions(), **provenance.host_info(), **(job_args.get("extra_info") or {})}
+
+
+def run_isolated(*, log_path: str | Path | None = None, gpu_lock_dir: str | Path = ".snakemake/gpu-slots",
+                 gpu_slots: int = 0, attempt: int = 1, final_attempt: int = 1, retry_round: int = 0,
+                 results_dir: str | Path = "results", **job_args: Any) -> dict[str, Any]:
+    """Run :func:`train_job` in a child process that holds the job folder's lock (see
+    :mod:`iadbench.run.attempts`): a job killed by the OS (out of memory, segmentation fault) still leaves a
+    ``failed`` record with its log tail, or, while this run has attempts left, fails so that the
+    scheduler retries it with more memory (:class:`~iadbench.run.attempts.RetryWithMoreResources`).
+
+    Holds a GPU slot for the child's lifetime and pins the child to it (``CUDA_VISIBLE_DEVICES``).
+    """
+    out_dir = Path(job_args["out_dir"])
+    info_path = out_dir / "train_info.json"
+    outputs = [out_dir / name for name in ("train_info.json", "predictions.npz", "model.ckpt")]
+    with isolated_child(out_dir, stale=outputs, gpu_lock_dir=gpu_lock_dir, gpu_slots=gpu_slots,
+                        weights=job_args.get("weights"), asset_dir=job_args.get("asset_dir", ASSET_DIR)) as child:
+        device = child.device
+        returncode = child.run("iadbench.run.train", job_args)
+        if returncode == 0 and info_path.exists():
+            info = read_json(info_path)
+            outcome = attempts.Outcome(info["status"], info.get("error_type", ""), info.get("error_tail", ""))
+        else:
+            info = {**base_info(job_args), "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+            outcome = attempts.child_failure(returncode, log_path)
+        try:
+            info["attempts"] = attempts.settle(out_dir, outcome, stage="train", attempt=attempt,
+                                               final_attempt=final_attempt, retry_round_=retry_round,
+                                               log_path=log_path, results_dir=results_dir)
+        except attempts.RetryWithMoreResources:
+            for path in outputs:
+                path.unlink(missing_ok=True)
+            raise
+        if outcome.status != "ok" and info.get("status") != "failed":
+            _write_failure(out_dir, info, outcome.error_type, outcome.error_tail)
+        info.update(cuda_visible_devices=device or "", retry_round=retry_round)
+        write_json(info_path, info)
+    return info
+
+
+if __name__ == "__main__":  # the child of run_isolated
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    train_job(**read_json(sys.argv[1]))

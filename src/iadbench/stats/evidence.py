@@ -1,0 +1,70 @@
+"""What the report reads besides the rows: each evaluation job's per-image scores (``scores.parquet``) and its
+bootstrap replicates (``bootstrap.npz``), keyed by job. The paired tests (:mod:`iadbench.stats.significance`), the
+cells' intervals and the score distributions (:mod:`iadbench.report.distributions`) read from here.
+
+A file that is missing, unreadable or empty (a failed job writes both empty) leaves that part of the job's
+evidence out: the report then says which comparison could not be made, and never stops for it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from iadbench.stats import uncertainty
+
+log = logging.getLogger(__name__)
+
+JobKey = tuple[str, str, str, int]  # dataset, category, model, seed
+
+
+@dataclass
+class JobEvidence:
+    scores: pd.DataFrame | None = None  # image_path, label, defect_type, image_score, ...; None: none read
+    replicates: dict[str, np.ndarray] = field(default_factory=dict)  # metric -> its bootstrap replicates
+
+
+Evidence = dict[JobKey, JobEvidence]
+
+
+def job_key(path: str | Path) -> JobKey:
+    """``results/evaluate/<dataset>/<category>/<model>/<seed>/<file>`` -> its job."""
+    dataset, category, model, seed = Path(path).parts[-5:-1]
+    return dataset, category, model, int(seed)
+
+
+def read_evidence(score_paths: Iterable[str | Path] = (), bootstrap_paths: Iterable[str | Path] = ()) -> Evidence:
+    """The jobs' score tables and replicates; unreadable or empty files are left out (logged)."""
+    evidence: Evidence = {}
+    for path in map(Path, score_paths):
+        try:
+            table = pd.read_parquet(path)
+        except Exception as error:  # noqa: BLE001 -- pyarrow raises several types; a side input never stops the report
+            log.warning("cannot read %s: %s", path, error)
+            continue
+        if len(table):
+            evidence.setdefault(job_key(path), JobEvidence()).scores = table
+    for path in map(Path, bootstrap_paths):
+        try:
+            replicates = uncertainty.load_replicates(path)
+        except Exception as error:  # noqa: BLE001 -- as above (OSError, ValueError, KeyError, zipfile errors)
+            log.warning("cannot read %s: %s", path, error)
+            continue
+        if replicates:
+            evidence.setdefault(job_key(path), JobEvidence()).replicates = replicates
+    return evidence
+
+
+def scores_of(evidence: Evidence | None, key: JobKey) -> pd.DataFrame | None:
+    job = (evidence or {}).get(key)
+    return None if job is None else job.scores
+
+
+def replicates_of(evidence: Evidence | None, key: JobKey, metric: str) -> np.ndarray | None:
+    job = (evidence or {}).get(key)
+    return None if job is None else job.replicates.get(metric)

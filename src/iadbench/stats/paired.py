@@ -1,0 +1,101 @@
+"""Paired comparisons of two models on the same test images: DeLong's test, the paired bootstrap, Holm's
+correction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+from scipy import special, stats
+
+from iadbench.stats.uncertainty import CI_LEVEL, N_RESAMPLES, percentile_interval, resample_counts
+
+
+def _delong_components(scores: np.ndarray, positive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """AUCs of the rows of ``scores`` and their DeLong covariance, via midranks (Sun & Xu 2014): O(n log n)."""
+    x, y = scores[:, positive], scores[:, ~positive]
+    m, n = x.shape[1], y.shape[1]
+    tx, ty = stats.rankdata(x, axis=1), stats.rankdata(y, axis=1)
+    tz = stats.rankdata(np.concatenate([x, y], axis=1), axis=1)
+    aucs = tz[:, :m].sum(axis=1) / (m * n) - (m + 1) / (2 * n)
+    v01 = (tz[:, :m] - tx) / n       # each anomalous image: share of normal ones scored below it
+    v10 = 1 - (tz[:, m:] - ty) / m   # each normal image: share of anomalous ones scored above it
+    with np.errstate(invalid="ignore", divide="ignore"):
+        covariance = np.atleast_2d(np.cov(v01)) / m + np.atleast_2d(np.cov(v10)) / n
+    return aucs, covariance
+
+
+def delong_test(scores_a, scores_b, labels) -> tuple[float, float, float, float]:
+    """DeLong's test of two correlated AUROCs on the same images: ``(auc_a, auc_b, z, p)``, p two-sided.
+
+    Needs two anomalous and two defect-free images (else z and p are NaN). Equal AUCs with zero
+    variance (e.g. the same ranking) give z = 0, p = 1.
+    """
+    positive = np.asarray(labels).reshape(-1) > 0
+    scores = np.stack([np.asarray(scores_a, dtype=np.float64).reshape(-1),
+                       np.asarray(scores_b, dtype=np.float64).reshape(-1)])
+    if min(positive.sum(), (~positive).sum()) < 2:
+        return float("nan"), float("nan"), float("nan"), float("nan")
+    aucs, covariance = _delong_components(scores, positive)
+    difference = float(aucs[0] - aucs[1])
+    variance = float(covariance[0, 0] + covariance[1, 1] - 2 * covariance[0, 1])
+    if variance > 1e-15:
+        z = difference / np.sqrt(variance)
+    else:  # both rank the images alike: no evidence either way, or a sure difference
+        z = 0.0 if abs(difference) < 1e-12 else float(np.copysign(np.inf, difference))
+    return float(aucs[0]), float(aucs[1]), float(z), float(2 * special.ndtr(-abs(z)))
+
+
+def bootstrap_p(differences) -> float:
+    """Two-sided bootstrap p of "no difference": twice the smaller share of replicates on either side of 0,
+    with the (count + 1) / (B + 1) correction, so it is never 0."""
+    values = np.asarray(differences, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return float("nan")
+    tail = min(np.count_nonzero(values <= 0), np.count_nonzero(values >= 0))
+    return float(min(1.0, 2 * (tail + 1) / (values.size + 1)))
+
+
+class PairedComparison(NamedTuple):
+    value_a: float
+    value_b: float
+    difference: float   # value_a - value_b on the full test set
+    low: float          # percentile interval of the difference
+    high: float
+    p: float            # two-sided, :func:`bootstrap_p`
+
+
+def paired_bootstrap(metric_fn: Callable, a, b, labels, *, n_resamples: int = N_RESAMPLES, seed: int = 0,
+                     level: float = CI_LEVEL, strata=None, keys=None) -> PairedComparison:
+    """Compare ``metric_fn(a, labels)`` with ``metric_fn(b, labels)`` over stratified resamples of the images,
+    the same indices for both models.
+
+    ``a``, ``b``, ``labels`` are indexed by image on axis 0 (image scores and labels, or maps and masks);
+    strata: ``strata`` or else ``labels > 0`` per image (any anomalous pixel for masks).
+    """
+    a, b, labels = np.asarray(a), np.asarray(b), np.asarray(labels)
+    if strata is None:
+        strata = (labels.reshape(labels.shape[0], -1) > 0).any(axis=1)
+    counts = resample_counts(strata, n_resamples, seed, keys)
+    differences = np.empty(n_resamples)
+    for row, multiplicity in enumerate(counts):
+        index = np.repeat(np.arange(labels.shape[0]), multiplicity)
+        differences[row] = metric_fn(a[index], labels[index]) - metric_fn(b[index], labels[index])
+    value_a, value_b = float(metric_fn(a, labels)), float(metric_fn(b, labels))
+    low, high = percentile_interval(differences, level)
+    return PairedComparison(value_a, value_b, value_a - value_b, float(low[0]), float(high[0]),
+                            bootstrap_p(differences))
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm-Bonferroni step-down adjusted p-values (monotone, capped at 1), in the input order; NaN stays
+    NaN and does not count as a test."""
+    p = np.asarray(p_values, dtype=np.float64).reshape(-1)
+    adjusted = np.full(p.shape, np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    order = finite[np.argsort(p[finite], kind="stable")]
+    m = order.size
+    adjusted[order] = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    return adjusted

@@ -1,0 +1,181 @@
+"""Which cells of a report table are indistinguishable from the column's best, and how sure each cell is.
+
+**Marking rule** (one dataset x metric table): in each category column the best complete cell (highest mean
+over seeds) is bold, with every cell equal to it at the printed precision. Every other complete cell is
+compared with the best one *on the same test images*:
+
+* image AUROC: DeLong's test of the two correlated AUROCs (:func:`iadbench.stats.paired.delong_test`) on the
+  jobs' ``scores.parquet``, aligned by image path;
+* any other metric: paired bootstrap, ``p = bootstrap_p(replicates_best - replicates_other)`` over the jobs'
+  ``bootstrap.npz`` replicates (the same resamples of the same images: they are seeded by the seed and keyed by
+  image path);
+* several seeds: each seed is tested on its own and the *largest* p is kept (conservative: a cell counts as
+  different only when every seed says so).
+
+The p-values of all the table's comparisons are Holm-corrected together; a cell whose adjusted p is at least
+``ALPHA`` is *not significantly worse* (‡). The Mean column is not tested (across categories the report ranks
+methods and runs the Friedman test instead). A column whose test set has one class, or where a compared model
+lacks scores or replicates, is not tested at all: the table's note names it and why.
+
+**Intervals**: a cell's 95 % interval pools its seeds' bootstrap replicates
+(:func:`iadbench.stats.uncertainty.combine_seed_intervals`); one seed without replicates falls back on the row's
+``<metric>_ci_low/_ci_high``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from iadbench.stats import paired, uncertainty
+from iadbench.stats.evidence import Evidence, replicates_of, scores_of
+
+ALPHA = 0.05
+INTERVAL_NOTE = ("Hover a cell for its 95% confidence interval: percentile bootstrap over the test images (defect-free "
+                 "and defective drawn separately, iadbench.stats.uncertainty); with several seeds the seeds' bootstrap "
+                 "replicates are pooled, each seed weighing the same (uncertainty.combine_seed_intervals), so the "
+                 "interval holds both the test-set and the seed-to-seed spread.")
+NOT_WORSE_MARK = "‡"
+DELONG_METRIC = "image_AUROC"
+CellKey = tuple[str, str]  # model, category
+
+
+@dataclass
+class TableTests:
+    """The paired tests of one table: Holm-adjusted p per tested (model, category), columns left untested."""
+
+    metric: str
+    read_evidence: bool  # False: no scores or replicates were given to the report at all
+    unsupported: bool = False  # no job has bootstrap replicates of this metric (e.g. pixel F1-max)
+    adjusted: dict[CellKey, float] = field(default_factory=dict)
+    untested: list[tuple[str, str]] = field(default_factory=list)  # (category label, reason)
+    n_resamples: int = uncertainty.N_RESAMPLES
+    several_seeds: bool = False
+    alpha: float = ALPHA
+
+    @property
+    def not_worse(self) -> set[CellKey]:
+        return {key for key, p in self.adjusted.items() if p >= self.alpha}
+
+    def notes(self) -> list[str]:
+        """The note under the table: the rule, the method and what was left untested."""
+        if not self.read_evidence:
+            return [f"{NOT_WORSE_MARK} not computed: the report read no per-image scores or bootstrap replicates."]
+        if self.unsupported:
+            return [f"{NOT_WORSE_MARK} not computed: the evaluation jobs keep no bootstrap replicates of this metric."]
+        notes = []
+        if self.adjusted:
+            if self.metric == DELONG_METRIC:
+                method = "a two-sided DeLong test of the two AUROCs on the same test images"
+            else:
+                method = (f"a two-sided paired bootstrap over the same {self.n_resamples} stratified resamples of "
+                          "the test images for both models (p: twice the smaller share of differences on either "
+                          "side of 0)")
+            seeds = ("; with several seeds each seed is tested on its own and the largest p is kept"
+                     if self.several_seeds else "")
+            count = len(self.adjusted)
+            notes.append(f"Bold: best in its column. {NOT_WORSE_MARK}: not significantly worse than the column's best "
+                         f"at α = {self.alpha:g} by {method}{seeds}; Holm-corrected over the table's {count} "
+                         f"comparison{'s' if count != 1 else ''}. The Mean column is not tested.")
+        if self.untested:
+            notes.append("Not tested (no marking): " + "; ".join(f"{category}: {reason}"
+                                                                 for category, reason in self.untested) + ".")
+        return notes
+
+
+def _pair_p(evidence: Evidence, best: tuple, other: tuple, metric: str) -> tuple[float, str]:
+    """p of one seed's comparison, or NaN and why it cannot be made ({best}/{other} name the models)."""
+    first, second = scores_of(evidence, best), scores_of(evidence, other)
+    a, b = first.set_index("image_path"), second.set_index("image_path")
+    if len(a) != len(b) or not a.index.is_unique or set(a.index) != set(b.index):
+        return math.nan, "{best} and {other} scored different test images"
+    b = b.reindex(a.index)
+    if not np.array_equal(a["label"].to_numpy() > 0, b["label"].to_numpy() > 0):
+        return math.nan, "{best} and {other} disagree on the images' labels"
+    if metric == DELONG_METRIC:
+        *_, p = paired.delong_test(a["image_score"], b["image_score"], a["label"])
+        return (p, "") if math.isfinite(p) else (math.nan, "DeLong's test needs two test images of each class")
+    rep_best, rep_other = replicates_of(evidence, best, metric), replicates_of(evidence, other, metric)
+    for model, replicates in (("{best}", rep_best), ("{other}", rep_other)):
+        if replicates is None:
+            return math.nan, f"{model} has no bootstrap replicates of this metric"
+    if rep_best.shape != rep_other.shape:
+        return math.nan, "{best} and {other} have different numbers of bootstrap resamples"
+    p = paired.bootstrap_p(rep_best.astype(np.float64) - rep_other.astype(np.float64))
+    return (p, "") if math.isfinite(p) else (math.nan, "the metric is undefined in every resample")
+
+
+def _column(evidence: Evidence, dataset: str, category: str, metric: str, best: str, others: list[str],
+            seeds: dict[CellKey, list[int]], name: Callable[[str], str]) -> tuple[dict[str, float], str]:
+    """Raw p (largest over seeds) per model compared with ``best``, or {} and why the column is not tested."""
+    for model in (best, *others):
+        if any(scores_of(evidence, (dataset, category, model, seed)) is None for seed in seeds[model, category]):
+            return {}, f"{name(model)} has no per-image scores"
+    labels = scores_of(evidence, (dataset, category, best, seeds[best, category][0]))["label"].to_numpy() > 0
+    if labels.all() or not labels.any():
+        return {}, (f"the test set has one class only ({int((~labels).sum())} defect-free, "
+                    f"{int(labels.sum())} defective images)")
+    p_values = {}
+    for other in others:
+        common = sorted(set(seeds[best, category]) & set(seeds[other, category]))
+        if not common:
+            return {}, f"{name(best)} and {name(other)} share no seed"
+        per_seed = []
+        for seed in common:
+            p, reason = _pair_p(evidence, (dataset, category, best, seed), (dataset, category, other, seed), metric)
+            if reason:
+                return {}, reason.format(best=name(best), other=name(other))
+            per_seed.append(p)
+        p_values[other] = max(per_seed)
+    return p_values, ""
+
+
+def test_table(evidence: Evidence | None, dataset: str, metric: str, columns: dict[str, tuple[str, list[str]]],
+               seeds: dict[CellKey, list[int]], *, name: Callable[[str], str] = str,
+               label: Callable[[str], str] = str, alpha: float = ALPHA) -> TableTests:
+    """Compare, per category of ``columns`` ({category: (best model, models to compare with it)}), each model
+    with the best on the same images (``seeds``: the ok seeds of each (model, category)); Holm over all."""
+    tests = TableTests(metric, evidence is not None, alpha=alpha,
+                       several_seeds=any(len(value) > 1 for value in seeds.values()))
+    if evidence is None:
+        return tests
+    if metric != DELONG_METRIC and not any(metric in job.replicates for job in evidence.values()):
+        tests.unsupported = True  # one note for the table, not one per column
+        return tests
+    raw: dict[CellKey, float] = {}
+    for category, (best, others) in columns.items():
+        if not others:
+            continue
+        p_values, reason = _column(evidence, dataset, category, metric, best, others, seeds, name)
+        if reason:
+            tests.untested.append((label(category), reason))
+        raw |= {(model, category): p for model, p in p_values.items()}
+    adjusted = paired.holm(list(raw.values()))
+    tests.adjusted = {key: float(p) for key, p in zip(raw, adjusted, strict=True)}
+    lengths = {len(replicates) for key in evidence.values() for replicates in key.replicates.values()}
+    tests.n_resamples = max(lengths) if lengths else uncertainty.N_RESAMPLES
+    return tests
+
+
+test_table.__test__ = False  # not a pytest test, whatever its name
+
+
+def interval_text(evidence: Evidence | None, dataset: str, category: str, model: str, metric: str, seeds: list[int],
+                  row_interval: tuple[float, float, int] | None = None, level: float = uncertainty.CI_LEVEL) -> str:
+    """"95% CI [low, high] (percentile bootstrap over test images, 2000 resamples)" in percent, seeds pooled;
+    "" when there are neither replicates nor (one seed) the row's interval."""
+    samples = [replicates_of(evidence, (dataset, category, model, seed), metric) for seed in seeds]
+    pooled = ""
+    if seeds and all(sample is not None and np.isfinite(sample).any() for sample in samples):
+        low, high = uncertainty.combine_seed_intervals(samples, level)
+        resamples = max(len(sample) for sample in samples)
+        pooled = f"; {len(seeds)} seeds' replicates pooled" if len(seeds) > 1 else ""
+    elif len(seeds) == 1 and row_interval is not None and all(map(math.isfinite, row_interval[:2])):
+        low, high, resamples = row_interval
+    else:
+        return ""
+    return (f"{100 * level:g}% CI [{100 * low:.2f}, {100 * high:.2f}] (percentile bootstrap over test images, "
+            f"{resamples} resamples{pooled})")
