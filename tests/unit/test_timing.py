@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from iadbench.report.figures import efficiency
+from iadbench.run import clock as run_clock
 from iadbench.run import timing
 from iadbench.run.timing import load_state, measure, median_ms, read_timing, run_timing, timing_job
 
@@ -104,7 +105,7 @@ def test_training_clock_leaves_out_validation_and_checkpoints_but_not_the_memory
     import torch
 
     clock = FakeClock()
-    monkeypatch.setattr(timing.time, "perf_counter", clock)
+    monkeypatch.setattr(run_clock.time, "perf_counter", clock)
 
     class Module:
         device = torch.device("cpu")
@@ -116,7 +117,7 @@ def test_training_clock_leaves_out_validation_and_checkpoints_but_not_the_memory
         def save_checkpoint(self, path):
             clock.now += 1
 
-    module, trainer, callback = Module(), Trainer(), timing.training_clock()
+    module, trainer, callback = Module(), Trainer(), run_clock.training_clock()
     callback.on_validation_start(trainer, module)  # a sanity check before training: ignored
     callback.on_train_start(trainer, module)
     clock.now = 10  # 10 s of training steps
@@ -129,7 +130,7 @@ def test_training_clock_leaves_out_validation_and_checkpoints_but_not_the_memory
     callback.on_train_end(trainer, module)
     assert callback.seconds == pytest.approx(10 + 3 + 4)
     assert "fit" not in vars(module) and "save_checkpoint" not in vars(trainer)  # unwrapped after training
-    assert math.isnan(timing.training_clock().seconds)  # no training loop (zero-shot models): NaN
+    assert math.isnan(run_clock.training_clock().seconds)  # no training loop (zero-shot models): NaN
 
 
 def _rows(**columns):

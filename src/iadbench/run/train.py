@@ -27,10 +27,10 @@ from iadbench.models.random_weights import offline_model
 from iadbench.models.required_assets import check_assets
 from iadbench.models.specs import spec_for_class
 from iadbench.run import attempts
+from iadbench.run.clock import training_clock
 from iadbench.run.continual_step import ContinualStep
 from iadbench.run.isolated import isolated_child
 from iadbench.run.predictions import EMPTY, predict_to, predict_video_to, save_predictions
-from iadbench.run.timing import training_clock
 
 logger = logging.getLogger(__name__)
 
