@@ -88,6 +88,21 @@ def test_mirror_keeps_host_and_path():
     assert mirrored("https://a/b", None) == "https://a/b"
 
 
+def test_no_hugging_face_token_goes_to_a_mirror(tmp_path, monkeypatch):
+    """The weights are public: a mirror (another host) never receives the user's Hub token."""
+    from safetensors.torch import save
+
+    token = "hf_iadbenchSecretTokenNeverSentToAMirror"
+    monkeypatch.setenv("HF_TOKEN", token)
+    served = save({"weight": torch.zeros(2)})
+    with ArchiveServer({RESNET18_HF_FILE: served}) as server:
+        fetch_assets("padim", RESNET18, 64, tmp_path, mirror=_mirror(server))
+    assert server.headers, "the mirror was not asked"
+    for headers in server.headers:
+        assert "authorization" not in {name.lower() for name in headers}, headers
+        assert token not in json.dumps(headers)
+
+
 def test_fetched_timm_weights_load_offline_through_timm(tmp_path):
     """The Hugging Face cache layout written by fetch is what timm reads with HF_HUB_OFFLINE=1."""
     import timm

@@ -224,9 +224,12 @@ def _hf_download(asset: Asset, cache: Path, mirror: str | None) -> None:
     from huggingface_hub import hf_hub_download
 
     # A mirror keeps <host>/<path>: the Hub is <mirror>/huggingface.co there. None: the Hub (or HF_ENDPOINT).
+    # token=False at a mirror: huggingface_hub would send the user's Hub token (HF_TOKEN, the login) to
+    # whatever host the config names; the weights are public, no credential is needed.
     local = Path(hf_hub_download(asset.hf_repo, asset.hf_filename, revision=asset.hf_revision,
                                  cache_dir=cache / HF_HUB_CACHE,
-                                 endpoint=mirrored(HF_ORIGIN, mirror) if mirror else None))
+                                 endpoint=mirrored(HF_ORIGIN, mirror) if mirror else None,
+                                 token=False if mirror else None))
     # Over plain HTTP huggingface_hub checks only the size; an LFS blob is named after its sha256: check it.
     blob = local.resolve()
     if re.fullmatch(r"[0-9a-f]{64}", blob.name) and (actual := file_checksum(blob, "sha256")) != blob.name:

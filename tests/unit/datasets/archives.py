@@ -319,7 +319,7 @@ class ArchiveServer:
     for the next ``cuts`` responses, send that many body bytes then drop the connection although
     Content-Length promised more. ``statuses``: answer the next requests with these error codes.
     ``/redirect/<name>`` answers 302 to ``/<name>``. ``requests`` logs (path, Range header) of GETs,
-    ``heads`` the paths of HEADs.
+    ``heads`` the paths of HEADs, ``headers`` every request's headers (HEAD and GET, in order).
 
     Files under ``<host>/<repo>/resolve/<revision>/`` are answered like the Hugging Face Hub answers an
     LFS file, on HEAD and GET, which is what ``huggingface_hub.hf_hub_download`` requires:
@@ -341,6 +341,7 @@ class ArchiveServer:
         self.statuses = list(statuses)
         self.delay_seconds = delay_seconds
         self.requests: list[tuple[str, str | None]] = []
+        self.headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
 
@@ -362,9 +363,11 @@ class ArchiveServer:
                 pass
 
             def do_GET(self) -> None:
+                owner._log_headers(self)
                 owner._serve(self)
 
             def do_HEAD(self) -> None:
+                owner._log_headers(self)
                 owner._head(self)
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -377,6 +380,10 @@ class ArchiveServer:
         assert self._httpd is not None
         self._httpd.shutdown()
         self._httpd.server_close()
+
+    def _log_headers(self, handler: BaseHTTPRequestHandler) -> None:
+        with self._lock:
+            self.headers.append(dict(handler.headers.items()))
 
     def _hub_headers(self, name: str) -> dict[str, str]:
         """What the Hub sends for an LFS file (hf_hub_download needs a commit and an etag)."""
