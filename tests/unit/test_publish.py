@@ -131,3 +131,36 @@ def test_published_folders_load_with_huggingface_hub_pandas_and_pyarrow(trained_
         publish_run(results_dir=results, benchmark_path=benchmark, config=config,
                     jobs=[Job("embedded", "washer", "dfm", 0)], out_dir=out)
     assert (out / "models" / "embedded-washer-padim-0" / "README.md").exists()  # nothing half-written
+
+
+@pytest.mark.slow
+def test_published_folders_name_no_host_and_no_token_unless_the_config_says(trained_job, tmp_path, monkeypatch):
+    results, config = trained_job
+    token = "hf_iadbenchPlantedTokenValue"
+    monkeypatch.setenv("HF_TOKEN", token)
+    # Planted values: the real hostname may be as short as "vm", found by chance in any binary file.
+    host = {"hostname": "gpu-node-17.cluster.example", "cpu": "PlantedCPU 9000", "gpu": "PlantedGPU X",
+            "cuda_visible_devices": "GPU-planted-uuid"}
+    benchmark = tmp_path / "benchmark.parquet"
+    _frame([{**JOB._asdict(), **host}]).to_parquet(benchmark)
+    publish = {"jobs": "all", "metric": "image_AUROC", "namespace": None, "dataset_repo": "r", "repo_prefix": "p",
+               "license": "cc-by-nc-sa-4.0", "pretty_name": "tiny"}
+
+    def published_bytes(include: bool) -> bytes:
+        out = tmp_path / f"publish-{include}"
+        publish_run(results_dir=results, benchmark_path=benchmark, jobs=[JOB], out_dir=out, now="today",
+                    config={**config, "publish": {**publish, "include_host_columns": include}})
+        files = sorted(path for path in out.rglob("*") if path.is_file())
+        assert any(path.suffix == ".parquet" for path in files) and any(path.name == "README.md" for path in files)
+        return b"\n".join(path.read_bytes() for path in files)
+
+    private = published_bytes(False)
+    for value in (*host.values(), token):
+        assert value.encode() not in private, value
+    card = (tmp_path / "publish-False" / "dataset" / "README.md").read_text()
+    assert "Left out of this publication" in card and "`hostname`" in card and "include_host_columns" in card
+    published = pd.read_parquet(tmp_path / "publish-False" / "dataset" / "data" / "benchmark.parquet")
+    assert not set(host) & set(published.columns) and published["image_AUROC"].tolist() == [0.5]
+    public = published_bytes(True)  # the config asked for them: there, and the card says nothing was left out
+    assert host["hostname"].encode() in public and token.encode() not in public
+    assert "Left out" not in (tmp_path / "publish-True" / "dataset" / "README.md").read_text()

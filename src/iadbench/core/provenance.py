@@ -74,6 +74,11 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
+# The row's columns that identify the machine a job ran on (a cluster's node names, its GPU assignment):
+# left out of published results unless the config includes them (publish.include_host_columns).
+HOST_COLUMNS = ("hostname", "cpu", "gpu", "cuda_visible_devices")
+
+
 def host_info() -> dict[str, str]:
     import torch
 

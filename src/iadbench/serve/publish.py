@@ -30,7 +30,8 @@ import pandas as pd
 import yaml
 
 from iadbench.config.base import Job
-from iadbench.core.files import read_json, write_json
+from iadbench.core.files import atomic_write, read_json, write_json
+from iadbench.core.provenance import HOST_COLUMNS
 from iadbench.report.templating import TEMPLATE_DIR
 from iadbench.results.rows import is_missing, metric_columns
 from iadbench.serve.job_model import JobModelError
@@ -152,7 +153,8 @@ def model_card(job: Job, manifest: dict[str, Any], row: pd.Series | dict[str, An
     return ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
 
 
-def dataset_card(frame: pd.DataFrame, config: dict[str, Any], published: list[Job], now: str):
+def dataset_card(frame: pd.DataFrame, config: dict[str, Any], published: list[Job], now: str,
+                 left_out: Iterable[str] = ()):
     """The results' dataset card (huggingface_hub ``DatasetCard``): loadable metadata, provenance, config."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
@@ -177,7 +179,7 @@ def dataset_card(frame: pd.DataFrame, config: dict[str, Any], published: list[Jo
                     "torch": values("torch_version"), "config hash (per job)": f"{frame['config_hash'].nunique()} "
                     "distinct" if "config_hash" in frame else "unknown", "git commit": values("git_commit"),
                     "published": now},
-        published=[job_folder_name(job) for job in published],
+        published=[job_folder_name(job) for job in published], left_out=list(left_out),
         metric_columns=[column for column in frame.columns if column.startswith(("image_", "pixel_"))
                         and not column.endswith(("_ci_low", "_ci_high"))],
         config_yaml=yaml.safe_dump({key: value for key, value in config.items() if key != "publish"},
@@ -222,6 +224,18 @@ def publish_selected(*, results_dir: str | Path, benchmark_path: str | Path, sel
                        out_dir=out_dir, export_dirs=export_dirs)
 
 
+def public_results(frame: pd.DataFrame, include_host_columns: bool = False) -> tuple[pd.DataFrame, list[str]]:
+    """The results as published, and the columns left out: without ``include_host_columns`` the
+    host-identifying ones (:data:`HOST_COLUMNS`), which name machines of a private cluster."""
+    left_out = [] if include_host_columns else [column for column in HOST_COLUMNS if column in frame.columns]
+    return frame.drop(columns=left_out), left_out
+
+
+def _write_parquet(frame: pd.DataFrame, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(target, lambda temporary: frame.to_parquet(temporary, index=False))
+
+
 def _copy(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.tmp")
@@ -246,7 +260,8 @@ def publish_run(*, results_dir: str | Path, benchmark_path: str | Path, config: 
     shutil.rmtree(staging, ignore_errors=True)
     publish = config["publish"]
     folders = [{"folder": "dataset", "repo_type": "dataset", "repo_name": publish["dataset_repo"]}]
-    _copy(Path(benchmark_path), staging / "dataset" / "data" / "benchmark.parquet")
+    frame, left_out = public_results(frame, publish.get("include_host_columns", False))
+    _write_parquet(frame, staging / "dataset" / "data" / "benchmark.parquet")
     for job in jobs:
         row = job_row(frame, job)
         if row["status"] != "ok":
@@ -266,7 +281,7 @@ def publish_run(*, results_dir: str | Path, benchmark_path: str | Path, config: 
         model_card(job, manifest, row, config, exported, export_record).save(folder / "README.md")
         folders.append({"folder": f"models/{job_folder_name(job)}", "repo_type": "model",
                         "repo_name": f"{publish['repo_prefix']}-{job_folder_name(job)}", "job": job._asdict()})
-    dataset_card(frame, config, jobs, now).save(staging / "dataset" / "README.md")
+    dataset_card(frame, config, jobs, now, left_out).save(staging / "dataset" / "README.md")
     record = {"namespace": publish["namespace"], "created": now, "folders": folders}
     write_json(staging / MANIFEST, record)
     shutil.rmtree(out_dir, ignore_errors=True)
