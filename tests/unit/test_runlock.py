@@ -1,7 +1,9 @@
 import subprocess
 import sys
 
-from iadbench.core.runlock import claim_workdir
+import pytest
+
+from iadbench.core.runlock import claim_workdir, read_only_invocation
 
 
 def test_stale_locks_cleared_only_when_no_run_is_alive(tmp_path):
@@ -22,3 +24,20 @@ def test_stale_locks_cleared_only_when_no_run_is_alive(tmp_path):
         holder.wait()
     assert claim_workdir(tmp_path) is True  # the holder died: its locks are stale
     assert not (locks / "0.input.lock").exists()
+
+
+@pytest.mark.parametrize(("argv", "read_only"), [
+    (["snakemake", "--cores", "2", "-n"], True),
+    (["snakemake", "-np"], True),
+    (["snakemake", "--dry-run"], True),
+    (["snakemake", "--lint", "--cores", "1"], True),
+    (["snakemake", "--summary"], True),
+    (["snakemake", "-S"], True),
+    (["snakemake", "--cores", "2"], False),
+    (["snakemake", "-p", "--cores", "8"], False),
+    (["snakemake", "-F"], False),
+    (["snakemake", "-d", "nested"], False),  # -d is --directory
+    (["snakemake", "--configfile", "config/n.yaml"], False),
+])
+def test_read_only_invocations_are_recognised(argv, read_only):
+    assert read_only_invocation(argv) is read_only

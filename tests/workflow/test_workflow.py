@@ -149,3 +149,30 @@ def test_each_model_is_timed_once_whatever_the_seeds(repo_root, tmp_path):
     timed = re.findall(r"rule timing:\n\s+input: results/train/embedded/(\w+)/(\w+)/(\d+)/model\.ckpt", plan)
     assert sorted(timed) == sorted((category, model, "3") for category in ("washer", "grass")
                                    for model in ("padim", "dfm")), plan
+
+
+def _tree(root):
+    """Every file and folder under ``root``: size and modification time (nanoseconds). Snakemake's own I/O
+    cache (``.snakemake/iocache/``, which every dry run stores for ``--trust-io-cache``) is left out."""
+    return {str(path.relative_to(root)): (path.stat().st_size if path.is_file() else -1, path.stat().st_mtime_ns)
+            for path in sorted(root.rglob("*")) if path.relative_to(root).parts[0] != "iocache"}
+
+
+@pytest.mark.slow
+def test_plan_lint_and_summary_change_nothing(finished_run):
+    """`-n`, `--lint` and `--summary` leave results/ and .snakemake/ as they were, even with a stale lock
+    of a killed run there (only a run that executes jobs clears it)."""
+    stale = finished_run / ".snakemake" / "locks" / "0.input.lock"
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_text("a killed run's lock")
+    try:
+        before = {name: _tree(finished_run / name) for name in ("results", ".snakemake")}
+        config_path = finished_run / "config" / "test.yaml"
+        for extra in (("-n",), ("--lint",), ("--summary",)):
+            run_snakemake(finished_run, config_path, *extra, check=extra != ("--lint",))
+            after = {name: _tree(finished_run / name) for name in ("results", ".snakemake")}
+            for name, tree in before.items():
+                changed = {path for path in tree.keys() | after[name].keys() if tree.get(path) != after[name].get(path)}
+                assert not changed, f"snakemake {' '.join(extra)} changed {name}/: {sorted(changed)[:10]}"
+    finally:
+        stale.unlink(missing_ok=True)

@@ -1,5 +1,6 @@
 # Config validation and input functions; all logic lives in the iadbench package.
 import copy
+import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -23,7 +24,7 @@ from iadbench.run.evaluate import evaluation_mem_mb
 from iadbench.core.gpus import detect_gpus
 from iadbench.config.feature_maps import feature_map_warnings
 from iadbench.models.specs import train_mem_mb, train_runtime_minutes
-from iadbench.core.runlock import claim_workdir
+from iadbench.core.runlock import claim_workdir, read_only_invocation
 from iadbench.report.templating import TEMPLATE_DIR
 
 # A run's --configfile replaces config/config.yaml (the profiles' replace-workflow-config), but Snakemake
@@ -64,7 +65,8 @@ RETRIES = 2
 
 # Resume after a kill: Snakemake's locks left by a dead run are cleared, unless a job of that run is
 # still running (its child holds the job folder's lock): then this run must not start beside it.
-if workflow.is_main_process and claim_workdir():
+# Only a run that executes jobs does so: `-n`, `--lint`, `--summary` leave .snakemake/ and results/ as they are.
+if workflow.is_main_process and not read_only_invocation(sys.argv) and claim_workdir():
     orphans = busy_jobs("results")
     if orphans:
         raise WorkflowError("jobs of an earlier run are still running: " + "; ".join(orphans)

@@ -15,6 +15,7 @@ import hashlib
 import logging
 import os
 import re
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -159,6 +160,19 @@ def download(
         return dest
 
 
+def no_network(error: BaseException) -> bool:
+    """True when ``error`` says the host cannot be reached at all (its name does not resolve, or nothing
+    listens there), as opposed to a transfer that broke: those fail again at once, they are not retried."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, (urllib3.exceptions.NameResolutionError, ConnectionRefusedError, socket.gaierror)):
+            return True
+        error = error.__cause__ or error.__context__ or (error.args[0] if error.args and
+                                                         isinstance(error.args[0], BaseException) else None)
+    return False
+
+
 class _Restart(Exception):
     """The server's answer does not continue the partial file: start again from byte zero."""
 
@@ -182,6 +196,8 @@ def _fetch_resumable(
             part.unlink(missing_ok=True)
             problem = str(restart)
         except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
+            if no_network(error):  # not transient: retrying would only wait (minutes per file, offline)
+                raise DownloadError(f"no network for {url}: {type(error).__name__}: {error}") from error
             problem = f"{type(error).__name__}: {error}"
         size = part.stat().st_size if part.exists() else 0
         if size > best_size:

@@ -174,3 +174,22 @@ def test_algorithm_is_inferred_from_the_digest_length():
     assert FAMILIES["mvtec_3d"].archive.algorithm == "md5"
     others = {info.archive.algorithm for key, info in FAMILIES.items() if info.archive and key != "mvtec_3d"}
     assert others == {"sha256"}
+
+
+def _unused_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("url", [f"http://127.0.0.1:{_unused_port()}/data.tar.gz",
+                                 "http://iadbench-offline-test.invalid/data.tar.gz"])
+def test_no_network_fails_at_once_without_retries(tmp_path, url):
+    """A refused connection or a name that does not resolve is not transient: no retry, no back-off wait."""
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match="no network|refused|resolve") as caught:
+        download(url, tmp_path / "data.tar.gz", retries=5, backoff_seconds=10.0, timeout_seconds=5.0)
+    assert time.monotonic() - started < 5.0, "waited for retries"
+    assert url in str(caught.value)
