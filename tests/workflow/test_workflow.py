@@ -152,10 +152,11 @@ def test_each_model_is_timed_once_whatever_the_seeds(repo_root, tmp_path):
 
 
 def _tree(root):
-    """Every file and folder under ``root``: size and modification time (nanoseconds). Snakemake's own I/O
-    cache (``.snakemake/iocache/``, which every dry run stores for ``--trust-io-cache``) is left out."""
+    """Every file and folder under ``root``: size and modification time (nanoseconds). Snakemake's own
+    records are left out: its I/O cache (``.snakemake/iocache/``, stored by every dry run for
+    ``--trust-io-cache``) and its log of each invocation (``.snakemake/log/``, written by ``--lint``)."""
     return {str(path.relative_to(root)): (path.stat().st_size if path.is_file() else -1, path.stat().st_mtime_ns)
-            for path in sorted(root.rglob("*")) if path.relative_to(root).parts[0] != "iocache"}
+            for path in sorted(root.rglob("*")) if path.relative_to(root).parts[0] not in {"iocache", "log"}}
 
 
 @pytest.mark.slow
