@@ -184,10 +184,11 @@ def _unused_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.mark.parametrize("url", [f"http://127.0.0.1:{_unused_port()}/data.tar.gz",
-                                 "http://iadbench-offline-test.invalid/data.tar.gz"])
-def test_no_network_fails_at_once_without_retries(tmp_path, url):
+@pytest.mark.parametrize("host", ["refused", "iadbench-offline-test.invalid"])
+def test_no_network_fails_at_once_without_retries(tmp_path, host):
     """A refused connection or a name that does not resolve is not transient: no retry, no back-off wait."""
+    # The port is found in the test, not at collection: pytest-xdist's workers must collect the same ids.
+    url = f"http://{f'127.0.0.1:{_unused_port()}' if host == 'refused' else host}/data.tar.gz"
     started = time.monotonic()
     with pytest.raises(DownloadError, match="no network|refused|resolve") as caught:
         download(url, tmp_path / "data.tar.gz", retries=5, backoff_seconds=10.0, timeout_seconds=5.0)
