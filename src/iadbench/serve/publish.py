@@ -30,10 +30,10 @@ import pandas as pd
 import yaml
 
 from iadbench.config.base import Job
-from iadbench.core.files import atomic_write, read_json, write_json
+from iadbench.core.files import read_json, write_json
 from iadbench.core.provenance import HOST_COLUMNS
 from iadbench.report.templating import TEMPLATE_DIR
-from iadbench.results.rows import is_missing, metric_columns
+from iadbench.results.rows import is_missing, metric_columns, write_row
 from iadbench.serve.job_model import JobModelError
 from iadbench.serve.job_model import job_manifest as manifest_of
 
@@ -231,11 +231,6 @@ def public_results(frame: pd.DataFrame, include_host_columns: bool = False) -> t
     return frame.drop(columns=left_out), left_out
 
 
-def _write_parquet(frame: pd.DataFrame, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(target, lambda temporary: frame.to_parquet(temporary, index=False))
-
-
 def _copy(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.tmp")
@@ -261,7 +256,7 @@ def publish_run(*, results_dir: str | Path, benchmark_path: str | Path, config: 
     publish = config["publish"]
     folders = [{"folder": "dataset", "repo_type": "dataset", "repo_name": publish["dataset_repo"]}]
     frame, left_out = public_results(frame, publish.get("include_host_columns", False))
-    _write_parquet(frame, staging / "dataset" / "data" / "benchmark.parquet")
+    write_row(frame, staging / "dataset" / "data" / "benchmark.parquet")
     for job in jobs:
         row = job_row(frame, job)
         if row["status"] != "ok":
