@@ -155,7 +155,7 @@ def test_killed_evaluation_retries_then_leaves_a_failed_row(tmp_path, prediction
     monkeypatch.delenv("PYTHONPATH")
     run_evaluation(attempt=1, **job)  # the same job, given the memory: its metrics
     stored = pd.read_parquet(row_path)
-    assert stored["status"].item() == "ok" and stored["image_AUROC"].item() == 1.0
+    assert stored["status"].item() == "ok" and stored["image_AUROC"].item() == 1.0, stored["error_tail"].item()
     assert stored["evaluation_attempts"].item() == 3
 
 
