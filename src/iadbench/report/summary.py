@@ -14,6 +14,19 @@ from iadbench.report.templating import slug
 from iadbench.results.columns import NOT_APPLICABLE, metric_title
 from iadbench.stats.ranking import compare_methods
 
+INCOMPLETE = "incomplete"
+INCOMPLETE_NOTE = "no mean: some category of that model has failed or partial seeds (see its table)."
+
+
+def _mean_cell(table: Table, model: str) -> Cell:
+    """The Mean cell of ``model``'s row in ``table``; "incomplete" where the row has values but no mean."""
+    cells = dict(table.rows).get(model)
+    if not cells:
+        return Cell(NOT_APPLICABLE)
+    if cells[-1].text == NOT_APPLICABLE and any(cell.text != NOT_APPLICABLE for cell in cells[:-1]):
+        return Cell(INCOMPLETE, note=INCOMPLETE_NOTE)
+    return cells[-1]
+
 
 @dataclass
 class Summary:
@@ -38,22 +51,23 @@ def dataset_summary(frame: pd.DataFrame, dataset: str, tables: list[Table], labe
     header = [table.title for table in tables]
     if comparison is not None:
         header.append(f"Avg rank ({metric_title(ranked[0])})")
-    means = {table.metric: {model: cells[-1] for model, cells in table.rows} for table in tables}
     models = list(dict.fromkeys(model for table in tables for model, _ in table.rows))
     if comparison is not None:  # best rank first; unranked models after, in their configured order
         models.sort(key=lambda model: comparison.average_ranks.get(model, float("inf")))
     summary = Summary(dataset=dataset, header=header, links=[table.label for table in tables])
     for model in models:
-        cells = [means[table.metric].get(model, Cell(NOT_APPLICABLE)) for table in tables]
+        cells = [_mean_cell(table, model) for table in tables]
         if comparison is not None:
             rank = comparison.average_ranks.get(model)
             cells.append(Cell(NOT_APPLICABLE if rank is None else f"{rank:.2f}"))
         summary.rows.append((labels.model(model), cells))
+    if any(cell.text == INCOMPLETE for _, cells in summary.rows for cell in cells):
+        summary.verdict = f"{INCOMPLETE}: {INCOMPLETE_NOTE} "
     if comparison is not None:
-        summary.verdict = (f"Average rank over {comparison.n_categories} complete categories "
+        summary.verdict += (f"Average rank over {comparison.n_categories} complete categories "
                            f"(1 = best): {comparison.verdict()}")
     elif ranked:
-        summary.verdict = "No average rank: fewer than 2 methods or 3 categories with complete values."
+        summary.verdict += "No average rank: fewer than 2 methods or 3 categories with complete values."
     return summary
 
 
