@@ -25,7 +25,7 @@ import yaml
 
 from iadbench.config.predict import predict_pages
 from iadbench.core.files import atomic_write, write_text
-from iadbench.report import distributions, figures, paper
+from iadbench.report import distributions, figures, legend, paper
 from iadbench.report import video as video_report
 from iadbench.report.job_resources import JOB_RESOURCE_COLUMNS, job_resource_rows, job_resources  # noqa: F401 -- re-exported
 from iadbench.report.labels import Labels, labels_for
@@ -37,6 +37,7 @@ from iadbench.report.reproduction import (
     reproduction_tables,
     study_audit,
 )
+from iadbench.report.summary import dataset_sections
 from iadbench.report.tables import (  # noqa: F401 -- re-exported: the tables were built here before
     FAILED,
     Cell,
@@ -75,7 +76,7 @@ RANDOM_WEIGHTS_NOTE = (
     "Backbones were randomly initialised (weights: random). These numbers exercise the pipeline; "
     "they are not comparable with published, pretrained results."
 )
-AUDIT_NOTE = ("Cells of the study that contradict themselves (iadbench.report.references.study_implausible_cells); "
+AUDIT_NOTE = ("Cells of the study that contradict themselves (e.g. a near-perfect PRO beside a below-chance pixel AUROC; the reason column says which); "
               "ours: mean over seeds of complete cells; PRO: AU-PRO at FPR ≤ 0.3.")
 PROVENANCE_COLUMNS = (
     "python_version", "torch_version", "anomalib_version", "torchvision_version", "timm_version",
@@ -255,6 +256,7 @@ def report_context(frame: pd.DataFrame, title: str, config: dict[str, Any] | Non
         "predict_pages": predict_pages(config) if config else [],
         "video": video_report.video_context(all_rows, labels, frame_scores, with_figures, random_weights),
     }
+    context |= legend.legend_context(tables) | {"datasets": dataset_sections(frame, tables, labels)}
     _name_figures(all_figures(context))
     context["grids"] = _grids(context)
     return context

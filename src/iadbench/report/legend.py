@@ -1,0 +1,89 @@
+"""The report's one legend and its Methods section, in words: what the marks of the tables mean, what the
+hover intervals are and which tests decide them, with the references. Kept here, in one place, so that a change
+of method (how intervals or p-values are computed) changes one text; no module or function names: readers
+read methods, not code.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from iadbench.report.tables import Table
+
+# (mark as printed, what it means): the legend's symbols, in the order a reader meets them in a table.
+SYMBOLS: tuple[tuple[str, str], ...] = (
+    ("bold", "best value in its column (every value tied with it at the printed precision is bold too)."),
+    ("‡", "not significantly worse than the column's best on the same test images (see Tests below)."),
+    ("†", "the model produced constant anomaly maps in at least one seed: its pixel metrics are meaningless."),
+    ("–", "not applicable (e.g. pixel metrics of a classification-only model) or undefined."),
+    ("(k/n seeds)", ("partial: only k of the n seeds of that cell succeeded; the value is the mean over the "
+                    "survivors, so it is never bold, never tested, and left out of means and ranks.")),
+    ("failed", "every seed of that cell failed; the link leads to the training log."),
+)
+
+TEXTS: dict[str, str] = {
+    "values": ("Values are percentages: mean over seeds, ± the standard deviation over seeds when there are "
+               "several. A cell is complete when every one of its seeds succeeded; bold, the Mean column, the "
+               "summaries and the average ranks use complete cells only."),
+    "intervals": ("Hover a cell for its 95% confidence interval: a percentile bootstrap over the test images "
+                  "(defect-free and defective images resampled separately). With several seeds the seeds' "
+                  "bootstrap resamples are pooled, each seed weighing the same, so the interval holds both the "
+                  "test-set and the seed-to-seed spread. A run without stored resamples shows no interval."),
+    "tests": ("In each category column every complete cell is compared with the best one on the same test images: "
+              "image AUROC by DeLong's test of two correlated AUROCs, every other metric by a paired bootstrap "
+              "over the same resamples of the test images; with several seeds each seed is tested on its own and "
+              "the largest p is kept. The p-values of a table are Holm-corrected together, at α = 0.05. The Mean "
+              "column is not tested: across categories the methods are ranked instead (Friedman test, then "
+              "Nemenyi's critical difference)."),
+    "ap": "AP is step-wise average precision (scikit-learn's definition), not a trapezoid.",
+}
+
+# (method, how the report uses it, reference): the Methods section.
+METHODS: tuple[tuple[str, str, str], ...] = (
+    ("Bootstrap confidence intervals",
+     "95% percentile intervals over stratified resamples of the test images; seeds pooled with equal weight.",
+     "B. Efron and R. J. Tibshirani, An Introduction to the Bootstrap, Chapman & Hall, 1993."),
+    ("DeLong's test",
+     "Two-sided test of two correlated image AUROCs measured on the same test images.",
+     ("E. R. DeLong, D. M. DeLong and D. L. Clarke-Pearson, Comparing the areas under two or more correlated "
+     "receiver operating characteristic curves: a nonparametric approach, Biometrics 44(3), 837–845, 1988.")),
+    ("Paired bootstrap test",
+     "Two-sided; p is twice the smaller share of resampled differences on either side of 0.",
+     "B. Efron and R. J. Tibshirani, An Introduction to the Bootstrap, Chapman & Hall, 1993."),
+    ("Holm's correction",
+     "The p-values of one table's comparisons, adjusted together (step-down, family-wise error at α).",
+     ("S. Holm, A simple sequentially rejective multiple test procedure, Scandinavian Journal of Statistics 6(2), "
+     "65–70, 1979.")),
+    ("Friedman test and Nemenyi critical difference",
+     ("Methods ranked per category (ties share the mean rank), the average ranks compared by the Friedman test "
+     "(two methods: Wilcoxon signed-rank); only when it rejects are pairs compared by Nemenyi's critical "
+     "difference (the CD diagram)."),
+     ("J. Demšar, Statistical comparisons of classifiers over multiple data sets, Journal of Machine Learning "
+     "Research 7, 1–30, 2006.")),
+)
+
+
+def split_notes(tables: list[Table]) -> tuple[list[str], dict[str, list[str]]]:
+    """The notes that belong in the legend (those every table shares) and each table's own notes (by label).
+
+    The marking rule every tested table states ("Bold: best in its column. ‡: ...") is the legend's "Tests"
+    paragraph: it is dropped from the tables. A note printed under every table is said once, in the legend."""
+    own = {table.label: [note for note in table.notes if not note.startswith("Bold: ")] for table in tables}
+    counts = Counter(note for notes in own.values() for note in dict.fromkeys(notes))
+    shared = [note for note, count in counts.items() if len(tables) > 1 and count == len(tables)]
+    return shared, {label: [note for note in notes if note not in shared] for label, notes in own.items()}
+
+
+def symbols(tables: list[Table]) -> list[tuple[str, str]]:
+    """The legend's symbols that these tables use (bold, ‡ and – always: they say what is absent too)."""
+    cells = [cell for table in tables for _, row in table.rows for cell in row]
+    present = {"†": any(cell.degenerate for cell in cells), "(k/n seeds)": any(cell.partial for cell in cells),
+               "failed": any(cell.failed for cell in cells)}
+    return [(mark, meaning) for mark, meaning in SYMBOLS if present.get(mark, True)]
+
+
+def legend_context(tables: list[Table]) -> dict:
+    """What the HTML template reads for the legend, the Methods section and the tables' own notes."""
+    shared_notes, own_notes = split_notes(tables)
+    return {"legend_symbols": symbols(tables), "legend_texts": TEXTS, "methods": METHODS,
+            "shared_notes": shared_notes, "own_notes": own_notes}
