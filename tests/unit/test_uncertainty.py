@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
+from scipy import stats
 
 from iadbench.metrics import measures as metrics
 from iadbench.metrics.maps import resize_maps_to
-from iadbench.stats.paired import _delong_components, bootstrap_p, delong_test, holm, paired_bootstrap
+from iadbench.stats.paired import _delong_components, delong_test, holm, paired_bootstrap, studentized_p
 from iadbench.stats.uncertainty import (
     CI_METHOD,
     combine_seed_intervals,
@@ -205,10 +206,13 @@ def test_identical_models_do_not_differ():
     assert np.isnan(delong_test(a[:3], a[:3], np.array([0, 1, 1]))[3])  # one normal image: no variance
 
 
-def test_bootstrap_p_is_two_sided_and_never_zero():
-    assert bootstrap_p(np.full(999, 0.1)) == pytest.approx(2 / 1000)
-    assert bootstrap_p(np.r_[np.full(900, 0.1), np.full(100, -0.1)]) == pytest.approx(2 * 101 / 1001)
-    assert bootstrap_p(np.r_[np.full(900, -0.1), np.full(100, 0.1)]) == pytest.approx(2 * 101 / 1001)
+def test_studentized_p_is_two_sided_and_not_floored_by_the_resamples():
+    differences = np.random.default_rng(0).normal(0.1, 0.02, 999)
+    assert studentized_p(differences, 0.1) == pytest.approx(2 * stats.norm.sf(0.1 / np.std(differences, ddof=1)))
+    assert studentized_p(differences, 0.1) < 1e-6  # far below 2 / (B + 1)
+    assert studentized_p(-differences, -0.1) == studentized_p(differences, 0.1)
+    assert studentized_p(np.zeros(50), 0.0) == 1.0 and studentized_p(np.zeros(50), 0.1) == 0.0
+    assert np.isnan(studentized_p(np.full(10, np.nan), 0.1))
 
 
 def test_holm_on_the_textbook_example():

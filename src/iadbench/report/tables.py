@@ -180,8 +180,10 @@ def metric_table(frame: pd.DataFrame, dataset: str, metric: str, title: str, lab
             leader = max(candidates, key=candidates.get)
             compared[column] = (leader, [model for model, value in candidates.items()
                                          if round(100 * value, 2) != best[index]])
+    estimates = {(model, category, int(seed)): float(value) for model, category, seed, value
+                 in ok[["model", "category", "seed", metric]].itertuples(index=False, name=None)}
     tests = significance.test_table(evidence, dataset, metric, compared, ok_seeds, name=labels.model,
-                                    label=lambda category: labels.category(dataset, category))
+                                    label=lambda category: labels.category(dataset, category), estimates=estimates)
     not_worse = tests.not_worse
     table = Table(dataset=dataset, metric=metric, title=title, columns=columns,
                   header=[labels.category(dataset, category) for category in categories] + ["Mean"],

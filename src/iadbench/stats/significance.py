@@ -6,13 +6,19 @@ compared with the best one *on the same test images*:
 
 * image AUROC: DeLong's test of the two correlated AUROCs (:func:`iadbench.stats.paired.delong_test`) on the
   jobs' ``scores.parquet``, aligned by image path;
-* any other metric: paired bootstrap, ``p = bootstrap_p(replicates_best - replicates_other)`` over the jobs'
-  ``bootstrap.npz`` replicates (the same resamples of the same images: they are seeded by the seed and keyed by
-  image path);
+* any other metric: a studentized paired bootstrap test, ``p = studentized_p(replicates_best - replicates_other,
+  observed)`` over the jobs' ``bootstrap.npz`` replicates (the same resamples of the same images: they are seeded
+  by the seed and keyed by image path): z = the rows' difference on the full test set (``estimates``; without
+  them the replicates' mean difference) / the standard deviation of the replicates' differences, p two-sided
+  normal. Counting replicates on either side of 0 would floor p at ~2 / B (1e-3 for B = 2000), which Holm over
+  a 210-comparison table can never pass;
 * several seeds: each seed is tested on its own and the *largest* p is kept (conservative: a cell counts as
   different only when every seed says so).
 
-The p-values of all the table's comparisons are Holm-corrected together; a cell whose adjusted p is at least
+The p-values of all the table's comparisons are Holm-corrected together (the family is the table: one dataset x
+metric, every category's comparisons with its best). That keeps the chance of *any* false "worse" in a table at
+``ALPHA``; a family per column would allow one in ~54 % of 15-category tables with no difference at all. The
+price, power at paper scale, is measured in ``benchmarks/significance_power.py`` (docs/statistics.md); a cell whose adjusted p is at least
 ``ALPHA`` is *not significantly worse* (‡). The Mean column is not tested (across categories the report ranks
 methods and runs the Friedman test instead). A column whose test set has one class, or where a compared model
 lacks scores or replicates, is not tested at all: the table's note names it and why.
@@ -72,8 +78,8 @@ class TableTests:
                 method = "a two-sided DeLong test of the two AUROCs on the same test images"
             else:
                 method = (f"a two-sided paired bootstrap over the same {self.n_resamples} stratified resamples of "
-                          "the test images for both models (p: twice the smaller share of differences on either "
-                          "side of 0)")
+                          "the test images for both models (the difference on all test images divided by its "
+                          "standard deviation over the resamples, read on the normal distribution)")
             seeds = ("; with several seeds each seed is tested on its own and the largest p is kept"
                      if self.several_seeds else "")
             count = len(self.adjusted)
@@ -86,7 +92,8 @@ class TableTests:
         return notes
 
 
-def _pair_p(evidence: Evidence, best: tuple, other: tuple, metric: str) -> tuple[float, str]:
+def _pair_p(evidence: Evidence, best: tuple, other: tuple, metric: str,
+            estimates: dict[tuple[str, str, int], float]) -> tuple[float, str]:
     """p of one seed's comparison, or NaN and why it cannot be made ({best}/{other} name the models)."""
     first, second = scores_of(evidence, best), scores_of(evidence, other)
     a, b = first.set_index("image_path"), second.set_index("image_path")
@@ -104,12 +111,18 @@ def _pair_p(evidence: Evidence, best: tuple, other: tuple, metric: str) -> tuple
             return math.nan, f"{model} has no bootstrap replicates of this metric"
     if rep_best.shape != rep_other.shape:
         return math.nan, "{best} and {other} have different numbers of bootstrap resamples"
-    p = paired.bootstrap_p(rep_best.astype(np.float64) - rep_other.astype(np.float64))
+    differences = rep_best.astype(np.float64) - rep_other.astype(np.float64)
+    observed = [estimates.get((key[2], key[1], key[3]), math.nan) for key in (best, other)]
+    observed_difference = observed[0] - observed[1]
+    if not math.isfinite(observed_difference):  # no row values given: the replicates' own mean difference
+        observed_difference = float(np.nanmean(differences)) if np.isfinite(differences).any() else math.nan
+    p = paired.studentized_p(differences, observed_difference)
     return (p, "") if math.isfinite(p) else (math.nan, "the metric is undefined in every resample")
 
 
 def _column(evidence: Evidence, dataset: str, category: str, metric: str, best: str, others: list[str],
-            seeds: dict[CellKey, list[int]], name: Callable[[str], str]) -> tuple[dict[str, float], str]:
+            seeds: dict[CellKey, list[int]], name: Callable[[str], str],
+            estimates: dict[tuple[str, str, int], float]) -> tuple[dict[str, float], str]:
     """Raw p (largest over seeds) per model compared with ``best``, or {} and why the column is not tested."""
     for model in (best, *others):
         if any(scores_of(evidence, (dataset, category, model, seed)) is None for seed in seeds[model, category]):
@@ -125,7 +138,8 @@ def _column(evidence: Evidence, dataset: str, category: str, metric: str, best: 
             return {}, f"{name(best)} and {name(other)} share no seed"
         per_seed = []
         for seed in common:
-            p, reason = _pair_p(evidence, (dataset, category, best, seed), (dataset, category, other, seed), metric)
+            p, reason = _pair_p(evidence, (dataset, category, best, seed), (dataset, category, other, seed), metric,
+                                estimates)
             if reason:
                 return {}, reason.format(best=name(best), other=name(other))
             per_seed.append(p)
@@ -135,9 +149,11 @@ def _column(evidence: Evidence, dataset: str, category: str, metric: str, best: 
 
 def test_table(evidence: Evidence | None, dataset: str, metric: str, columns: dict[str, tuple[str, list[str]]],
                seeds: dict[CellKey, list[int]], *, name: Callable[[str], str] = str,
-               label: Callable[[str], str] = str, alpha: float = ALPHA) -> TableTests:
+               label: Callable[[str], str] = str, alpha: float = ALPHA,
+               estimates: dict[tuple[str, str, int], float] | None = None) -> TableTests:
     """Compare, per category of ``columns`` ({category: (best model, models to compare with it)}), each model
-    with the best on the same images (``seeds``: the ok seeds of each (model, category)); Holm over all."""
+    with the best on the same images (``seeds``: the ok seeds of each (model, category); ``estimates``: the
+    rows' values of ``metric`` by (model, category, seed), the observed differences); Holm over all."""
     tests = TableTests(metric, evidence is not None, alpha=alpha,
                        several_seeds=any(len(value) > 1 for value in seeds.values()))
     if evidence is None:
@@ -149,7 +165,8 @@ def test_table(evidence: Evidence | None, dataset: str, metric: str, columns: di
     for category, (best, others) in columns.items():
         if not others:
             continue
-        p_values, reason = _column(evidence, dataset, category, metric, best, others, seeds, name)
+        p_values, reason = _column(evidence, dataset, category, metric, best, others, seeds, name,
+                                   estimates or {})
         if reason:
             tests.untested.append((label(category), reason))
         raw |= {(model, category): p for model, p in p_values.items()}
