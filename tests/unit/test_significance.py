@@ -19,7 +19,7 @@ from iadbench.stats.uncertainty import (
     IMAGE_NAMES,
     combine_seed_intervals,
     image_replicates,
-    percentile_interval,
+    logit_interval,
     resample_counts,
 )
 
@@ -147,18 +147,19 @@ def test_a_metric_without_replicates_gets_one_note():
 def test_intervals_pool_the_seeds_and_fall_back_on_the_row():
     frame, evidence = build(("best", "twin"), seeds=(0, 1))
     cell = cells(metric_table(frame, "d", "image_AUROC", "AUROC", evidence=evidence), "twin")["c1"]
+    values = [roc_auc_score(LABELS, model_scores(seed)["twin"]) for seed in (0, 1)]
     low, high = combine_seed_intervals([evidence["d", "c1", "twin", seed].replicates["image_AUROC"]
-                                        for seed in (0, 1)])
-    assert cell.interval == (f"95% CI [{100 * low:.2f}, {100 * high:.2f}] (percentile bootstrap over test images, "
-                             f"{RESAMPLES} resamples; 2 seeds' replicates pooled)")
+                                        for seed in (0, 1)], values, LABELS.size)
+    assert cell.interval == (f"95% CI [{100 * low:.2f}, {100 * high:.2f}] (logit bootstrap over test images, "
+                             f"{RESAMPLES} resamples; 2 seeds pooled)")
     one, evidence = build(("best", "twin"))
-    low, high = percentile_interval(evidence["d", "c1", "twin", 0].replicates["image_AUROC"])
+    low, high = logit_interval(evidence["d", "c1", "twin", 0].replicates["image_AUROC"], values[:1], LABELS.size)
     cell = cells(metric_table(one, "d", "image_AUROC", "AUROC", evidence=evidence), "twin")["c1"]
-    assert cell.interval == (f"95% CI [{100 * low[0]:.2f}, {100 * high[0]:.2f}] (percentile bootstrap over test "
+    assert cell.interval == (f"95% CI [{100 * low[0]:.2f}, {100 * high[0]:.2f}] (logit bootstrap over test "
                              f"images, {RESAMPLES} resamples)")
     one[["image_AUROC_ci_low", "image_AUROC_ci_high", "ci_resamples"]] = [0.5, 0.75, 2000]
     cell = cells(metric_table(one, "d", "image_AUROC", "AUROC"), "twin")["c1"]
-    assert cell.interval == "95% CI [50.00, 75.00] (percentile bootstrap over test images, 2000 resamples)"
+    assert cell.interval == "95% CI [50.00, 75.00] (logit bootstrap over test images, 2000 resamples)"
 
 
 # Slow references: scikit-learn and scipy ------------------------------------------------------------------

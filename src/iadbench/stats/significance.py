@@ -23,7 +23,7 @@ price, power at paper scale, is measured in ``benchmarks/significance_power.py``
 methods and runs the Friedman test instead). A column whose test set has one class, or where a compared model
 lacks scores or replicates, is not tested at all: the table's note names it and why.
 
-**Intervals**: a cell's 95 % interval pools its seeds' bootstrap replicates
+**Intervals**: a cell's 95 % logit interval pools its seeds' bootstrap replicates around the rows' values
 (:func:`iadbench.stats.uncertainty.combine_seed_intervals`); one seed without replicates falls back on the row's
 ``<metric>_ci_low/_ci_high``.
 """
@@ -40,10 +40,11 @@ from iadbench.stats import paired, uncertainty
 from iadbench.stats.evidence import Evidence, replicates_of, scores_of
 
 ALPHA = 0.05
-INTERVAL_NOTE = ("Hover a cell for its 95% confidence interval: percentile bootstrap over the test images (defect-free "
-                 "and defective drawn separately, iadbench.stats.uncertainty); with several seeds the seeds' bootstrap "
-                 "replicates are pooled, each seed weighing the same (uncertainty.combine_seed_intervals), so the "
-                 "interval holds both the test-set and the seed-to-seed spread.")
+INTERVAL_NOTE = ("Hover a cell for its 95% confidence interval: a bootstrap over the test images (defect-free and "
+                 "defective drawn separately), read on the logit scale so that it stays inside 0-100 and keeps its "
+                 "level near 100; a model that separates perfectly still gets a lower bound below 100. With several "
+                 "seeds the seeds' resamples are pooled, each seed weighing the same, so the interval holds both the "
+                 "test-set and the seed-to-seed spread.")
 NOT_WORSE_MARK = "‡"
 DELONG_METRIC = "image_AUROC"
 CellKey = tuple[str, str]  # model, category
@@ -181,18 +182,25 @@ test_table.__test__ = False  # not a pytest test, whatever its name
 
 
 def interval_text(evidence: Evidence | None, dataset: str, category: str, model: str, metric: str, seeds: list[int],
-                  row_interval: tuple[float, float, int] | None = None, level: float = uncertainty.CI_LEVEL) -> str:
-    """"95% CI [low, high] (percentile bootstrap over test images, 2000 resamples)" in percent, seeds pooled;
-    "" when there are neither replicates nor (one seed) the row's interval."""
+                  row_interval: tuple[float, float, int] | None = None, level: float = uncertainty.CI_LEVEL,
+                  estimates: dict[int, float] | None = None, n_images: int | None = None) -> str:
+    """"95% CI [low, high] (logit bootstrap over test images, 2000 resamples)" in percent, seeds pooled
+    (:func:`iadbench.stats.uncertainty.combine_seed_intervals` around the rows' values, ``estimates`` by seed, over
+    ``n_images`` test images, else the seed's score table's); "" when there are neither replicates nor (one seed)
+    the row's interval."""
     samples = [replicates_of(evidence, (dataset, category, model, seed), metric) for seed in seeds]
+    values = [(estimates or {}).get(seed, math.nan) for seed in seeds]
+    if n_images is None and seeds and scores_of(evidence, (dataset, category, model, seeds[0])) is not None:
+        n_images = len(scores_of(evidence, (dataset, category, model, seeds[0])))
     pooled = ""
-    if seeds and all(sample is not None and np.isfinite(sample).any() for sample in samples):
-        low, high = uncertainty.combine_seed_intervals(samples, level)
+    if (seeds and n_images and all(map(math.isfinite, values))
+            and all(sample is not None and np.isfinite(sample).any() for sample in samples)):
+        low, high = uncertainty.combine_seed_intervals(samples, values, n_images, level)
         resamples = max(len(sample) for sample in samples)
-        pooled = f"; {len(seeds)} seeds' replicates pooled" if len(seeds) > 1 else ""
+        pooled = f"; {len(seeds)} seeds pooled" if len(seeds) > 1 else ""
     elif len(seeds) == 1 and row_interval is not None and all(map(math.isfinite, row_interval[:2])):
         low, high, resamples = row_interval
     else:
         return ""
-    return (f"{100 * level:g}% CI [{100 * low:.2f}, {100 * high:.2f}] (percentile bootstrap over test images, "
+    return (f"{100 * level:g}% CI [{100 * low:.2f}, {100 * high:.2f}] (logit bootstrap over test images, "
             f"{resamples} resamples{pooled})")
