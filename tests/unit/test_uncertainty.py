@@ -268,6 +268,8 @@ def test_holm_on_the_textbook_example():
     adjusted = holm([0.4, np.nan, 0.3, 0.001])
     assert adjusted[[0, 2, 3]] == pytest.approx([0.6, 0.6, 0.003]) and np.isnan(adjusted[1])
     assert holm([0.6, 0.7]).max() == 1.0
+    # Two of a family of five tested: the steps multiply by 5 and 4.
+    assert holm([0.01, 0.004], family=5) == pytest.approx([0.04, 0.02])
 
 
 # Seeds and the saved replicates ----------------------------------------------------------------------------

@@ -97,13 +97,19 @@ def paired_bootstrap(metric_fn: Callable, a, b, labels, *, n_resamples: int = N_
                             studentized_p(differences, value_a - value_b))
 
 
-def holm(p_values) -> np.ndarray:
+def holm(p_values, family: int | None = None) -> np.ndarray:
     """Holm-Bonferroni step-down adjusted p-values (monotone, capped at 1), in the input order; NaN stays
-    NaN and does not count as a test."""
+    NaN and does not count as a test.
+
+    ``family``: the number of hypotheses the p-values were picked from, when only some of them were tested
+    (at least the finite p-values; default: just those). Step j multiplies by ``family - j + 1``: still
+    family-wise at level alpha over the whole family, since the untested hypotheses' p-values could only have
+    added rejections before a false one.
+    """
     p = np.asarray(p_values, dtype=np.float64).reshape(-1)
     adjusted = np.full(p.shape, np.nan)
     finite = np.flatnonzero(np.isfinite(p))
     order = finite[np.argsort(p[finite], kind="stable")]
-    m = order.size
-    adjusted[order] = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    m = max(order.size, family or 0)
+    adjusted[order] = np.minimum(1.0, np.maximum.accumulate((m - np.arange(order.size)) * p[order]))
     return adjusted

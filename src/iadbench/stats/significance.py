@@ -8,16 +8,22 @@ compared with the best one *on the same test images*:
   jobs' ``scores.parquet``, aligned by image path;
 * any other metric: a studentized paired bootstrap test, ``p = studentized_p(replicates_best - replicates_other,
   observed)`` over the jobs' ``bootstrap.npz`` replicates (the same resamples of the same images: they are seeded
-  by the seed and keyed by image path): z = the rows' difference on the full test set (``estimates``; without
-  them the replicates' mean difference) / the standard deviation of the replicates' differences, p two-sided
-  normal. Counting replicates on either side of 0 would floor p at ~2 / B (1e-3 for B = 2000), which Holm over
-  a 210-comparison table can never pass;
+  by the seed and keyed by image path): z = the rows' difference on the full test set (``estimates``; for pixel
+  metrics, whose replicates are computed on a threshold grid, and without row values: the replicates' mean
+  difference) / the standard deviation of the replicates' differences, p two-sided normal. Counting replicates
+  on either side of 0 would floor p at ~2 / B (1e-3 for B = 2000), which Holm over a 210-comparison table can
+  never pass;
 * several seeds: each seed is tested on its own and the *largest* p is kept (conservative: a cell counts as
   different only when every seed says so).
 
 The p-values of all the table's comparisons are Holm-corrected together (the family is the table: one dataset x
 metric, every category's comparisons with its best). That keeps the chance of *any* false "worse" in a table at
-``ALPHA``; a family per column would allow one in ~54 % of 15-category tables with no difference at all. The
+``ALPHA``; a family per column would allow one in ~54 % of 15-category tables with no difference at all.
+Because the best cell is chosen from the same data, Holm counts every pair of cells within each tested column
+(k cells: k (k - 1) / 2 pairs; 1,575 in a 15 x 15 table) though only the k - 1 pairs with the best are tested:
+counting only those, the column's largest gap between equal models (the range of 15 estimates) would be read as
+a difference: with exactly calibrated p-values ~26 % of 15 x 15 null tables would get a false "worse" (~4 %
+counting all pairs). See docs/statistics.md for the measured power and error rates. The
 price, power at paper scale, is measured in ``benchmarks/significance_power.py`` (docs/statistics.md); a cell whose adjusted p is at least
 ``ALPHA`` is *not significantly worse* (‡). The Mean column is not tested (across categories the report ranks
 methods and runs the Friedman test instead). A column whose test set has one class, or where a compared model
@@ -60,6 +66,7 @@ class TableTests:
     adjusted: dict[CellKey, float] = field(default_factory=dict)
     untested: list[tuple[str, str]] = field(default_factory=list)  # (category label, reason)
     n_resamples: int = uncertainty.N_RESAMPLES
+    family: int = 0  # hypotheses Holm corrects for: every pair of cells in each tested column
     several_seeds: bool = False
     alpha: float = ALPHA
 
@@ -86,7 +93,9 @@ class TableTests:
             count = len(self.adjusted)
             notes.append(f"Bold: best in its column. {NOT_WORSE_MARK}: not significantly worse than the column's best "
                          f"at α = {self.alpha:g} by {method}{seeds}; Holm-corrected over the table's {count} "
-                         f"comparison{'s' if count != 1 else ''}. The Mean column is not tested.")
+                         f"comparison{'s' if count != 1 else ''}, counted as all {self.family} pairs of cells "
+                         "within its columns, because each column's best is itself picked from the data. "
+                         "The Mean column is not tested.")
         if self.untested:
             notes.append("Not tested (no marking): " + "; ".join(f"{category}: {reason}"
                                                                  for category, reason in self.untested) + ".")
@@ -114,8 +123,10 @@ def _pair_p(evidence: Evidence, best: tuple, other: tuple, metric: str,
         return math.nan, "{best} and {other} have different numbers of bootstrap resamples"
     differences = rep_best.astype(np.float64) - rep_other.astype(np.float64)
     observed = [estimates.get((key[2], key[1], key[3]), math.nan) for key in (best, other)]
-    observed_difference = observed[0] - observed[1]
-    if not math.isfinite(observed_difference):  # no row values given: the replicates' own mean difference
+    # Pixel replicates live on a threshold grid (~1e-3 from the exact values): their own mean difference, so the
+    # grid's error never reads as a difference between two models; image replicates are exact.
+    observed_difference = math.nan if metric.startswith("pixel_") else observed[0] - observed[1]
+    if not math.isfinite(observed_difference):
         observed_difference = float(np.nanmean(differences)) if np.isfinite(differences).any() else math.nan
     p = paired.studentized_p(differences, observed_difference)
     return (p, "") if math.isfinite(p) else (math.nan, "the metric is undefined in every resample")
@@ -163,6 +174,7 @@ def test_table(evidence: Evidence | None, dataset: str, metric: str, columns: di
         tests.unsupported = True  # one note for the table, not one per column
         return tests
     raw: dict[CellKey, float] = {}
+    family = 0  # every pair of the tested columns' cells: the best is picked from the same data
     for category, (best, others) in columns.items():
         if not others:
             continue
@@ -171,7 +183,9 @@ def test_table(evidence: Evidence | None, dataset: str, metric: str, columns: di
         if reason:
             tests.untested.append((label(category), reason))
         raw |= {(model, category): p for model, p in p_values.items()}
-    adjusted = paired.holm(list(raw.values()))
+        family += len(p_values) * (len(p_values) + 1) // 2
+    adjusted = paired.holm(list(raw.values()), family=family)
+    tests.family = family
     tests.adjusted = {key: float(p) for key, p in zip(raw, adjusted, strict=True)}
     lengths = {len(replicates) for key in evidence.values() for replicates in key.replicates.values()}
     tests.n_resamples = max(lengths) if lengths else uncertainty.N_RESAMPLES
