@@ -221,7 +221,7 @@ def test_row_has_confidence_intervals_next_to_the_metrics(tmp_path, category_pre
     columns = list(row.index)
     start = columns.index(METRIC_COLUMNS[-1]) + 1
     assert columns[start:start + len(CI_COLUMNS) + 3] == [*CI_COLUMNS, "ci_method", "ci_resamples", "ci_level"]
-    assert row["ci_method"] == "percentile" and row["ci_resamples"] == 2000 and row["ci_level"] == 0.95
+    assert row["ci_method"] == "logit" and row["ci_resamples"] == 2000 and row["ci_level"] == 0.95
     for metric in ("image_AUROC", "image_AP", "image_F1_max", "pixel_AUROC", "pixel_AP", "pixel_AUPRO"):
         assert row[f"{metric}_ci_low"] <= row[metric] <= row[f"{metric}_ci_high"], metric
     assert row["pixel_AUROC_ci_low"] < row["pixel_AUROC_ci_high"]
@@ -232,15 +232,17 @@ def test_intervals_are_deterministic_and_seeded_by_the_job(tmp_path, category_pr
     second, _ = evaluate_category(tmp_path, category_predictions, "second")
     columns = [column for column in first.index if "_ci_" in column or column.startswith(("image_", "pixel_"))]
     assert first[columns].tolist() == second[columns].tolist()
-    other = compute_metrics(category_predictions, "native", [0.3, 0.05], seed=1)
-    assert other["image_AUROC"] == first["image_AUROC"]  # the estimate is exact; only the resamples move
-    assert (other["pixel_AUROC_ci_low"], other["pixel_AUROC_ci_high"]) != (first["pixel_AUROC_ci_low"],
-                                                                          first["pixel_AUROC_ci_high"])
+    from iadbench.run.evaluate import evaluate_predictions
+
+    other = evaluate_predictions(category_predictions, "native", [0.3, 0.05], seed=1)
+    assert other.values["image_AUROC"] == first["image_AUROC"]  # the estimate is exact; only the resamples move
+    same = evaluate_predictions(category_predictions, "native", [0.3, 0.05], seed=0)
+    assert not np.array_equal(other.replicates, same.replicates, equal_nan=True)
 
 
 def test_score_table_and_replicates_are_written(tmp_path, category_predictions):
     from iadbench.run.evaluate import SCORE_COLUMNS
-    from iadbench.stats.uncertainty import load_replicates
+    from iadbench.stats.uncertainty import load_replicates, logit_interval
 
     row, job_dir = evaluate_category(tmp_path, category_predictions)
     table = pd.read_parquet(job_dir / "scores.parquet")
@@ -256,7 +258,8 @@ def test_score_table_and_replicates_are_written(tmp_path, category_predictions):
     assert list(replicates) == ["image_AUROC", "image_AP", "image_F1_max", "pixel_AUROC", "pixel_AP",
                                 "pixel_AUPRO_30", "pixel_AUPRO_05", "pixel_AUPRO"]
     assert replicates["image_AUROC"].shape == (2000,) and replicates["image_AUROC"].dtype == np.float32
-    assert np.quantile(replicates["image_AUROC"], 0.025) == pytest.approx(row["image_AUROC_ci_low"], abs=1e-6)
+    low, _ = logit_interval(replicates["image_AUROC"], [row["image_AUROC"]], len(table))
+    assert low[0] == pytest.approx(row["image_AUROC_ci_low"], abs=1e-6)
 
 
 def test_model_without_maps_has_image_intervals_only(tmp_path, category_predictions):

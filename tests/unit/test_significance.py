@@ -14,12 +14,12 @@ from iadbench.report.tables import metric_table
 from iadbench.results.rows import make_row
 from iadbench.stats import significance
 from iadbench.stats.evidence import JobEvidence
-from iadbench.stats.paired import bootstrap_p, delong_test, holm
+from iadbench.stats.paired import delong_test, holm, studentized_p
 from iadbench.stats.uncertainty import (
     IMAGE_NAMES,
     combine_seed_intervals,
     image_replicates,
-    percentile_interval,
+    logit_interval,
     resample_counts,
 )
 
@@ -79,28 +79,30 @@ def test_best_is_bold_the_indistinguishable_is_marked_the_clearly_worse_is_not(m
     assert not worse.not_worse and not worse.bold
     assert not any(cell.not_worse for cell in (cells(table, model)["Mean"] for model in ("twin", "worse")))
     method = "DeLong" if metric == "image_AUROC" else f"paired bootstrap over the same {RESAMPLES} stratified"
-    assert method in table.notes[0] and "Holm-corrected over the table's 2 comparisons." in table.notes[0]
+    assert method in table.notes[0] and "Holm-corrected over the table's 2 comparisons, counted as all 3 pairs" \
+        in table.notes[0]
     assert "α = 0.05" in table.notes[0]
 
 
-def test_holm_runs_over_every_comparison_of_the_table():
-    """medium's raw p (~0.013) is significant alone; with a second category the table holds 6 comparisons and
-    Holm lifts its adjusted p over 0.05, so it is marked not significantly worse in both columns."""
+def test_holm_runs_over_every_pair_of_the_table():
+    """medium's raw p (~0.013) is significant in one column of three models (3 pairs: Holm multiplies it by 2);
+    with a second category the table holds 6 pairs and Holm lifts its adjusted p over 0.05, so it is marked not
+    significantly worse in both columns."""
     scores = model_scores(0)
     raw = {model: delong_test(scores["best"], scores[model], LABELS)[3] for model in ("twin", "medium", "worse")}
     assert 0.0125 < raw["medium"] < 0.025 and raw["twin"] > 0.5 and raw["worse"] < 1e-4
-    one, evidence = build(("best", "twin", "medium", "worse"))
+    one, evidence = build(("best", "medium", "worse"))
     table = metric_table(one, "d", "image_AUROC", "AUROC", evidence=evidence)
-    assert not cells(table, "medium")["c1"].not_worse and cells(table, "twin")["c1"].not_worse
-    two, evidence = build(("best", "twin", "medium", "worse"), categories=("c1", "c2"))
+    assert not cells(table, "medium")["c1"].not_worse
+    two, evidence = build(("best", "medium", "worse"), categories=("c1", "c2"))
     table = metric_table(two, "d", "image_AUROC", "AUROC", evidence=evidence)
     assert cells(table, "medium")["c1"].not_worse and cells(table, "medium")["c2"].not_worse
     assert not cells(table, "worse")["c2"].not_worse
-    columns = {category: ("best", ["twin", "medium", "worse"]) for category in ("c1", "c2")}
+    columns = {category: ("best", ["medium", "worse"]) for category in ("c1", "c2")}
     seeds = {(model, category): [0] for model in scores for category in ("c1", "c2")}
     tests = significance.test_table(evidence, "d", "image_AUROC", columns, seeds)
-    expected = holm([raw[model] for _ in ("c1", "c2") for model in ("twin", "medium", "worse")])
-    assert list(tests.adjusted.values()) == pytest.approx(list(expected), rel=1e-9)
+    expected = holm([raw[model] for _ in ("c1", "c2") for model in ("medium", "worse")], family=6)
+    assert tests.family == 6 and list(tests.adjusted.values()) == pytest.approx(list(expected), rel=1e-9)
 
 
 def test_several_seeds_keep_the_largest_p():
@@ -147,18 +149,19 @@ def test_a_metric_without_replicates_gets_one_note():
 def test_intervals_pool_the_seeds_and_fall_back_on_the_row():
     frame, evidence = build(("best", "twin"), seeds=(0, 1))
     cell = cells(metric_table(frame, "d", "image_AUROC", "AUROC", evidence=evidence), "twin")["c1"]
+    values = [roc_auc_score(LABELS, model_scores(seed)["twin"]) for seed in (0, 1)]
     low, high = combine_seed_intervals([evidence["d", "c1", "twin", seed].replicates["image_AUROC"]
-                                        for seed in (0, 1)])
-    assert cell.interval == (f"95% CI [{100 * low:.2f}, {100 * high:.2f}] (percentile bootstrap over test images, "
-                             f"{RESAMPLES} resamples; 2 seeds' replicates pooled)")
+                                        for seed in (0, 1)], values, LABELS.size)
+    assert cell.interval == (f"95% CI [{100 * low:.2f}, {100 * high:.2f}] (logit bootstrap over test images, "
+                             f"{RESAMPLES} resamples; 2 seeds pooled)")
     one, evidence = build(("best", "twin"))
-    low, high = percentile_interval(evidence["d", "c1", "twin", 0].replicates["image_AUROC"])
+    low, high = logit_interval(evidence["d", "c1", "twin", 0].replicates["image_AUROC"], values[:1], LABELS.size)
     cell = cells(metric_table(one, "d", "image_AUROC", "AUROC", evidence=evidence), "twin")["c1"]
-    assert cell.interval == (f"95% CI [{100 * low[0]:.2f}, {100 * high[0]:.2f}] (percentile bootstrap over test "
+    assert cell.interval == (f"95% CI [{100 * low[0]:.2f}, {100 * high[0]:.2f}] (logit bootstrap over test "
                              f"images, {RESAMPLES} resamples)")
     one[["image_AUROC_ci_low", "image_AUROC_ci_high", "ci_resamples"]] = [0.5, 0.75, 2000]
     cell = cells(metric_table(one, "d", "image_AUROC", "AUROC"), "twin")["c1"]
-    assert cell.interval == "95% CI [50.00, 75.00] (percentile bootstrap over test images, 2000 resamples)"
+    assert cell.interval == "95% CI [50.00, 75.00] (logit bootstrap over test images, 2000 resamples)"
 
 
 # Slow references: scikit-learn and scipy ------------------------------------------------------------------
@@ -194,9 +197,10 @@ def f1_max_score(labels, scores):
 
 @pytest.mark.parametrize(("metric", "score"), [("image_AP", average_precision_score), ("image_F1_max", f1_max_score)])
 @pytest.mark.parametrize("other", ["twin", "worse"])
-def test_bootstrap_p_equals_a_slow_scikit_learn_bootstrap(metric, score, other):
-    """Each resample's images expanded and scored by scikit-learn, the p counted by hand: the report's p (from
-    the fast float32 replicates of both jobs) is the same up to one resample's worth."""
+def test_studentized_p_equals_a_slow_scikit_learn_bootstrap(metric, score, other):
+    """Each resample's images expanded and scored by scikit-learn, z = the full-set difference over the
+    differences' standard deviation, p from scipy's normal: the report's p (from the fast float32 replicates of
+    both jobs and the rows' values) is the same up to float32 rounding."""
     scores = model_scores(0)
     evidence = {("d", "c", model, 0): job_evidence(scores[model], 0) for model in ("best", other)}
     counts = resample_counts(LABELS, RESAMPLES, 0, keys=PATHS)
@@ -204,13 +208,14 @@ def test_bootstrap_p_equals_a_slow_scikit_learn_bootstrap(metric, score, other):
     for multiplicity in counts:
         index = np.repeat(np.arange(LABELS.size), multiplicity)
         differences.append(score(LABELS[index], scores["best"][index]) - score(LABELS[index], scores[other][index]))
-    differences = np.array(differences)
-    tail = min(np.sum(differences <= 0), np.sum(differences >= 0))
-    slow_p = min(1.0, 2 * (tail + 1) / (RESAMPLES + 1))
-    assert slow_p == pytest.approx(bootstrap_p(differences), abs=1e-12)
+    observed = {model: score(LABELS, scores[model]) for model in ("best", other)}
+    z = (observed["best"] - observed[other]) / np.std(differences, ddof=1)
+    slow_p = 2 * stats.norm.sf(abs(z))
+    assert slow_p == pytest.approx(studentized_p(np.array(differences), observed["best"] - observed[other]), rel=1e-9)
     tests = significance.test_table(evidence, "d", metric, {"c": ("best", [other])},
-                                    {("best", "c"): [0], (other, "c"): [0]})
-    assert tests.adjusted[other, "c"] == pytest.approx(slow_p, abs=2 / (RESAMPLES + 1))
+                                    {("best", "c"): [0], (other, "c"): [0]},
+                                    estimates={(model, "c", 0): value for model, value in observed.items()})
+    assert tests.adjusted[other, "c"] == pytest.approx(slow_p, rel=1e-3, abs=1e-12)
 
 
 @pytest.mark.parametrize(("other", "differs"), [("twin", False), ("worse", True)])
@@ -228,3 +233,56 @@ def test_decisions_agree_with_scipys_paired_bootstrap_interval(other, differs):
                                     {("best", "c"): [0], (other, "c"): [0]})
     assert excludes_zero == differs == ((other, "c") not in tests.not_worse)
     assert math.isfinite(tests.adjusted[other, "c"])
+
+
+# Paper scale: 15 models x 15 categories, 210 comparisons in one table ----------------------------------
+
+PAPER_MODELS = [f"m{index:02d}" for index in range(15)]
+PAPER_CATEGORIES = [f"c{index:02d}" for index in range(15)]
+
+
+def paper_evidence(worse_gap: float, seed: int = 0):
+    """15 models on 15 categories of 30 + 30 images: m00..m13 equally good (AUROC ~0.9), m14 ``worse_gap`` lower
+    in separation; one set of jobs reused by every category (the same images, the same replicates)."""
+    rng = np.random.default_rng(seed)
+    shared = rng.normal(0, 1, 2 * N)
+    jobs = {}
+    for index, model in enumerate(PAPER_MODELS):
+        separation = 2.0 - (worse_gap if index == len(PAPER_MODELS) - 1 else 0.0)
+        jobs[model] = job_evidence(LABELS * separation + shared + 0.6 * rng.normal(0, 1, 2 * N), seed)
+    evidence = {("d", category, model, seed): jobs[model] for category in PAPER_CATEGORIES for model in PAPER_MODELS}
+    estimates = {(model, category, seed): float(metrics.image_ap(jobs[model].scores["image_score"],
+                                                                 jobs[model].scores["label"]))
+                 for category in PAPER_CATEGORIES for model in PAPER_MODELS}
+    best = max(PAPER_MODELS, key=lambda model: estimates[model, "c00", seed])
+    columns = {category: (best, [model for model in PAPER_MODELS if model != best]) for category in PAPER_CATEGORIES}
+    seeds = {(model, category): [seed] for model in PAPER_MODELS for category in PAPER_CATEGORIES}
+    return evidence, estimates, columns, seeds
+
+
+def test_a_clearly_worse_model_is_marked_worse_in_a_210_comparison_table():
+    """The floor test: a bootstrap p of 2(tail + 1)/(B + 1) never beats Holm over 210 comparisons; the studentized
+    p does when the gap is clear."""
+    evidence, estimates, columns, seeds = paper_evidence(worse_gap=1.8)
+    tests = significance.test_table(evidence, "d", "image_AP", columns, seeds, estimates=estimates)
+    assert len(tests.adjusted) == 210
+    worse = PAPER_MODELS[-1]
+    assert all((worse, category) not in tests.not_worse for category in PAPER_CATEGORIES)
+    assert "Holm-corrected over the table's 210 comparisons, counted as all 1575 pairs" in tests.notes()[0]
+
+
+def test_equal_models_keep_the_error_rate():
+    """No difference anywhere: over null tables, a false "worse" mark in at most ~5 % of tables, and the raw p of
+    two equal models is about uniform (share under 0.05 near 0.05)."""
+    false_tables, raw = 0, []
+    for seed in range(20):
+        evidence, estimates, columns, seeds = paper_evidence(worse_gap=0.0, seed=seed)
+        tests = significance.test_table(evidence, "d", "image_AP", columns, seeds, estimates=estimates)
+        false_tables += len(tests.not_worse) < len(tests.adjusted)
+        for model_a, model_b in (("m00", "m01"), ("m02", "m03"), ("m04", "m05")):
+            a, b = (evidence["d", "c00", model, seed] for model in (model_a, model_b))
+            difference = estimates[model_a, "c00", seed] - estimates[model_b, "c00", seed]
+            raw.append(studentized_p(a.replicates["image_AP"] - b.replicates["image_AP"], difference))
+    assert false_tables <= 2
+    assert 0.0 <= np.mean(np.array(raw) < 0.05) <= 0.12
+    assert stats.kstest(raw, "uniform").pvalue > 0.01

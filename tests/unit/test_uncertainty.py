@@ -1,16 +1,17 @@
 import numpy as np
 import pytest
+from scipy import special, stats
 
 from iadbench.metrics import measures as metrics
 from iadbench.metrics.maps import resize_maps_to
-from iadbench.stats.paired import _delong_components, bootstrap_p, delong_test, holm, paired_bootstrap
+from iadbench.stats.paired import _delong_components, delong_test, holm, paired_bootstrap, studentized_p
 from iadbench.stats.uncertainty import (
     CI_METHOD,
     combine_seed_intervals,
     image_replicates,
     interval_columns,
     load_replicates,
-    percentile_interval,
+    logit_interval,
     pixel_replicates,
     pixel_statistics,
     resample_counts,
@@ -83,19 +84,66 @@ def test_intervals_contain_the_estimate_and_narrow_with_more_images():
     widths = []
     for n in (40, 1000):
         scores, labels = image_scores(n // 2, n // 2, seed=n)
-        low, high = percentile_interval(image_replicates(scores, labels, resample_counts(labels, 2000, seed=0)))
         estimate = metrics.image_metrics(scores, labels)
-        for column, name in enumerate(("image_AUROC", "image_AP", "image_F1_max")):
+        names = ("image_AUROC", "image_AP", "image_F1_max")
+        low, high = logit_interval(image_replicates(scores, labels, resample_counts(labels, 2000, seed=0)),
+                                   [estimate[name] for name in names], n)
+        for column, name in enumerate(names):
             assert low[column] <= estimate[name] <= high[column]
         widths.append(high[0] - low[0])
     assert widths[1] < 0.5 * widths[0]  # ~1/sqrt(n): 25x the images, ~5x narrower
 
 
+def test_logit_interval_equals_the_formula_computed_with_scipy():
+    rng = np.random.default_rng(3)
+    replicates, estimate, n = rng.beta(40, 3, 500), 0.93, 60
+    corrected = lambda value: (value * n + 0.5) / (n + 1)
+    centre = corrected(estimate)
+    spread = max(np.std(special.logit(corrected(replicates)), ddof=1), 1 / np.sqrt(n * centre * (1 - centre)))
+    z = stats.norm.ppf(0.975)
+    low, high = logit_interval(replicates, [estimate], n)
+    assert (low[0], high[0]) == pytest.approx((special.expit(special.logit(centre) - z * spread),
+                                               special.expit(special.logit(centre) + z * spread)), rel=1e-12)
+
+
+def test_a_perfect_separation_gets_a_non_degenerate_interval():
+    """Every resample separates perfectly (AUROC 1): the Wilson-type floor over 120 images gives a lower bound near
+    0.94, never [1, 1]; one discordant pair gives nearly the same lower bound (no jump at the boundary)."""
+    labels = np.r_[np.zeros(40, int), np.ones(80, int)]
+    scores = labels * 10.0 + np.random.default_rng(0).normal(0, 1, labels.size)
+    replicates = image_replicates(scores, labels, resample_counts(labels, 500, seed=0))
+    assert np.all(replicates[:, 0] == 1)
+    low, high = logit_interval(replicates, [1.0, 1.0, 1.0], labels.size)
+    assert np.all((0.92 < low) & (low < 0.95) & (high == 1))  # the upper bound holds the estimate, as Wilson's
+    scores[np.argmax(labels)] = -5.0  # one defective image below every defect-free one: AUROC 1 - 1/80
+    near = logit_interval(image_replicates(scores, labels, resample_counts(labels, 500, seed=0))[:, :1],
+                          [metrics.image_auroc(scores, labels)], labels.size)
+    assert abs(near[0][0] - low[0]) < 0.05 and 0.99 < near[1][0] < 1
+
+
+def test_coverage_near_one_holds_its_level():
+    """Binormal scores of AUROC 0.97, 40 defect-free and 80 defective images: the 95 % logit interval covers the
+    true value in at least ~93 % of 150 simulated test sets (the percentile interval: ~91 %, and lower nearer 1)."""
+    labels = np.r_[np.zeros(40, int), np.ones(80, int)]
+    shift = np.sqrt(2) * stats.norm.ppf(0.97)
+    rng = np.random.default_rng(11)
+    covered = 0
+    for simulation in range(150):
+        scores = shift * labels + rng.normal(0, 1, labels.size)
+        replicates = image_replicates(scores, labels, resample_counts(labels, 400, seed=simulation))[:, :1]
+        low, high = logit_interval(replicates, [metrics.image_auroc(scores, labels)], labels.size)
+        covered += low[0] <= 0.97 <= high[0]
+    assert covered / 150 >= 0.9  # binomial sd ~0.018 around 0.95
+
+
 def test_interval_columns_name_the_method():
     replicates = np.array([[0.1, np.nan], [0.2, np.nan], [0.3, np.nan]])
-    row = interval_columns(["image_AUROC", "pixel_AUPRO"], replicates, level=0.9)
-    assert row["ci_method"] == CI_METHOD == "percentile" and row["ci_resamples"] == 3 and row["ci_level"] == 0.9
-    assert row["image_AUROC_ci_low"] == pytest.approx(0.11) and row["image_AUROC_ci_high"] == pytest.approx(0.29)
+    row = interval_columns(["image_AUROC", "pixel_AUPRO"], replicates, {"image_AUROC": 0.2, "pixel_AUPRO": np.nan},
+                           {"image_AUROC": 100, "pixel_AUPRO": 100}, level=0.9)
+    assert row["ci_method"] == CI_METHOD == "logit" and row["ci_resamples"] == 3 and row["ci_level"] == 0.9
+    low, high = logit_interval(replicates[:, :1], [0.2], 100, level=0.9)
+    assert (row["image_AUROC_ci_low"], row["image_AUROC_ci_high"]) == (low[0], high[0])
+    assert row["image_AUROC_ci_low"] < 0.2 < row["image_AUROC_ci_high"]
     assert np.isnan(row["pixel_AUPRO_ci_low"])  # undefined in every resample: NaN, no warning
 
 
@@ -205,10 +253,13 @@ def test_identical_models_do_not_differ():
     assert np.isnan(delong_test(a[:3], a[:3], np.array([0, 1, 1]))[3])  # one normal image: no variance
 
 
-def test_bootstrap_p_is_two_sided_and_never_zero():
-    assert bootstrap_p(np.full(999, 0.1)) == pytest.approx(2 / 1000)
-    assert bootstrap_p(np.r_[np.full(900, 0.1), np.full(100, -0.1)]) == pytest.approx(2 * 101 / 1001)
-    assert bootstrap_p(np.r_[np.full(900, -0.1), np.full(100, 0.1)]) == pytest.approx(2 * 101 / 1001)
+def test_studentized_p_is_two_sided_and_not_floored_by_the_resamples():
+    differences = np.random.default_rng(0).normal(0.1, 0.02, 999)
+    assert studentized_p(differences, 0.1) == pytest.approx(2 * stats.norm.sf(0.1 / np.std(differences, ddof=1)))
+    assert studentized_p(differences, 0.1) < 1e-6  # far below 2 / (B + 1)
+    assert studentized_p(-differences, -0.1) == studentized_p(differences, 0.1)
+    assert studentized_p(np.zeros(50), 0.0) == 1.0 and studentized_p(np.zeros(50), 0.1) == 0.0
+    assert np.isnan(studentized_p(np.full(10, np.nan), 0.1))
 
 
 def test_holm_on_the_textbook_example():
@@ -217,6 +268,8 @@ def test_holm_on_the_textbook_example():
     adjusted = holm([0.4, np.nan, 0.3, 0.001])
     assert adjusted[[0, 2, 3]] == pytest.approx([0.6, 0.6, 0.003]) and np.isnan(adjusted[1])
     assert holm([0.6, 0.7]).max() == 1.0
+    # Two of a family of five tested: the steps multiply by 5 and 4.
+    assert holm([0.01, 0.004], family=5) == pytest.approx([0.04, 0.02])
 
 
 # Seeds and the saved replicates ----------------------------------------------------------------------------
@@ -224,14 +277,14 @@ def test_holm_on_the_textbook_example():
 def test_pooled_interval_holds_seed_and_test_set_spread():
     rng = np.random.default_rng(0)
     seeds = [rng.normal(centre, 0.01, 2000) for centre in (0.80, 0.86)]
-    low, high = combine_seed_intervals(seeds)
+    low, high = combine_seed_intervals(seeds, [0.80, 0.86], 10_000)
     assert low < 0.80 - 0.01 and high > 0.86 + 0.01  # both seeds' intervals, and the gap between them
-    one = percentile_interval(seeds[0])
-    assert combine_seed_intervals(seeds[:1]) == pytest.approx((one[0][0], one[1][0]))
-    # A seed with fewer resamples weighs the same: the pooled median stays between the two centres.
-    uneven = combine_seed_intervals([seeds[0], seeds[1][:200]], level=0.0)
-    assert 0.80 < uneven[0] < 0.86
-    assert np.isnan(combine_seed_intervals([np.full(10, np.nan)])[0])
+    one = logit_interval(seeds[0], [0.80], 10_000)
+    assert combine_seed_intervals(seeds[:1], [0.80], 10_000) == pytest.approx((one[0][0], one[1][0]))
+    # A seed with fewer resamples weighs the same: nearly the interval of two full seeds.
+    uneven = combine_seed_intervals([seeds[0], seeds[1][:200]], [0.80, 0.86], 10_000)
+    assert uneven == pytest.approx((low, high), abs=0.003)
+    assert np.isnan(combine_seed_intervals([np.full(10, np.nan)], [0.5], 100)[0])
 
 
 def test_replicates_round_trip(tmp_path):

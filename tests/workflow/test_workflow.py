@@ -40,7 +40,7 @@ def test_report_shows_the_computed_numbers(finished_run):
     assert "\\toprule" in tex and "\\bottomrule" in tex
     assert "data:image/png;base64," in html
     # Each cell's interval on hover, and each table's paired tests against its column's best.
-    assert 'title="95% CI [' in html and "(percentile bootstrap over test images, 2000 resamples)" in html
+    assert 'title="95% CI [' in html and "(logit bootstrap over test images, 2000 resamples)" in html
     assert "not significantly worse than the column&#39;s best at α = 0.05" in html
     assert "Holm-corrected over the table&#39;s" in html
     assert '<h2 id="score-distributions">Score distributions</h2>' in html and '<table class="hardest">' in html

@@ -125,6 +125,19 @@ def _row_intervals(ok: pd.DataFrame, metric: str) -> dict[tuple[str, str], tuple
             if not (pd.isna(lo) or pd.isna(hi) or pd.isna(n))}
 
 
+def _test_images(ok: pd.DataFrame, metric: str) -> dict[tuple[str, str], int]:
+    """Test images each cell's metric is computed on (first seed's row: ``n_test``, less ``n_test_without_mask``
+    for pixel metrics); cells whose rows do not say are left out."""
+    if "n_test" not in ok:
+        return {}
+    first = ok.drop_duplicates(["model", "category"])
+    counts = first["n_test"].astype("Float64")
+    if metric.startswith("pixel_") and "n_test_without_mask" in first:
+        counts = counts - first["n_test_without_mask"].astype("Float64").fillna(0)
+    return {(model, category): int(count) for model, category, count in
+            zip(first["model"], first["category"], counts, strict=True) if not pd.isna(count) and count > 0}
+
+
 def metric_table(frame: pd.DataFrame, dataset: str, metric: str, title: str, labels: Labels | None = None,
                  evidence: Evidence | None = None) -> Table:
     """Methods x categories (+ mean over categories) of one metric; the best per column in bold, cells not
@@ -180,8 +193,11 @@ def metric_table(frame: pd.DataFrame, dataset: str, metric: str, title: str, lab
             leader = max(candidates, key=candidates.get)
             compared[column] = (leader, [model for model, value in candidates.items()
                                          if round(100 * value, 2) != best[index]])
+    estimates = {(model, category, int(seed)): float(value) for model, category, seed, value
+                 in ok[["model", "category", "seed", metric]].itertuples(index=False, name=None)}
+    test_images = _test_images(ok, metric)
     tests = significance.test_table(evidence, dataset, metric, compared, ok_seeds, name=labels.model,
-                                    label=lambda category: labels.category(dataset, category))
+                                    label=lambda category: labels.category(dataset, category), estimates=estimates)
     not_worse = tests.not_worse
     table = Table(dataset=dataset, metric=metric, title=title, columns=columns,
                   header=[labels.category(dataset, category) for category in categories] + ["Mean"],
@@ -201,7 +217,9 @@ def metric_table(frame: pd.DataFrame, dataset: str, metric: str, title: str, lab
                 spread = spreads.get(cell, math.nan) if index < len(categories) else math.nan
                 text = _percent(value) + ("" if math.isnan(spread) else f" ± {100 * spread:.2f}")
                 interval = "" if index == len(categories) else significance.interval_text(
-                    evidence, dataset, columns[index], model, metric, ok_seeds.get(cell, []), row_intervals.get(cell))
+                    evidence, dataset, columns[index], model, metric, ok_seeds.get(cell, []), row_intervals.get(cell),
+                    estimates={seed: value for (m, c, seed), value in estimates.items() if (m, c) == cell},
+                    n_images=test_images.get(cell))
                 if index < len(categories) and not complete(*cell):
                     failed_seeds = ", ".join(str(seed) for seed, _ in failures[cell])
                     cells.append(Cell(f"{text} ({n_ok[cell]}/{n_seeds[cell]} seeds)", partial=True,

@@ -41,7 +41,7 @@ def metric_columns(columns: Iterable[str], *, frame_metrics: bool = True) -> lis
 ROW_SCHEMA: dict[str, str] = {
     "dataset": "string", "category": "string", "model": "string", "seed": "int64",
     **dict.fromkeys(METRIC_COLUMNS, "float64"),
-    # Test-set uncertainty of one job: interval bounds, how they were made (percentile bootstrap), resamples,
+    # Test-set uncertainty of one job: interval bounds, how they were made (logit bootstrap), resamples,
     # coverage (0.95). Several seeds: iadbench.stats.uncertainty.combine_seed_intervals of the bootstrap.npz files.
     **dict.fromkeys(CI_COLUMNS, "float64"), "ci_method": "string", "ci_resamples": "Int64", "ci_level": "float64",
     # "image" or "video" (the video track: frame metrics, image_* NaN). frame_AUROC pools every test frame

@@ -131,7 +131,9 @@ def evaluate_predictions(predictions: dict[str, np.ndarray], resolution: str, fp
         names += list(statistics.names) + (["pixel_AUPRO"] if fpr_limits else [])
         columns += [pixel, pixel[:, 2:3]] if fpr_limits else [pixel]
     replicates = np.concatenate(columns, axis=1)
-    values.update(uncertainty.interval_columns(names, replicates))
+    n_images = {name: int(np.asarray(labels).size) if name.startswith("image_") else int(has_truth.sum())
+                for name in names}
+    values.update(uncertainty.interval_columns(names, replicates, values, n_images))
     return Evaluation(values, score_table(predictions, table_maps), names, replicates)
 
 

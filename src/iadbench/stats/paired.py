@@ -47,15 +47,23 @@ def delong_test(scores_a, scores_b, labels) -> tuple[float, float, float, float]
     return float(aucs[0]), float(aucs[1]), float(z), float(2 * special.ndtr(-abs(z)))
 
 
-def bootstrap_p(differences) -> float:
-    """Two-sided bootstrap p of "no difference": twice the smaller share of replicates on either side of 0,
-    with the (count + 1) / (B + 1) correction, so it is never 0."""
+def studentized_p(differences, observed: float) -> float:
+    """Two-sided p of "no difference" from paired bootstrap replicates of a difference: the observed
+    (full test set) difference over the replicates' standard deviation, read on the normal distribution.
+
+    Unlike a count of replicates on either side of 0, this p is not floored at ~2 / B, so it can pass a
+    correction over hundreds of comparisons. No spread: p = 1 with no difference, 0 with one (as DeLong).
+    """
     values = np.asarray(differences, dtype=np.float64)
     values = values[np.isfinite(values)]
-    if not values.size:
+    if values.size < 2 or not np.isfinite(observed):
         return float("nan")
-    tail = min(np.count_nonzero(values <= 0), np.count_nonzero(values >= 0))
-    return float(min(1.0, 2 * (tail + 1) / (values.size + 1)))
+    spread = float(np.std(values, ddof=1))
+    if spread > 1e-12:
+        z = observed / spread
+    else:
+        z = 0.0 if abs(observed) < 1e-12 else float(np.copysign(np.inf, observed))
+    return float(2 * special.ndtr(-abs(z)))
 
 
 class PairedComparison(NamedTuple):
@@ -64,7 +72,7 @@ class PairedComparison(NamedTuple):
     difference: float   # value_a - value_b on the full test set
     low: float          # percentile interval of the difference
     high: float
-    p: float            # two-sided, :func:`bootstrap_p`
+    p: float            # two-sided, :func:`studentized_p`
 
 
 def paired_bootstrap(metric_fn: Callable, a, b, labels, *, n_resamples: int = N_RESAMPLES, seed: int = 0,
@@ -86,16 +94,22 @@ def paired_bootstrap(metric_fn: Callable, a, b, labels, *, n_resamples: int = N_
     value_a, value_b = float(metric_fn(a, labels)), float(metric_fn(b, labels))
     low, high = percentile_interval(differences, level)
     return PairedComparison(value_a, value_b, value_a - value_b, float(low[0]), float(high[0]),
-                            bootstrap_p(differences))
+                            studentized_p(differences, value_a - value_b))
 
 
-def holm(p_values) -> np.ndarray:
+def holm(p_values, family: int | None = None) -> np.ndarray:
     """Holm-Bonferroni step-down adjusted p-values (monotone, capped at 1), in the input order; NaN stays
-    NaN and does not count as a test."""
+    NaN and does not count as a test.
+
+    ``family``: the number of hypotheses the p-values were picked from, when only some of them were tested
+    (at least the finite p-values; default: just those). Step j multiplies by ``family - j + 1``: still
+    family-wise at level alpha over the whole family, since the untested hypotheses' p-values could only have
+    added rejections before a false one.
+    """
     p = np.asarray(p_values, dtype=np.float64).reshape(-1)
     adjusted = np.full(p.shape, np.nan)
     finite = np.flatnonzero(np.isfinite(p))
     order = finite[np.argsort(p[finite], kind="stable")]
-    m = order.size
-    adjusted[order] = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    m = max(order.size, family or 0)
+    adjusted[order] = np.minimum(1.0, np.maximum.accumulate((m - np.arange(order.size)) * p[order]))
     return adjusted

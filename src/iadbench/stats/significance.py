@@ -6,18 +6,30 @@ compared with the best one *on the same test images*:
 
 * image AUROC: DeLong's test of the two correlated AUROCs (:func:`iadbench.stats.paired.delong_test`) on the
   jobs' ``scores.parquet``, aligned by image path;
-* any other metric: paired bootstrap, ``p = bootstrap_p(replicates_best - replicates_other)`` over the jobs'
-  ``bootstrap.npz`` replicates (the same resamples of the same images: they are seeded by the seed and keyed by
-  image path);
+* any other metric: a studentized paired bootstrap test, ``p = studentized_p(replicates_best - replicates_other,
+  observed)`` over the jobs' ``bootstrap.npz`` replicates (the same resamples of the same images: they are seeded
+  by the seed and keyed by image path): z = the rows' difference on the full test set (``estimates``; for pixel
+  metrics, whose replicates are computed on a threshold grid, and without row values: the replicates' mean
+  difference) / the standard deviation of the replicates' differences, p two-sided normal. Counting replicates
+  on either side of 0 would floor p at ~2 / B (1e-3 for B = 2000), which Holm over a 210-comparison table can
+  never pass;
 * several seeds: each seed is tested on its own and the *largest* p is kept (conservative: a cell counts as
   different only when every seed says so).
 
-The p-values of all the table's comparisons are Holm-corrected together; a cell whose adjusted p is at least
+The p-values of all the table's comparisons are Holm-corrected together (the family is the table: one dataset x
+metric, every category's comparisons with its best). That keeps the chance of *any* false "worse" in a table at
+``ALPHA``; a family per column would allow one in ~54 % of 15-category tables with no difference at all.
+Because the best cell is chosen from the same data, Holm counts every pair of cells within each tested column
+(k cells: k (k - 1) / 2 pairs; 1,575 in a 15 x 15 table) though only the k - 1 pairs with the best are tested:
+counting only those, the column's largest gap between equal models (the range of 15 estimates) would be read as
+a difference: with exactly calibrated p-values ~26 % of 15 x 15 null tables would get a false "worse" (~4 %
+counting all pairs). See docs/statistics.md for the measured power and error rates. The
+price, power at paper scale, is measured in ``benchmarks/significance_power.py`` (docs/statistics.md); a cell whose adjusted p is at least
 ``ALPHA`` is *not significantly worse* (‡). The Mean column is not tested (across categories the report ranks
 methods and runs the Friedman test instead). A column whose test set has one class, or where a compared model
 lacks scores or replicates, is not tested at all: the table's note names it and why.
 
-**Intervals**: a cell's 95 % interval pools its seeds' bootstrap replicates
+**Intervals**: a cell's 95 % logit interval pools its seeds' bootstrap replicates around the rows' values
 (:func:`iadbench.stats.uncertainty.combine_seed_intervals`); one seed without replicates falls back on the row's
 ``<metric>_ci_low/_ci_high``.
 """
@@ -34,10 +46,11 @@ from iadbench.stats import paired, uncertainty
 from iadbench.stats.evidence import Evidence, replicates_of, scores_of
 
 ALPHA = 0.05
-INTERVAL_NOTE = ("Hover a cell for its 95% confidence interval: percentile bootstrap over the test images (defect-free "
-                 "and defective drawn separately, iadbench.stats.uncertainty); with several seeds the seeds' bootstrap "
-                 "replicates are pooled, each seed weighing the same (uncertainty.combine_seed_intervals), so the "
-                 "interval holds both the test-set and the seed-to-seed spread.")
+INTERVAL_NOTE = ("Hover a cell for its 95% confidence interval: a bootstrap over the test images (defect-free and "
+                 "defective drawn separately), read on the logit scale so that it stays inside 0-100 and keeps its "
+                 "level near 100; a model that separates perfectly still gets a lower bound below 100. With several "
+                 "seeds the seeds' resamples are pooled, each seed weighing the same, so the interval holds both the "
+                 "test-set and the seed-to-seed spread.")
 NOT_WORSE_MARK = "‡"
 DELONG_METRIC = "image_AUROC"
 CellKey = tuple[str, str]  # model, category
@@ -53,6 +66,7 @@ class TableTests:
     adjusted: dict[CellKey, float] = field(default_factory=dict)
     untested: list[tuple[str, str]] = field(default_factory=list)  # (category label, reason)
     n_resamples: int = uncertainty.N_RESAMPLES
+    family: int = 0  # hypotheses Holm corrects for: every pair of cells in each tested column
     several_seeds: bool = False
     alpha: float = ALPHA
 
@@ -72,21 +86,24 @@ class TableTests:
                 method = "a two-sided DeLong test of the two AUROCs on the same test images"
             else:
                 method = (f"a two-sided paired bootstrap over the same {self.n_resamples} stratified resamples of "
-                          "the test images for both models (p: twice the smaller share of differences on either "
-                          "side of 0)")
+                          "the test images for both models (the difference on all test images divided by its "
+                          "standard deviation over the resamples, read on the normal distribution)")
             seeds = ("; with several seeds each seed is tested on its own and the largest p is kept"
                      if self.several_seeds else "")
             count = len(self.adjusted)
             notes.append(f"Bold: best in its column. {NOT_WORSE_MARK}: not significantly worse than the column's best "
                          f"at α = {self.alpha:g} by {method}{seeds}; Holm-corrected over the table's {count} "
-                         f"comparison{'s' if count != 1 else ''}. The Mean column is not tested.")
+                         f"comparison{'s' if count != 1 else ''}, counted as all {self.family} pairs of cells "
+                         "within its columns, because each column's best is itself picked from the data. "
+                         "The Mean column is not tested.")
         if self.untested:
             notes.append("Not tested (no marking): " + "; ".join(f"{category}: {reason}"
                                                                  for category, reason in self.untested) + ".")
         return notes
 
 
-def _pair_p(evidence: Evidence, best: tuple, other: tuple, metric: str) -> tuple[float, str]:
+def _pair_p(evidence: Evidence, best: tuple, other: tuple, metric: str,
+            estimates: dict[tuple[str, str, int], float]) -> tuple[float, str]:
     """p of one seed's comparison, or NaN and why it cannot be made ({best}/{other} name the models)."""
     first, second = scores_of(evidence, best), scores_of(evidence, other)
     a, b = first.set_index("image_path"), second.set_index("image_path")
@@ -104,12 +121,20 @@ def _pair_p(evidence: Evidence, best: tuple, other: tuple, metric: str) -> tuple
             return math.nan, f"{model} has no bootstrap replicates of this metric"
     if rep_best.shape != rep_other.shape:
         return math.nan, "{best} and {other} have different numbers of bootstrap resamples"
-    p = paired.bootstrap_p(rep_best.astype(np.float64) - rep_other.astype(np.float64))
+    differences = rep_best.astype(np.float64) - rep_other.astype(np.float64)
+    observed = [estimates.get((key[2], key[1], key[3]), math.nan) for key in (best, other)]
+    # Pixel replicates live on a threshold grid (~1e-3 from the exact values): their own mean difference, so the
+    # grid's error never reads as a difference between two models; image replicates are exact.
+    observed_difference = math.nan if metric.startswith("pixel_") else observed[0] - observed[1]
+    if not math.isfinite(observed_difference):
+        observed_difference = float(np.nanmean(differences)) if np.isfinite(differences).any() else math.nan
+    p = paired.studentized_p(differences, observed_difference)
     return (p, "") if math.isfinite(p) else (math.nan, "the metric is undefined in every resample")
 
 
 def _column(evidence: Evidence, dataset: str, category: str, metric: str, best: str, others: list[str],
-            seeds: dict[CellKey, list[int]], name: Callable[[str], str]) -> tuple[dict[str, float], str]:
+            seeds: dict[CellKey, list[int]], name: Callable[[str], str],
+            estimates: dict[tuple[str, str, int], float]) -> tuple[dict[str, float], str]:
     """Raw p (largest over seeds) per model compared with ``best``, or {} and why the column is not tested."""
     for model in (best, *others):
         if any(scores_of(evidence, (dataset, category, model, seed)) is None for seed in seeds[model, category]):
@@ -125,7 +150,8 @@ def _column(evidence: Evidence, dataset: str, category: str, metric: str, best: 
             return {}, f"{name(best)} and {name(other)} share no seed"
         per_seed = []
         for seed in common:
-            p, reason = _pair_p(evidence, (dataset, category, best, seed), (dataset, category, other, seed), metric)
+            p, reason = _pair_p(evidence, (dataset, category, best, seed), (dataset, category, other, seed), metric,
+                                estimates)
             if reason:
                 return {}, reason.format(best=name(best), other=name(other))
             per_seed.append(p)
@@ -135,9 +161,11 @@ def _column(evidence: Evidence, dataset: str, category: str, metric: str, best: 
 
 def test_table(evidence: Evidence | None, dataset: str, metric: str, columns: dict[str, tuple[str, list[str]]],
                seeds: dict[CellKey, list[int]], *, name: Callable[[str], str] = str,
-               label: Callable[[str], str] = str, alpha: float = ALPHA) -> TableTests:
+               label: Callable[[str], str] = str, alpha: float = ALPHA,
+               estimates: dict[tuple[str, str, int], float] | None = None) -> TableTests:
     """Compare, per category of ``columns`` ({category: (best model, models to compare with it)}), each model
-    with the best on the same images (``seeds``: the ok seeds of each (model, category)); Holm over all."""
+    with the best on the same images (``seeds``: the ok seeds of each (model, category); ``estimates``: the
+    rows' values of ``metric`` by (model, category, seed), the observed differences); Holm over all."""
     tests = TableTests(metric, evidence is not None, alpha=alpha,
                        several_seeds=any(len(value) > 1 for value in seeds.values()))
     if evidence is None:
@@ -146,14 +174,18 @@ def test_table(evidence: Evidence | None, dataset: str, metric: str, columns: di
         tests.unsupported = True  # one note for the table, not one per column
         return tests
     raw: dict[CellKey, float] = {}
+    family = 0  # every pair of the tested columns' cells: the best is picked from the same data
     for category, (best, others) in columns.items():
         if not others:
             continue
-        p_values, reason = _column(evidence, dataset, category, metric, best, others, seeds, name)
+        p_values, reason = _column(evidence, dataset, category, metric, best, others, seeds, name,
+                                   estimates or {})
         if reason:
             tests.untested.append((label(category), reason))
         raw |= {(model, category): p for model, p in p_values.items()}
-    adjusted = paired.holm(list(raw.values()))
+        family += len(p_values) * (len(p_values) + 1) // 2
+    adjusted = paired.holm(list(raw.values()), family=family)
+    tests.family = family
     tests.adjusted = {key: float(p) for key, p in zip(raw, adjusted, strict=True)}
     lengths = {len(replicates) for key in evidence.values() for replicates in key.replicates.values()}
     tests.n_resamples = max(lengths) if lengths else uncertainty.N_RESAMPLES
@@ -164,18 +196,25 @@ test_table.__test__ = False  # not a pytest test, whatever its name
 
 
 def interval_text(evidence: Evidence | None, dataset: str, category: str, model: str, metric: str, seeds: list[int],
-                  row_interval: tuple[float, float, int] | None = None, level: float = uncertainty.CI_LEVEL) -> str:
-    """"95% CI [low, high] (percentile bootstrap over test images, 2000 resamples)" in percent, seeds pooled;
-    "" when there are neither replicates nor (one seed) the row's interval."""
+                  row_interval: tuple[float, float, int] | None = None, level: float = uncertainty.CI_LEVEL,
+                  estimates: dict[int, float] | None = None, n_images: int | None = None) -> str:
+    """"95% CI [low, high] (logit bootstrap over test images, 2000 resamples)" in percent, seeds pooled
+    (:func:`iadbench.stats.uncertainty.combine_seed_intervals` around the rows' values, ``estimates`` by seed, over
+    ``n_images`` test images, else the seed's score table's); "" when there are neither replicates nor (one seed)
+    the row's interval."""
     samples = [replicates_of(evidence, (dataset, category, model, seed), metric) for seed in seeds]
+    values = [(estimates or {}).get(seed, math.nan) for seed in seeds]
+    if n_images is None and seeds and scores_of(evidence, (dataset, category, model, seeds[0])) is not None:
+        n_images = len(scores_of(evidence, (dataset, category, model, seeds[0])))
     pooled = ""
-    if seeds and all(sample is not None and np.isfinite(sample).any() for sample in samples):
-        low, high = uncertainty.combine_seed_intervals(samples, level)
+    if (seeds and n_images and all(map(math.isfinite, values))
+            and all(sample is not None and np.isfinite(sample).any() for sample in samples)):
+        low, high = uncertainty.combine_seed_intervals(samples, values, n_images, level)
         resamples = max(len(sample) for sample in samples)
-        pooled = f"; {len(seeds)} seeds' replicates pooled" if len(seeds) > 1 else ""
+        pooled = f"; {len(seeds)} seeds pooled" if len(seeds) > 1 else ""
     elif len(seeds) == 1 and row_interval is not None and all(map(math.isfinite, row_interval[:2])):
         low, high, resamples = row_interval
     else:
         return ""
-    return (f"{100 * level:g}% CI [{100 * low:.2f}, {100 * high:.2f}] (percentile bootstrap over test images, "
+    return (f"{100 * level:g}% CI [{100 * low:.2f}, {100 * high:.2f}] (logit bootstrap over test images, "
             f"{resamples} resamples{pooled})")

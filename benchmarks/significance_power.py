@@ -1,0 +1,186 @@
+"""Power, false alarms and interval coverage of the report's marks at paper scale (iadbench.stats).
+
+Simulates report tables of 15 models x 15 categories (210 comparisons per dataset x metric table), each category a
+test set of MVTec size (40 defect-free + 80 defective images; pixel maps of ``--size``^2 with one square defect per
+defective image), and runs the report's own tests on them (:func:`iadbench.stats.significance.test_table`: DeLong
+for image AUROC, the studentized paired bootstrap for image AP, F1-max, pixel AUROC, AP and AU-PRO@0.3; Holm
+over the table):
+
+* power tables: 8 models at AUROC 0.97 (image scores and pixel maps alike), 7 at 0.97 - gap (0.77): P = share of
+  the worse models' cells marked worse (not ‡), the *minimum* over the six metrics;
+* null tables: all 15 models at 0.97: F = share of tables with any cell marked worse, the *maximum* over metrics;
+* coverage: C = share of simulated test sets (40 + 80 images, binormal AUROC 0.97) whose 95 % logit interval
+  (:func:`iadbench.stats.uncertainty.logit_interval`) holds 0.97; the percentile interval's printed beside it.
+
+Models share a per-image (and per-pixel) latent difficulty, as real models on the same images do (correlation
+``RHO``). Scores are binormal: a model of AUROC a separates the classes by sqrt(2) Phi^-1(a) standard deviations.
+The bootstrap uses ``--resamples`` (the p uses only the replicates' standard deviation, which 500 resamples
+estimate within ~3 %) and ``--thresholds`` grid points for the small maps, to stay in budget on 2 cores.
+
+    nice python benchmarks/significance_power.py            # last line: power=<P> false_alarm=<F> coverage=<C>
+    nice python benchmarks/significance_power.py --curve     # plus power per gap 0.02 ... 0.25 (image metrics)
+
+Targets: P >= 0.9, F <= 0.05, C >= 0.93, under 10 minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from iadbench.metrics import measures as metrics
+from iadbench.stats import significance, uncertainty
+from iadbench.stats.evidence import JobEvidence
+
+N_MODELS, N_CATEGORIES, N_NORMAL, N_DEFECTIVE = 15, 15, 40, 80
+BEST, GAP, RHO = 0.97, 0.20, 0.5
+IMAGE_METRICS = ("image_AUROC", "image_AP", "image_F1_max")
+PIXEL_METRICS = ("pixel_AUROC", "pixel_AP", "pixel_AUPRO_30")
+CURVE_GAPS = (0.02, 0.05, 0.08, 0.10, 0.12, 0.15, 0.20, 0.25)
+
+
+def separation(auroc: float) -> float:
+    """Binormal, unit variances: AUROC = Phi(d / sqrt(2))."""
+    return float(np.sqrt(2) * stats.norm.ppf(auroc))
+
+
+def category_data(rng: np.random.Generator, size: int):
+    """One test set: labels, paths, masks (one square defect per defective image) and the shared latents."""
+    labels = np.r_[np.zeros(N_NORMAL, int), np.ones(N_DEFECTIVE, int)]
+    paths = np.array([f"test/{'defect' if label else 'good'}/{index:03d}.png" for index, label in enumerate(labels)])
+    masks = np.zeros((labels.size, size, size), dtype=bool)
+    for index in np.flatnonzero(labels):
+        side = int(rng.integers(max(2, size // 8), max(3, size // 3)))
+        top, left = rng.integers(0, size - side, size=2)
+        masks[index, top:top + side, left:left + side] = True
+    return labels, paths, masks, rng.normal(size=labels.size), rng.normal(size=masks.shape)
+
+
+def model_job(rng, data, auroc: float, seed: int, resamples: int, thresholds: int, pixels: bool):
+    """One evaluation job of a model of the given AUROC: its score table, replicates and row values."""
+    labels, paths, masks, image_latent, pixel_latent = data
+    d = separation(auroc)
+    noise = np.sqrt(1 - RHO ** 2)
+    scores = d * labels + RHO * image_latent + noise * rng.normal(size=labels.size)
+    counts = uncertainty.resample_counts(labels, resamples, seed, keys=paths)
+    values = metrics.image_metrics(scores, labels)
+    replicates = dict(zip(IMAGE_METRICS, uncertainty.image_replicates(scores, labels, counts).T, strict=True))
+    if pixels:
+        maps = (d * masks + RHO * pixel_latent + noise * rng.normal(size=masks.shape)).astype(np.float32)
+        exact = metrics.pixel_metrics(maps, masks, fpr_limits=(0.3,))
+        values |= {"pixel_AUROC": exact["pixel_AUROC"], "pixel_AP": exact["pixel_AP"],
+                   "pixel_AUPRO_30": exact["pixel_AUPRO_30"]}
+        statistic = uncertainty.pixel_statistics(maps, masks, (0.3,), n_thresholds=thresholds)
+        replicates |= dict(zip(statistic.names, uncertainty.pixel_replicates(statistic, counts).T, strict=True))
+    table = pd.DataFrame({"image_path": paths, "label": labels.astype(np.int8), "image_score": scores})
+    return JobEvidence(table, {name: column.astype(np.float32) for name, column in replicates.items()}), values
+
+
+def simulate_table(rng, aurocs: list[float], args, pixels: bool) -> dict[str, np.ndarray]:
+    """Per metric: a (categories x models) bool array of the cells marked worse (not ‡, not the best)."""
+    evidence, estimates, seed = {}, {}, 0
+    for category in range(N_CATEGORIES):
+        data = category_data(rng, args.size)
+        for model, auroc in enumerate(aurocs):
+            job, values = model_job(rng, data, auroc, seed, args.resamples, args.thresholds, pixels)
+            evidence["d", f"c{category}", f"m{model}", seed] = job
+            estimates |= {(f"m{model}", f"c{category}", seed, metric): value for metric, value in values.items()}
+    seeds = {(f"m{model}", f"c{category}"): [seed] for model in range(len(aurocs)) for category in range(N_CATEGORIES)}
+    marked = {}
+    for metric in IMAGE_METRICS + (PIXEL_METRICS if pixels else ()):
+        values = {key[:3]: value for key, value in estimates.items() if key[3] == metric}
+        columns = {}
+        for category in range(N_CATEGORIES):
+            models = [f"m{model}" for model in range(len(aurocs))]
+            best = max(models, key=lambda model, category=category: values[model, f"c{category}", seed])
+            columns[f"c{category}"] = (best, [model for model in models if model != best])
+        tests = significance.test_table(evidence, "d", metric, columns, seeds, estimates=values)
+        worse = np.zeros((N_CATEGORIES, len(aurocs)), dtype=bool)
+        for (model, category), p in tests.adjusted.items():
+            worse[int(category[1:]), int(model[1:])] = p < tests.alpha
+        marked[metric] = worse
+    return marked
+
+
+def power(rng, gap: float, args, pixels: bool, tables: int) -> dict[str, float]:
+    """Share of the worse models' cells marked worse, per metric, over ``tables`` tables."""
+    aurocs = [BEST] * 8 + [BEST - gap] * 7
+    hits: dict[str, list[float]] = {}
+    for _ in range(tables):
+        for metric, worse in simulate_table(rng, aurocs, args, pixels).items():
+            hits.setdefault(metric, []).append(worse[:, 8:].mean())
+    return {metric: float(np.mean(values)) for metric, values in hits.items()}
+
+
+def false_alarms(rng, args, pixels: bool, tables: int) -> dict[str, list[bool]]:
+    """Per metric, per null table: whether any cell was marked worse."""
+    alarms: dict[str, list[bool]] = {}
+    for _ in range(tables):
+        for metric, worse in simulate_table(rng, [BEST] * N_MODELS, args, pixels).items():
+            alarms.setdefault(metric, []).append(bool(worse.any()))
+    return alarms
+
+
+def coverage(rng, simulations: int, resamples: int) -> tuple[float, float]:
+    """Coverage of AUROC 0.97 (40 + 80 images) by the logit and by the percentile 95 % interval."""
+    labels = np.r_[np.zeros(N_NORMAL, int), np.ones(N_DEFECTIVE, int)]
+    d, logit_hits, percentile_hits = separation(BEST), 0, 0
+    for simulation in range(simulations):
+        scores = d * labels + rng.normal(size=labels.size)
+        replicates = uncertainty.image_replicates(scores, labels, uncertainty.resample_counts(
+            labels, resamples, simulation))[:, :1]
+        low, high = uncertainty.logit_interval(replicates, [metrics.image_auroc(scores, labels)], labels.size)
+        logit_hits += low[0] <= BEST <= high[0]
+        low, high = uncertainty.percentile_interval(replicates)
+        percentile_hits += low[0] <= BEST <= high[0]
+    return logit_hits / simulations, percentile_hits / simulations
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--power-tables", type=int, default=2, help="tables with a planted gap (default 2)")
+    parser.add_argument("--null-tables", type=int, default=20, help="tables without (default 20)")
+    parser.add_argument("--pixel-null-tables", type=int, default=4, help="of those, with pixel maps (default 4)")
+    parser.add_argument("--coverage-simulations", type=int, default=400)
+    parser.add_argument("--resamples", type=int, default=500)
+    parser.add_argument("--thresholds", type=int, default=512, help="pixel grid points (small maps)")
+    parser.add_argument("--size", type=int, default=24, help="pixel map side (default 24)")
+    parser.add_argument("--curve", action="store_true", help="also print power per gap 0.02 ... 0.25 (image metrics)")
+    parser.add_argument("--curve-tables", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(args.seed)
+    start = time.perf_counter()
+    print(f"paper scale: {N_MODELS} models x {N_CATEGORIES} categories, {N_NORMAL} + {N_DEFECTIVE} test images "
+          f"per category, maps {args.size}^2; {args.resamples} resamples, {args.thresholds} pixel thresholds")
+
+    planted = power(rng, GAP, args, pixels=True, tables=args.power_tables)
+    for metric, share in planted.items():
+        print(f"power at gap {GAP:.2f} ({BEST:.2f} vs {BEST - GAP:.2f}) {metric}: {share:.3f}")
+    alarms = false_alarms(rng, args, pixels=True, tables=args.pixel_null_tables)
+    image_only = false_alarms(rng, args, pixels=False, tables=args.null_tables - args.pixel_null_tables)
+    for metric, values in image_only.items():
+        alarms.setdefault(metric, []).extend(values)
+    null = {metric: float(np.mean(values)) for metric, values in alarms.items()}
+    for metric, share in null.items():
+        print(f"null tables with a false 'worse' {metric}: {share:.3f} of {len(alarms[metric])}")
+    logit_coverage, percentile_coverage = coverage(rng, args.coverage_simulations, 2 * args.resamples)
+    print(f"coverage of AUROC {BEST} ({N_NORMAL} + {N_DEFECTIVE} images, {args.coverage_simulations} test sets): "
+          f"logit {logit_coverage:.3f}, percentile {percentile_coverage:.3f}")
+    if args.curve:
+        print("gap -> power (min over image AUROC, AP, F1-max; per metric in brackets)")
+        for gap in CURVE_GAPS:
+            shares = power(rng, gap, args, pixels=False, tables=args.curve_tables)
+            detail = ", ".join(f"{metric.removeprefix('image_')} {share:.2f}" for metric, share in shares.items())
+            print(f"  {gap:.2f} ({BEST:.2f} vs {BEST - gap:.2f}): {min(shares.values()):.2f}  [{detail}]")
+    print(f"elapsed {time.perf_counter() - start:.0f} s")
+    print(f"power={min(planted.values()):.3f} false_alarm={max(null.values()):.3f} coverage={logit_coverage:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
