@@ -49,7 +49,8 @@ def trained_job(tiny_dataset, tmp_path_factory, repo_root):
 
 # Under pytest-xdist (`make test`: -n 2 --dist loadgroup) each worker builds its own session and module
 # fixtures: the tests sharing an end-to-end run go to one worker as one group, so that run happens once.
-SHARED_RUNS = ("finished_run", "finished_video_run", "continual_run", "own_data_run", "trained_job")
+SHARED_RUNS = ("finished_run", "finished_video_run", "finished_protocols_run", "continual_run", "own_data_run",
+               "trained_job")
 
 
 def shared_fixture_group(item) -> str | None:

@@ -23,3 +23,16 @@ def finished_video_run(repo_root, tmp_path_factory):
     config_path = make_workdir(repo_root, workdir, config)
     run_snakemake(workdir, config_path)
     return workdir
+
+
+@pytest.fixture(scope="session")
+def finished_protocols_run(repo_root, tmp_path_factory):
+    """`config/protocols.yaml` (miniature MVTec LOCO AD, MVTec AD 2 and Real-IAD, padim, random weights)
+    run end to end once per session; the protocol tests share it."""
+    import yaml
+
+    workdir = tmp_path_factory.mktemp("protocols_run")
+    config = yaml.safe_load((repo_root / "config" / "protocols.yaml").read_text())
+    config_path = make_workdir(repo_root, workdir, config)
+    run_snakemake(workdir, config_path)
+    return workdir

@@ -13,6 +13,7 @@ from iadbench.config.base import (
     Job,
     config_hash,
     dataset_source,
+    holdout_settings,
     job_config,
     jobs,
     model_image_size,

@@ -12,6 +12,7 @@ rule evaluate:
         bootstrap=f"results/evaluate/{JOB_PATH}/bootstrap.npz",
     params:
         evaluation=config["evaluation"],
+        operating_point=config["operating_point"],
         config_hash=job_config_hash,
         train_config_hash=train_config_hash,
         retry_round=retry_round_of("evaluate"),

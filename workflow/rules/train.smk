@@ -11,6 +11,8 @@ rule train:
         model_spec=lambda wildcards: config["models"][wildcards.model],
         image_size=lambda wildcards: model_image_size(config, wildcards.model),
         weights=config["weights"],
+        # Which images calibrate the operating point (held out of training): part of the training.
+        operating_point=lambda wildcards: holdout_settings(config),
         asset_dir=ASSET_DIR,
         config_hash=train_config_hash,
         retry_round=retry_round_of("train"),

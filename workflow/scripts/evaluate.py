@@ -25,6 +25,7 @@ try:
         fpr_limits=snakemake.params.evaluation["fpr_limits"],
         config_hash=snakemake.params.config_hash,
         train_config_hash=snakemake.params.train_config_hash,
+        target_fpr=snakemake.params.operating_point["target_fpr"],
     )
 except RetryWithMoreResources as retry:
     sys.exit(str(retry))  # a failed job: Snakemake retries it with the next attempt's resources

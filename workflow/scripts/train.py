@@ -28,6 +28,7 @@ try:
         out_dir=str(Path(snakemake.output.info).parent),
         threads=snakemake.threads,
         asset_dir=snakemake.params.asset_dir,
+        operating_point=snakemake.params.operating_point,
         extra_info={"git_commit": git_commit(Path(snakemake.scriptdir)),
                     "train_config_hash": snakemake.params.config_hash},
     )

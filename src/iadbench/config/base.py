@@ -82,9 +82,21 @@ def train_config(config: dict[str, Any], job: Job) -> dict[str, Any]:
         "seed": job.seed,
         "image_size": model_image_size(config, job.model),
         "weights": config["weights"],
+        "operating_point": holdout_settings(config),
     }
+
+
+HOLDOUT_KEYS = ("holdout_share", "holdout_min")
+
+
+def holdout_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """The operating point's training side: which training images are held out to calibrate it
+    (:mod:`iadbench.datasets.holdout`); the rest of ``operating_point`` only changes the evaluation."""
+    settings = config.get("operating_point") or {}
+    return {key: settings[key] for key in HOLDOUT_KEYS if key in settings}
 
 
 def job_config(config: dict[str, Any], job: Job) -> dict[str, Any]:
     """What can change one job's row: its training and the evaluation settings (its hash goes in the row)."""
-    return {**train_config(config, job), "evaluation": config["evaluation"], "timing": config["timing"]}
+    return {**train_config(config, job), "evaluation": config["evaluation"], "timing": config["timing"],
+            "operating_point": config.get("operating_point", {})}

@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from iadbench.datasets import embedded, embedded_video
+from iadbench.datasets import embedded, embedded_video, miniature
 from iadbench.datasets.download import DownloadError, checksum_algorithm, download, file_lock, verify_checksum
 from iadbench.datasets.extract import safe_extract
 from iadbench.datasets.families import DatasetFamily, DatasetUnavailableError, family, folder, mvtec_layout
@@ -45,7 +45,7 @@ RESERVED_NAMES = frozenset({DOWNLOAD_SUBDIR, EXTRACTED_SUBDIR})
 MAX_ROOT_DEPTH = 3
 # Config keys that decide where a dataset comes from (what the download step depends on). Other keys
 # (categories, conversion options) must not re-trigger a download, and through it every job downstream.
-SOURCE_KEYS = ("type", "url", "checksum", "path", *folder.DIR_KEYS)
+SOURCE_KEYS = ("type", "url", "checksum", "path", "miniature", *folder.DIR_KEYS)
 
 __all__ = [
     "DatasetUnavailableError", "IncompleteDatasetError", "dataset_categories", "prepare_category",
@@ -165,6 +165,8 @@ def _fetch(
     extracted = dataset_dir / EXTRACTED_SUBDIR
     manual = info.manual_steps_for(extracted)
     url, filename, checksum = archive_source(spec, info)
+    if spec.get("miniature") is not None:  # generated locally in the official layout (datasets.miniature)
+        return locate_source_root(miniature.source_for(spec, info.key, dataset_dir, record), info)
     if "path" in spec:
         given = Path(spec["path"]).expanduser()
         record["path"] = str(given)

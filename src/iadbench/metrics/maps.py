@@ -58,3 +58,13 @@ def _linear_taps(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, n
     low = np.minimum(np.floor(source).astype(np.intp), in_size - 1)
     high = np.minimum(low + 1, in_size - 1)
     return low, high, source - low
+
+
+def degenerate_maps(maps) -> bool:
+    """Every anomaly map constant (relative range < 1e-6): pixel metrics then only rank images, not pixels."""
+    maps = maps if isinstance(maps, list) else list(maps)
+    for one_map in maps:
+        low, high = float(np.min(one_map)), float(np.max(one_map))
+        if high - low > 1e-6 * max(abs(low), abs(high), np.finfo(np.float64).tiny):
+            return False
+    return bool(maps)

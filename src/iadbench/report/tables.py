@@ -15,6 +15,8 @@ from iadbench.report.labels import Labels
 from iadbench.report.templating import slug
 from iadbench.results.columns import (
     AUPRO_LIMIT_COLUMN,
+    HEADLINE_MARKERS,
+    HEADLINES,
     LITERATURE_AUPRO,
     METRIC_TITLES,
     NOT_APPLICABLE,
@@ -94,11 +96,24 @@ def ranked_metrics(frame: pd.DataFrame) -> list[str]:
 
 
 def report_metrics(frame: pd.DataFrame) -> list[str]:
-    """The metric columns to tabulate for ``frame``, in the report's order (one table per AU-PRO limit)."""
+    """The metric columns to tabulate for ``frame``, in the report's order (one table per AU-PRO limit); a
+    dataset with its own protocol: its official metrics first (:func:`protocol_headline`). Columns that
+    ``frame`` holds without a value (another dataset's protocol) are left out."""
     columns = []
     for metric in METRIC_TITLES:
         columns.extend(aupro_columns(frame) if metric == "pixel_AUPRO" else [metric])
-    return columns
+    columns = [column for column in columns if column not in frame or frame[column].notna().any()]
+    first = protocol_headline(frame)
+    return first + [column for column in columns if column not in first]
+
+
+def protocol_headline(frame: pd.DataFrame) -> list[str]:
+    """The headline columns of the protocols ``frame``'s rows follow (docs/protocols.md), [] for none."""
+    columns: list[str] = []
+    for kind, marker in HEADLINE_MARKERS.items():
+        if marker in frame and frame[marker].notna().any():
+            columns += [column for column in HEADLINES[kind] if column in frame and frame[column].notna().any()]
+    return list(dict.fromkeys(columns))
 
 
 def _flag(frame: pd.DataFrame, column: str) -> pd.Series:

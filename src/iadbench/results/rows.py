@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from iadbench.core.files import atomic_write
-from iadbench.results.columns import metric_names
+from iadbench.results.columns import PROTOCOL_COLUMNS, metric_names
 
 KEY_COLUMNS = ("dataset", "category", "model", "seed")
 # The metric columns, from the one table (iadbench.results.columns.METRICS).
@@ -52,9 +52,11 @@ ROW_SCHEMA: dict[str, str] = {
     "status": "string", "error_type": "string", "error_tail": "string",
     # Attempts in all (across runs) of the training and of the evaluation; the retry round they ran in.
     "attempts": "Int64", "evaluation_attempts": "Int64", "retry_round": "Int64",
-    # The raw image score at which image F1 is maximal (score >= threshold: anomalous): the decision
-    # threshold a deployment of this job would start from.
+    # The raw image score at which image F1 is maximal (score >= threshold: anomalous), found on the test
+    # set: an oracle. The operating point's threshold, set without test labels, is image_threshold.
     "image_F1_threshold": "float64",
+    # The operating point's and the datasets' protocols' columns that are not metrics (docs/protocols.md).
+    **PROTOCOL_COLUMNS,
     "task_type": "string", "pixel_metrics_applicable": "boolean", "eval_resolution": "string",
     "degenerate_maps": "boolean",
     "n_train": "Int64", "n_test": "Int64", "n_test_anomalous": "Int64",

@@ -16,11 +16,12 @@ from PIL import Image
 from iadbench.config.base import Job
 from iadbench.core.files import atomic_write, read_json
 from iadbench.metrics import measures as metrics
-from iadbench.metrics.maps import f1_optimal_threshold, resize_maps_to
+from iadbench.metrics.maps import degenerate_maps, f1_optimal_threshold, resize_maps_to
 from iadbench.results.rows import METRIC_COLUMNS, job_row, read_rows, write_row
 from iadbench.run import attempts
 from iadbench.run.isolated import isolated_child
 from iadbench.run.predictions import load_predictions
+from iadbench.run.protocols import DEFAULT_TARGET_FPR, protocol_values
 from iadbench.run.timing import read_timing
 from iadbench.stats import uncertainty
 
@@ -48,16 +49,6 @@ def native_masks(image_paths: np.ndarray, mask_paths: np.ndarray) -> np.ndarray 
     return np.stack(masks)
 
 
-def degenerate_maps(maps) -> bool:
-    """Every anomaly map constant (relative range < 1e-6): pixel metrics then only rank images, not pixels."""
-    maps = maps if isinstance(maps, list) else list(maps)
-    for one_map in maps:
-        low, high = float(np.min(one_map)), float(np.max(one_map))
-        if high - low > 1e-6 * max(abs(low), abs(high), np.finfo(np.float64).tiny):
-            return False
-    return bool(maps)
-
-
 # The per-image score table: one row per test image, in the predictions' order. map_max / map_mean: of the
 # anomaly map at evaluation resolution (NaN without maps); defect_type: as the reader recorded it (mvtec_layout,
 # a multi-defect folder: the defect's name, "good" for defect-free images), else the folder after test/ in the path.
@@ -74,20 +65,23 @@ class Evaluation:
 
 
 def compute_metrics(predictions: dict[str, np.ndarray], resolution: str, fpr_limits, *, seed: int = 0,
-                    n_resamples: int = uncertainty.N_RESAMPLES) -> dict[str, Any]:
+                    n_resamples: int = uncertainty.N_RESAMPLES, target_fpr: float = DEFAULT_TARGET_FPR) -> dict[str, Any]:
     """Image metrics always; pixel metrics when the model produced anomaly maps; their intervals."""
-    return evaluate_predictions(predictions, resolution, fpr_limits, seed=seed, n_resamples=n_resamples).values
+    return evaluate_predictions(predictions, resolution, fpr_limits, seed=seed, n_resamples=n_resamples,
+                                target_fpr=target_fpr).values
 
 
 def evaluate_predictions(predictions: dict[str, np.ndarray], resolution: str, fpr_limits, *, seed: int = 0,
-                         n_resamples: int = uncertainty.N_RESAMPLES) -> Evaluation:
+                         n_resamples: int = uncertainty.N_RESAMPLES, target_fpr: float = DEFAULT_TARGET_FPR,
+                         ) -> Evaluation:
     """Metrics (exact), their bootstrap intervals (seeded by ``seed``) and the per-image score table.
 
     Pixel metrics cover the test images that have ground truth: every defect-free image (all-normal) and
     every anomalous image with a mask. Anomalous images without one (a defect without masks in an
     ``mvtec_layout`` or multi-defect ``folder`` dataset) are left out of them (counted in the row's
     ``n_test_without_mask``) but scored and in the image metrics; with no mask at all the pixel metrics are
-    NaN (the report's "–").
+    NaN (the report's "–"). The dataset's own protocol and the operating point (at ``target_fpr`` on the
+    calibration images saved with the predictions) add their columns (:mod:`iadbench.run.protocols`).
     """
     scores, labels = predictions["scores"], predictions["labels"]
     values: dict[str, Any] = metrics.image_metrics(scores, labels)
@@ -120,8 +114,10 @@ def evaluate_predictions(predictions: dict[str, np.ndarray], resolution: str, fp
         if masks is not None:
             values.update(metrics.pixel_metrics(maps, masks, fpr_limits=tuple(fpr_limits)))
     maps = maps if masks is not None else None
-    # Image and pixel metrics share the resamples; drawn in path order, so models of one seed pair up.
     paths = predictions.get("image_paths")
+    types = defect_types(predictions, [str(path) for path in ([] if paths is None else paths)])
+    values.update(protocol_values(predictions, types, target_fpr=target_fpr, native_maps=maps, native_masks=masks))
+    # Image and pixel metrics share the resamples; drawn in path order, so models of one seed pair up.
     counts = uncertainty.resample_counts(labels, n_resamples, seed, keys=paths)
     names, columns = list(uncertainty.IMAGE_NAMES), [uncertainty.image_replicates(scores, labels, counts)]
     if maps is not None:
@@ -253,7 +249,7 @@ def evaluate_job(
     *, job: Job, predictions_path: str | Path, train_info_path: str | Path, row_path: str | Path,
     resolution: str, fpr_limits, config_hash: str, train_config_hash: str | None = None,
     timing_path: str | Path | None = None, scores_path: str | Path | None = None,
-    n_resamples: int = uncertainty.N_RESAMPLES,
+    n_resamples: int = uncertainty.N_RESAMPLES, target_fpr: float = DEFAULT_TARGET_FPR,
 ) -> pd.DataFrame:
     """Compute the job's metrics and write its row (a failed training gives a failed row).
 
@@ -282,7 +278,7 @@ def evaluate_job(
                 evaluation = evaluate_video_predictions(predictions, resolution, fpr_limits)
             else:
                 evaluation = evaluate_predictions(predictions, resolution, fpr_limits, seed=job.seed,
-                                                  n_resamples=n_resamples)
+                                                  n_resamples=n_resamples, target_fpr=target_fpr)
         except Exception as error:  # a broken prediction file is this job's failure, not the run's
             logger.exception("evaluating %s failed", predictions_path)
             row.update(status="failed", error_type=type(error).__name__, error_tail=str(error)[-2000:])

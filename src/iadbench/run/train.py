@@ -17,20 +17,23 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from iadbench.core import provenance
 from iadbench.core.files import read_json, write_json
 from iadbench.datasets import datamodule_for
-from iadbench.datasets.prepare import is_video
+from iadbench.datasets.prepare import is_video, source_root
 from iadbench.models.assets import ASSET_DIR, FETCH_COMMAND
 from iadbench.models.build import build_model
 from iadbench.models.random_weights import offline_model
 from iadbench.models.required_assets import check_assets
 from iadbench.models.specs import spec_for_class
-from iadbench.run import attempts
+from iadbench.run import attempts, calibration
 from iadbench.run.clock import training_clock
 from iadbench.run.continual_step import ContinualStep
 from iadbench.run.isolated import isolated_child
 from iadbench.run.predictions import EMPTY, predict_to, predict_video_to, save_predictions
+from iadbench.run.submission import export_submission
 
 logger = logging.getLogger(__name__)
 
@@ -38,10 +41,14 @@ logger = logging.getLogger(__name__)
 def _fit_and_predict(
     dataset_spec: dict[str, Any], dataset_root: Path, category: str, model_name: str, model_spec: dict[str, Any],
     seed: int, image_size: int, weights: str, out_dir: Path, asset_dir: Path, continual: dict[str, Any] | None = None,
+    operating_point: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``continual``: a step of the continual setting (:class:`iadbench.run.continual_step.ContinualStep`'s fields):
     it trains on its task's categories from the previous step's checkpoint and predicts every category
-    seen so far; None (a standalone job) runs exactly as a continual step 1 of one category does."""
+    seen so far; None (a standalone job) runs exactly as a continual step 1 of one category does (with
+    ``operating_point: {holdout_share: 0}`` where the category has no validation split).
+    ``operating_point``: the hold-out settings (:mod:`iadbench.datasets.holdout`); an image job then
+    trains without its held-out images and saves the calibration images' scores with the predictions."""
     import torch
     from anomalib.engine import Engine
     from lightning.pytorch import seed_everything
@@ -52,6 +59,9 @@ def _fit_and_predict(
     loader_args = {"num_workers": 0, "seed": seed, "train_batch_size": model_spec["train_batch_size"],
                    "eval_batch_size": model_spec["eval_batch_size"]}
     datamodule = (step.datamodule if step else datamodule_for)(dataset_spec, dataset_root, category, **loader_args)
+    calibrate = operating_point is not None and not step and not is_video(dataset_spec)
+    if calibrate:
+        calibration.withhold(datamodule, dataset_root / category, seed, operating_point)
     step_info = step.restore(model) if step else {}
     # fit_seconds: training only (validation passes, run on the test set each epoch, and checkpoint
     # writes left out; memory-bank building counted); fit_wall_seconds: all of engine.fit.
@@ -77,11 +87,21 @@ def _fit_and_predict(
             predict = predict_video_to if is_video(dataset_spec) else predict_to
             predictions, inference_seconds = predict(engine, model, datamodule, out_dir / "predictions.npz")
             n_test = len(predictions["scores"])
+            if calibrate:  # the calibration scores and what evaluation's protocols need (docs/protocols.md)
+                predictions.update(calibration.predict_calibration(engine, model, datamodule,
+                                                                   model_spec["eval_batch_size"]))
+                predictions["dataset_type"] = np.asarray(str(dataset_spec.get("type", "embedded")))
+                save_predictions(out_dir / "predictions.npz", predictions)
+                if predictions["dataset_type"] == "mvtec_ad_2" and predictions["maps"].size:
+                    step_info["n_submission_images"] = export_submission(
+                        engine, model, datamodule, source_root(dataset_root) / category, category, out_dir,
+                        predictions, model_spec["eval_batch_size"])
     return {
         # The spec's (the study's task types); a model without one: by whether it produced maps.
         "task_type": spec_for_class(type(model), model_name).task_type or (
             "segmentation" if predictions["maps"].size else "classification"),
         "n_train": len(datamodule.train_data),
+        "n_calibration": int(predictions.get("calibration_scores", EMPTY).size),
         "n_skipped_files": _skipped_files(dataset_root, category),
         "n_test": n_test,
         "fit_seconds": clock.seconds,
@@ -104,6 +124,7 @@ def train_job(
     *, dataset_spec: dict[str, Any] | None = None, dataset_root: str | Path, category: str, model_name: str,
     model_spec: dict[str, Any], seed: int, image_size: int, weights: str, out_dir: str | Path, threads: int = 1,
     extra_info: dict[str, Any] | None = None, asset_dir: str | Path = ASSET_DIR, continual: dict[str, Any] | None = None,
+    operating_point: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Fit, predict, and write ``model.ckpt``, ``predictions.npz`` and ``train_info.json``
     (``continual``: a continual step, whose predictions go to ``predictions/<category>.npz``).
@@ -132,7 +153,7 @@ def train_job(
                     asset.name for asset in check_assets(model_name, model_spec, image_size, asset_dir))
             info.update(_fit_and_predict(dataset_spec or {"type": "embedded"}, Path(dataset_root), category,
                                          model_name, model_spec, seed, image_size, weights, out_dir,
-                                         Path(asset_dir), continual))
+                                         Path(asset_dir), continual, operating_point))
         info.update(status="ok", error_type="", error_tail="")
     except Exception as error:  # a failing model must still yield its (failed) row
         logger.exception("training %s on %s failed", model_name, category)

@@ -60,7 +60,7 @@ CI_METHOD = "logit"
 CI_LEVEL = 0.95
 N_RESAMPLES = 2000
 N_THRESHOLDS = 4096
-IMAGE_NAMES = metric_names("image")
+IMAGE_NAMES = metric_names("image", interval=True)  # what image_replicates computes
 # Keeps the bootstrap's random stream apart from any other use of the job's seed.
 _SALT = 0x1ADB
 # Resamples per matmul block: bounds the (block x grid) temporaries to a few MB.

@@ -1,4 +1,6 @@
-"""MVTec AD 2: the public test set (the one with ground truth); validation/ and private tests unused."""
+"""MVTec AD 2: the public test set (the one with ground truth) and validation/good (the operating point and
+SegF1's threshold); the private test sets stay in the source for the submission export
+(:mod:`iadbench.run.submission`)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ HOMEPAGE = "https://www.mvtec.com/company/research/datasets/mvtec-ad-2"
 # (split, label) in MVTec AD 2 -> (split, label) in the MVTec AD layout.
 FOLDERS = {
     ("train", "good"): ("train", "good"),
+    ("validation", "good"): ("validation", "good"),
     ("test_public", "good"): ("test", "good"),
     ("test_public", "bad"): ("test", "bad"),
     ("test_public/ground_truth", "bad"): ("ground_truth", "bad"),
@@ -34,9 +37,9 @@ FAMILY = DatasetFamily(
     homepage=HOMEPAGE,
     license=CC_BY_NC_SA_4,
     layout_note=(
-        "train/good -> train/good; test_public/{good,bad} -> test/{good,bad}; "
-        "test_public/ground_truth/bad -> ground_truth/bad. validation/ and the private test sets (no public "
-        "ground truth) are not used."
+        "train/good -> train/good; validation/good -> validation/good (operating point, SegF1 threshold); "
+        "test_public/{good,bad} -> test/{good,bad}; test_public/ground_truth/bad -> ground_truth/bad. The "
+        "private test sets (no public ground truth) are read from the source by the submission export."
     ),
     manual_steps=MVTEC_FORM.format(homepage=HOMEPAGE, what="mvtec_ad_2.tar.gz"),
     convert=convert,

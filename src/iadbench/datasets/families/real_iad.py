@@ -14,6 +14,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_RESOLUTION = 256
 DEFAULT_JSON = "realiad_jsons/realiad_jsons/{category}.json"
+# Image file name -> its sample (the JSON's folder of the image, shared by the sample's camera views): the
+# sample AUROC groups test views by it; the operating point holds out whole training samples.
+SAMPLES_FILE = "samples.json"
 
 
 def convert(source: Path, category: str, out: Path, spec: dict[str, Any]) -> None:
@@ -24,6 +27,7 @@ def convert(source: Path, category: str, out: Path, spec: dict[str, Any]) -> Non
         raise DatasetUnavailableError(f"Real-IAD images {images_root} missing (check `resolution:`)")
     metadata = json.loads(json_file.read_text(encoding="utf-8"))
     skipped = 0
+    sample_of: dict[str, str] = {}
     for split in ("train", "test"):
         for sample in metadata.get(split, []):
             image = inside(images_root, sample["image_path"])
@@ -39,6 +43,9 @@ def convert(source: Path, category: str, out: Path, spec: dict[str, Any]) -> Non
                 if sample.get("mask_path"):
                     mask = inside(images_root, sample["mask_path"])
                     save_binary_mask([mask], out / "ground_truth" / label / f"{name}.png")
+            # A sample's views share the JSON's folder (OK/S0009, NG/AK/S0100).
+            sample_of[f"{name}{image.suffix}"] = PurePosixPath(sample["image_path"]).parent.as_posix()
+    (out / SAMPLES_FILE).write_text(json.dumps(sample_of, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     if skipped:
         logger.warning("Real-IAD %s: %d defective training samples left out of train/good", category, skipped)
 
@@ -60,7 +67,9 @@ FAMILY = DatasetFamily(
         "realiad_jsons/realiad_jsons/{category}.json, as anomalib) at `resolution:` (default 256, as "
         "anomalib): OK train samples -> train/good, OK test samples -> test/good, others -> "
         "test/<anomaly_class> with 0/255 masks in ground_truth/<anomaly_class>/<name>.png. Names flatten "
-        "the sample path (S0001/OK/... -> S0001__OK__...); images stay JPEG."
+        "the sample path (S0001/OK/... -> S0001__OK__...); images stay JPEG. samples.json maps each image "
+        "to its sample (the JSON's folder of the image): the sample-level AUROC and the operating point's "
+        "hold-out use it."
     ),
     # anomalib 2.7.0 (datamodules/image/realiad.py) likewise only prints instructions.
     manual_steps=(
