@@ -17,10 +17,12 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from iadbench.config.settings import DEFAULT_SETTING, parse_setting
 from iadbench.core import provenance
 from iadbench.core.files import read_json, write_json
 from iadbench.datasets import datamodule_for
 from iadbench.datasets.prepare import is_video
+from iadbench.datasets.selection import apply_selection
 from iadbench.models.assets import ASSET_DIR, FETCH_COMMAND
 from iadbench.models.build import build_model
 from iadbench.models.random_weights import offline_model
@@ -38,10 +40,13 @@ logger = logging.getLogger(__name__)
 def _fit_and_predict(
     dataset_spec: dict[str, Any], dataset_root: Path, category: str, model_name: str, model_spec: dict[str, Any],
     seed: int, image_size: int, weights: str, out_dir: Path, asset_dir: Path, continual: dict[str, Any] | None = None,
+    setting: str = DEFAULT_SETTING,
 ) -> dict[str, Any]:
     """``continual``: a step of the continual setting (:class:`iadbench.run.continual_step.ContinualStep`'s fields):
     it trains on its task's categories from the previous step's checkpoint and predicts every category
-    seen so far; None (a standalone job) runs exactly as a continual step 1 of one category does."""
+    seen so far; None (a standalone job) runs exactly as a continual step 1 of one category does.
+    ``setting``: few-shot and noisy jobs train and predict on the seed's selection
+    (:mod:`iadbench.datasets.selection`), listed in the record."""
     import torch
     from anomalib.engine import Engine
     from lightning.pytorch import seed_everything
@@ -52,6 +57,8 @@ def _fit_and_predict(
     loader_args = {"num_workers": 0, "seed": seed, "train_batch_size": model_spec["train_batch_size"],
                    "eval_batch_size": model_spec["eval_batch_size"]}
     datamodule = (step.datamodule if step else datamodule_for)(dataset_spec, dataset_root, category, **loader_args)
+    chosen = parse_setting(setting)
+    selection = apply_selection(datamodule, chosen.kind, seed, k=chosen.k, ratio=chosen.ratio)
     step_info = step.restore(model) if step else {}
     # fit_seconds: training only (validation passes, run on the test set each epoch, and checkpoint
     # writes left out; memory-bank building counted); fit_wall_seconds: all of engine.fit.
@@ -90,6 +97,7 @@ def _fit_and_predict(
         "images_per_second": n_test / inference_seconds if inference_seconds > 0 else float("nan"),
         "n_parameters": int(sum(parameter.numel() for parameter in model.parameters())),
         "device": str(next(iter(model.parameters()), torch.empty(0)).device),
+        **selection.record(dataset_root),
         **step_info,
     }
 
@@ -104,6 +112,7 @@ def train_job(
     *, dataset_spec: dict[str, Any] | None = None, dataset_root: str | Path, category: str, model_name: str,
     model_spec: dict[str, Any], seed: int, image_size: int, weights: str, out_dir: str | Path, threads: int = 1,
     extra_info: dict[str, Any] | None = None, asset_dir: str | Path = ASSET_DIR, continual: dict[str, Any] | None = None,
+    setting: str = DEFAULT_SETTING,
 ) -> dict[str, Any]:
     """Fit, predict, and write ``model.ckpt``, ``predictions.npz`` and ``train_info.json``
     (``continual``: a continual step, whose predictions go to ``predictions/<category>.npz``).
@@ -132,7 +141,7 @@ def train_job(
                     asset.name for asset in check_assets(model_name, model_spec, image_size, asset_dir))
             info.update(_fit_and_predict(dataset_spec or {"type": "embedded"}, Path(dataset_root), category,
                                          model_name, model_spec, seed, image_size, weights, out_dir,
-                                         Path(asset_dir), continual))
+                                         Path(asset_dir), continual, setting))
         info.update(status="ok", error_type="", error_tail="")
     except Exception as error:  # a failing model must still yield its (failed) row
         logger.exception("training %s on %s failed", model_name, category)
