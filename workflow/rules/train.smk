@@ -6,10 +6,10 @@ rule train:
         checkpoint=f"results/train/{JOB_PATH}/model.ckpt",
         predictions=f"results/train/{JOB_PATH}/predictions.npz",
         info=f"results/train/{JOB_PATH}/train_info.json",
-    # unified models are trained by train_unified (category _all)
+    # unified models are trained by train_unified (category _all); a lookahead sees the rest of the path
     wildcard_constraints:
-        setting=r"(?!unified$)(?:" + SETTING_PATTERN + ")",
-        category=r"(?!" + ALL_CATEGORIES + r"$)[A-Za-z0-9_\-]+",
+        setting=r"(?!unified/)(?:" + SETTING_PATTERN + ")",
+        category=r"(?!" + ALL_CATEGORIES + r"/)[A-Za-z0-9_\-]+",
     params:
         dataset_spec=lambda wildcards: dataset_source(config["datasets"][wildcards.dataset]),
         model_spec=lambda wildcards: config["models"][wildcards.model],
