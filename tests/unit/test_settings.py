@@ -118,3 +118,42 @@ def test_settings_config_runs_every_setting(repo_root):
     chosen = validate_config(yaml.safe_load((repo_root / "config" / "settings.yaml").read_text()), SCHEMA_PATH)
     kinds = {parse_setting(name).kind for name in setting_names(chosen)}
     assert kinds == {"one_class", "unified", "few_shot", "noisy"}
+
+
+def report_rows():
+    values = {("one_class", "washer"): 0.9, ("one_class", "grass"): 0.7, ("unified", "washer"): 0.8,
+              ("unified", "grass"): 0.75}
+    return pd.concat([rows.make_row({"setting": setting, "dataset": "embedded", "category": category, "model": "padim",
+                                     "seed": 0, "status": "ok", "image_AUROC": value,
+                                     "finished_at": pd.Timestamp.now(tz="UTC")})
+                      for (setting, category), value in values.items()], ignore_index=True)
+
+
+def test_report_tables_never_mix_settings():
+    from iadbench.report import settings as by_setting
+    from iadbench.report.labels import Labels
+    from iadbench.report.tables import metric_table
+
+    frame = report_rows()
+    with pytest.raises(ValueError, match="never mixes settings"):
+        metric_table(frame, "embedded", "image_AUROC", "Image AUROC")
+    primary, others = by_setting.split_settings(frame)
+    assert set(primary["setting"]) == {"one_class"} and list(others) == ["unified"]
+    tables = by_setting.setting_tables(others, Labels())
+    assert [table.label for table in tables] == ["embedded-unified-image-AUROC"]
+    assert tables[0].title == "Image AUROC, multi-class unified"
+    assert [cell.text for cell in tables[0].rows[0][1]] == ["80.00", "75.00", "77.50"]
+    [beside] = by_setting.unified_beside_one_class(frame, Labels())
+    texts = {name: [cell.text for cell in cells] for name, cells in beside.rows}
+    assert texts == {"padim@one_class": ["90.00", "70.00", "80.00"], "padim@unified": ["80.00", "75.00", "77.50"]}
+    bold = {name: [cell.bold for cell in cells] for name, cells in beside.rows}
+    assert bold == {"padim@one_class": [True, False, True], "padim@unified": [False, True, False]}
+
+
+def test_references_are_compared_within_their_setting():
+    from iadbench.report.settings import references_for
+
+    references = pd.DataFrame({"model": ["padim", "patchcore", "padim"], "setting": ["", "unified", "one_class"]})
+    assert list(references_for(references, "one_class").index) == [0, 2]
+    assert list(references_for(references, "unified")["model"]) == ["patchcore"]
+    assert list(references_for(references.drop(columns="setting"), "unified").index) == []

@@ -205,6 +205,7 @@ def report_context(frame: pd.DataFrame, title: str, config: dict[str, Any] | Non
     evidence by setting) join their dataset's section, never mixed."""
     all_rows, (image_rows, _) = frame, video_report.split_tracks(frame)
     frame, other_settings = by_setting.split_settings(image_rows)
+    primary = by_setting.settings_of(image_rows)[0]
     labels = labels or labels_for(all_rows["model"], config)
     evidence = evidence or None  # no file read at all: say "not computed", not "no scores" per column
     random_weights = bool((all_rows.get("weights") == "random").any()) if len(all_rows) else False
@@ -233,9 +234,11 @@ def report_context(frame: pd.DataFrame, title: str, config: dict[str, Any] | Non
         "metric_titles": {metric: metric_title(metric) for metric in rank_metrics},
         "rank_verdicts": {metric: comparison.verdict() for metric, comparison in comparisons.items()},
         "model_labels": {model: labels.model(model) for model in dict.fromkeys(frame["model"])},
-        "reproduction": reproduction_tables(frame, references, labels, backbones_of(config)) if has_references
-        else [],
-        "audit": study_audit(frame, study_implausible_cells(references), labels) if has_references else None,
+        "reproduction": reproduction_tables(frame, by_setting.references_for(references, primary), labels,
+                                            backbones_of(config))
+        + by_setting.setting_reproduction(other_settings, references, labels, backbones_of(config))
+        if has_references else [],
+        "audit": study_audit(frame, study_implausible_cells(by_setting.references_for(references, primary)), labels) if has_references else None,
         "flag_note": FLAG_NOTE,
         "audit_note": AUDIT_NOTE,
         "figures": _figures(frame, tables, comparisons, labels) if with_figures else [],

@@ -16,6 +16,7 @@ import pandas as pd
 
 from iadbench.config.settings import DEFAULT_SETTING, parse_setting, setting_title
 from iadbench.report.labels import Labels
+from iadbench.report.reproduction import ReproductionTable, reproduction_tables
 from iadbench.report.tables import Cell, Table, report_tables
 from iadbench.results.columns import NOT_APPLICABLE, metric_title
 from iadbench.results.columns import percent as _percent
@@ -114,3 +115,27 @@ def add_setting_tables(sections: list[dict], tables: list[Table]) -> None:
     for table in tables:
         if table.dataset in by_name:
             by_name[table.dataset]["tables"] = [*by_name[table.dataset]["tables"], table]
+
+
+def references_for(references: pd.DataFrame | None, setting: str) -> pd.DataFrame | None:
+    """The published numbers of ``setting`` (a reference file's ``setting`` column; none or empty: one-class):
+    ours are only ever set beside numbers of the same protocol."""
+    if references is None or references.empty:
+        return references
+    given = references["setting"].astype(str).str.strip() if "setting" in references else pd.Series(
+        "", index=references.index)
+    return references[given.where(given != "", DEFAULT_SETTING) == setting]
+
+
+def setting_reproduction(frames: dict[str, pd.DataFrame], references: pd.DataFrame | None, labels: Labels,
+                         backbones: dict[str, str] | None) -> list[ReproductionTable]:
+    """The reproduction tables of the non-primary settings that have published numbers (unified: ADer's)."""
+    tables = []
+    for name, rows in frames.items():
+        chosen = references_for(references, name)
+        if chosen is None or chosen.empty:
+            continue
+        for table in reproduction_tables(rows, chosen, labels, backbones):
+            table.setting = name
+            tables.append(table)
+    return tables
