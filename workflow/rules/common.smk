@@ -18,7 +18,7 @@ from iadbench.config.base import (
     model_image_size,
     train_config,
 )
-from iadbench.config.settings import ALL_CATEGORIES, SETTING_PATTERN
+from iadbench.config.settings import ALL_CATEGORIES, PER_CATEGORY_SETTING, REAL_CATEGORY, SETTING_PATTERN
 from iadbench.config.load import validate_config
 from iadbench.datasets import dataset_categories, source_spec
 from iadbench.run.evaluate import evaluation_mem_mb
@@ -177,7 +177,7 @@ def training_files(wildcards):
 
 
 def training_inputs(wildcards):
-    """training_files as rule inputs (unified: the training job's `predictions/` folder and its record)."""
+    """training_files as inputs of a job; for unified, the training job's `predictions/` folder and its record."""
     job = job_of(wildcards)
     folder = f"results/train/{job.training.path}"
     if job.setting == "unified":

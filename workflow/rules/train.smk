@@ -6,10 +6,10 @@ rule train:
         checkpoint=f"results/train/{JOB_PATH}/model.ckpt",
         predictions=f"results/train/{JOB_PATH}/predictions.npz",
         info=f"results/train/{JOB_PATH}/train_info.json",
-    # unified models are trained by train_unified (category _all); a lookahead sees the rest of the path
+    # unified models are trained by train_unified (category _all)
     wildcard_constraints:
-        setting=r"(?!unified/)(?:" + SETTING_PATTERN + ")",
-        category=r"(?!" + ALL_CATEGORIES + r"/)[A-Za-z0-9_\-]+",
+        setting=PER_CATEGORY_SETTING,
+        category=REAL_CATEGORY,
     params:
         dataset_spec=lambda wildcards: dataset_source(config["datasets"][wildcards.dataset]),
         model_spec=lambda wildcards: config["models"][wildcards.model],
@@ -42,7 +42,7 @@ rule train:
 # The unified setting: one model per dataset x model x seed on the defect-free images of every configured
 # category, predicting each category's test set into predictions/<category>.npz (+ .json, its record);
 # one evaluate job per category reads it. Memory and time scale with the training set (the categories).
-UNIFIED_PATH = f"unified/{{dataset}}/{ALL_CATEGORIES}/{{model}}/{{seed}}"
+UNIFIED_PATH = "unified/{dataset}/_all/{model}/{seed}"  # _all: iadbench.config.settings.ALL_CATEGORIES
 
 
 rule train_unified:

@@ -26,6 +26,10 @@ ALL_CATEGORIES = "_all"
 # Wildcard pattern of a setting name (a path level).
 SETTING_PATTERN = r"one_class|unified|few_shot_k\d+|noisy_r0\.\d+"
 PLAIN = ("one_class", "unified")
+# The train rule's wildcards (Snakemake's own constraints are matched against the whole path, so a lookahead
+# sees what follows the wildcard): any setting but unified, any category but ALL_CATEGORIES.
+PER_CATEGORY_SETTING = rf"(?!unified/)(?:{SETTING_PATTERN})"
+REAL_CATEGORY = rf"(?!{ALL_CATEGORIES}/)[A-Za-z0-9_\-]+"
 
 
 class Setting(NamedTuple):
