@@ -9,12 +9,13 @@ puts its two rows side by side per category (each row is the mean of that settin
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 
-from iadbench.config.settings import DEFAULT_SETTING, parse_setting, setting_title
+from iadbench.config.settings import DEFAULT_SETTING, SETTING_PATTERN, parse_setting, setting_title
 from iadbench.report.labels import Labels
 from iadbench.report.reproduction import ReproductionTable, reproduction_tables
 from iadbench.report.tables import Cell, Table, report_tables
@@ -45,7 +46,8 @@ def split_settings(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, pd.Data
 def path_setting(path: str | Path) -> str:
     """The setting level of ``results/<stage>/<setting>/<dataset>/<category>/<model>/<seed>/<file>``."""
     parts = Path(path).parts
-    return parts[-6] if len(parts) >= 6 else DEFAULT_SETTING
+    level = parts[-6] if len(parts) >= 6 else ""
+    return level if re.fullmatch(SETTING_PATTERN, level) else DEFAULT_SETTING  # a path from before settings
 
 
 def evidence_by_setting(score_paths: Iterable, bootstrap_paths: Iterable) -> dict[str, Evidence]:
