@@ -297,7 +297,8 @@ def gallery_items(paths, labels: Labels | None = None) -> list[dict[str, str]]:
     items = []
     for path in map(Path, paths):
         dataset, category, model = path.parts[-4:-1]
-        items.append({"caption": f"{dataset} / {labels.category(dataset, category)} / {labels.model(model)}",
+        items.append({"caption": f"{dataset} / {labels.category(dataset, category)} / {labels.model(model)}"
+                                 f"{by_setting.gallery_setting(path)}",
                       "png": base64.b64encode(path.read_bytes()).decode()})
     return items
 

@@ -50,6 +50,14 @@ def path_setting(path: str | Path) -> str:
     return level if re.fullmatch(SETTING_PATTERN, level) else DEFAULT_SETTING  # a path from before settings
 
 
+def gallery_setting(path: str | Path) -> str:
+    """A gallery strip's (``results/gallery/<setting>/<dataset>/<category>/<model>/<seed>.png``) caption suffix:
+    its setting unless one-class."""
+    parts = Path(path).parts
+    level = parts[-5] if len(parts) >= 5 else ""
+    return f" ({setting_title(level)})" if re.fullmatch(SETTING_PATTERN, level) and level != DEFAULT_SETTING else ""
+
+
 def evidence_by_setting(score_paths: Iterable, bootstrap_paths: Iterable) -> dict[str, Evidence]:
     """The evaluation jobs' evidence (:func:`iadbench.stats.evidence.read_evidence`) per setting: its keys
     (dataset, category, model, seed) are unique within a setting only."""
