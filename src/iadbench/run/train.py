@@ -145,11 +145,20 @@ def train_job(
         info.update(status="ok", error_type="", error_tail="")
     except Exception as error:  # a failing model must still yield its (failed) row
         logger.exception("training %s on %s failed", model_name, category)
-        _write_failure(out_dir, info, type(error).__name__, "".join(traceback.format_exception(error)))
+        _write_failure(out_dir, info, type(error).__name__,
+                       "".join(traceback.format_exception(error)) + _setting_failure(setting, model_name))
         return info
     info.update(peak_rss_mb=provenance.peak_rss_mb(), peak_gpu_mb=provenance.peak_gpu_mb())
     write_json(out_dir / "train_info.json", info)
     return info
+
+
+def _setting_failure(setting: str, model_name: str) -> str:
+    """The last line of a failed few-shot job's error: what it could not do (the traceback says why)."""
+    chosen = parse_setting(setting)
+    if chosen.kind != "few_shot":
+        return ""
+    return f"few-shot setting {setting}: {model_name} could not be trained on {chosen.k} image(s) per category\n"
 
 
 def _write_failure(out_dir: Path, info: dict[str, Any], error_type: str, error_text: str) -> None:
