@@ -212,7 +212,7 @@ def report_context(frame: pd.DataFrame, title: str, config: dict[str, Any] | Non
     failed = all_rows.loc[all_rows["status"] != "ok", [*KEY_COLUMNS, "error_type", "error_tail"]].astype(object)
     failed = failed.where(failed.notna(), "")  # a missing error tail is empty, not "<NA>"
     rank_metrics, rank_rows, comparisons = rank_summary(frame)
-    tables = report_tables(frame, labels, evidence)
+    tables = by_setting.name_primary(report_tables(frame, labels, evidence), primary, other_settings)
     extra = (by_setting.setting_tables(other_settings, labels, setting_evidence)
              + by_setting.unified_beside_one_class(image_rows, labels))
     has_references = references is not None and not references.empty

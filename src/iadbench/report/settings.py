@@ -67,6 +67,14 @@ def evidence_by_setting(score_paths: Iterable, bootstrap_paths: Iterable) -> dic
                                 [path for path in bootstraps if path_setting(path) == name]) for name in names}
 
 
+def name_primary(tables: list[Table], primary: str, others: dict[str, pd.DataFrame]) -> list[Table]:
+    """The primary setting's tables, their titles naming it when other settings ran beside it."""
+    if others:
+        for table in tables:
+            table.title = f"{table.title}, {setting_title(primary)}"
+    return tables
+
+
 def setting_tables(frames: dict[str, pd.DataFrame], labels: Labels,
                    evidence: dict[str, Evidence] | None = None) -> list[Table]:
     """Every table of each non-primary setting, its title and label naming the setting."""
