@@ -157,3 +157,11 @@ def test_references_are_compared_within_their_setting():
     assert list(references_for(references, "one_class").index) == [0, 2]
     assert list(references_for(references, "unified")["model"]) == ["patchcore"]
     assert list(references_for(references.drop(columns="setting"), "unified").index) == []
+
+
+def test_unified_requests_scale_with_the_categories():
+    from iadbench.models.specs import train_mem_mb, train_runtime_minutes
+
+    assert train_mem_mb("patchcore", 1, 3) == 3 * train_mem_mb("patchcore")  # a memory bank grows with its images
+    assert train_mem_mb("fastflow", 2, 3) == train_mem_mb("fastflow", 2)  # a trained network does not
+    assert train_runtime_minutes("fastflow", 1, 3) == 3 * train_runtime_minutes("fastflow")
