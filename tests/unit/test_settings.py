@@ -165,3 +165,16 @@ def test_unified_requests_scale_with_the_categories():
     assert train_mem_mb("patchcore", 1, 3) == 3 * train_mem_mb("patchcore")  # a memory bank grows with its images
     assert train_mem_mb("fastflow", 2, 3) == train_mem_mb("fastflow", 2)  # a trained network does not
     assert train_runtime_minutes("fastflow", 1, 3) == 3 * train_runtime_minutes("fastflow")
+
+
+def test_an_evaluation_reads_its_training_jobs_files():
+    from iadbench.config.base import training_files, training_outputs
+
+    unified = Job("embedded", "washer", "padim", 0, "unified")
+    assert training_files(unified) == {"predictions": "results/train/unified/embedded/_all/padim/0/predictions/washer.npz",
+                                       "info": "results/train/unified/embedded/_all/padim/0/predictions/washer.json"}
+    assert training_outputs(unified)["predictions"] == "results/train/unified/embedded/_all/padim/0/predictions"
+    one = Job("embedded", "washer", "padim", 0)
+    assert training_files(one) == training_outputs(one) == {
+        "predictions": "results/train/one_class/embedded/washer/padim/0/predictions.npz",
+        "info": "results/train/one_class/embedded/washer/padim/0/train_info.json"}

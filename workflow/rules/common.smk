@@ -17,6 +17,8 @@ from iadbench.config.base import (
     jobs,
     model_image_size,
     train_config,
+    training_files,
+    training_outputs,
 )
 from iadbench.config.settings import ALL_CATEGORIES, PER_CATEGORY_SETTING, REAL_CATEGORY, SETTING_PATTERN
 from iadbench.config.load import validate_config
@@ -165,24 +167,14 @@ def job_benchmarks(wildcards):
     return list(dict.fromkeys(paths))
 
 
-def training_files(wildcards):
-    """The model an evaluation (or gallery) job reads: its training job's predictions and record; unified:
-    its category's files in the dataset's one training job (whose `predictions/` folder is the input)."""
-    job = job_of(wildcards)
-    folder = f"results/train/{job.training.path}"
-    if job.setting == "unified":
-        return {"predictions": f"{folder}/predictions/{job.category}.npz",
-                "info": f"{folder}/predictions/{job.category}.json"}
-    return {"predictions": f"{folder}/predictions.npz", "info": f"{folder}/train_info.json"}
-
-
 def training_inputs(wildcards):
-    """training_files as inputs of a job; for unified, the training job's `predictions/` folder and its record."""
-    job = job_of(wildcards)
-    folder = f"results/train/{job.training.path}"
-    if job.setting == "unified":
-        return {"predictions": f"{folder}/predictions", "info": f"{folder}/train_info.json"}
-    return training_files(wildcards)
+    """The training job's outputs an evaluation (or gallery) job needs (iadbench.config.base.training_outputs)."""
+    return training_outputs(job_of(wildcards))
+
+
+def training_files_of(wildcards):
+    """The files in them the job reads (iadbench.config.base.training_files; unified: its category's)."""
+    return training_files(job_of(wildcards))
 
 
 def timing_input(wildcards):

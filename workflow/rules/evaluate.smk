@@ -11,7 +11,7 @@ rule evaluate:
         # evaluate_job writes it beside the row (empty when failed).
         bootstrap=f"results/evaluate/{JOB_PATH}/bootstrap.npz",
     params:
-        files=training_files,
+        files=training_files_of,
         evaluation=config["evaluation"],
         config_hash=job_config_hash,
         train_config_hash=train_config_hash,
@@ -25,7 +25,7 @@ rule evaluate:
     resources:
         # Native resolution holds every test pixel: the request grows with the category's pixel count.
         mem_mb=lambda wildcards, attempt: evaluation_mem_mb(
-            training_files(wildcards)["predictions"], config["evaluation"]["resolution"], attempt),
+            training_files_of(wildcards)["predictions"], config["evaluation"]["resolution"], attempt),
         attempt=lambda wildcards, attempt: attempt,
     conda:
         "../../envs/iadbench.yaml"

@@ -12,7 +12,7 @@ rule gallery:
     benchmark:
         f"results/benchmarks/gallery/{JOB_PATH}.tsv"
     params:
-        files=training_files,
+        files=training_files_of,
     conda:
         "../../envs/iadbench.yaml"
     script:

@@ -37,6 +37,23 @@ class Job(NamedTuple):
         return self._replace(category=ALL_CATEGORIES) if self.setting == "unified" else self
 
 
+def training_files(job: Job, results: str = "results") -> dict[str, str]:
+    """The predictions and record an evaluation (or gallery) job reads: its training job's; unified: its
+    category's files in the dataset's one training job (``predictions/<category>.npz`` and ``.json``)."""
+    folder = f"{results}/train/{job.training.path}"
+    if job.setting == "unified":
+        return {"predictions": f"{folder}/predictions/{job.category}.npz", "info": f"{folder}/predictions/{job.category}.json"}
+    return {"predictions": f"{folder}/predictions.npz", "info": f"{folder}/train_info.json"}
+
+
+def training_outputs(job: Job, results: str = "results") -> dict[str, str]:
+    """:func:`training_files` as the training job declares them (unified: its ``predictions/`` folder)."""
+    if job.setting == "unified":
+        folder = f"{results}/train/{job.training.path}"
+        return {"predictions": f"{folder}/predictions", "info": f"{folder}/train_info.json"}
+    return training_files(job, results)
+
+
 def jobs(config: dict[str, Any]) -> list[Job]:
     """Every setting x dataset x category x model x seed of a validated config, in a stable order; video models
     (ai_vad, fuvas, ...) pair with video datasets only, image models with image datasets only. The settings
