@@ -41,7 +41,7 @@ def trained_job(tiny_dataset, tmp_path_factory, repo_root):
     job = Job("embedded", "washer", "padim", 0)
     info = train_job(dataset_root=tiny_dataset, category="washer", model_name="padim",
                      model_spec=config["models"]["padim"], seed=0, image_size=64, weights="random",
-                     out_dir=results / "train" / "embedded" / "washer" / "padim" / "0",
+                     out_dir=results / "train" / "one_class" / "embedded" / "washer" / "padim" / "0",
                      extra_info={"train_config_hash": config_hash(train_config(config, job))})
     assert info["status"] == "ok", info["error_tail"]
     return results, config
@@ -50,7 +50,7 @@ def trained_job(tiny_dataset, tmp_path_factory, repo_root):
 # Under pytest-xdist (`make test`: -n 2 --dist loadgroup) each worker builds its own session and module
 # fixtures: the tests sharing an end-to-end run go to one worker as one group, so that run happens once.
 SHARED_RUNS = ("finished_run", "finished_video_run", "finished_protocols_run", "continual_run", "own_data_run",
-               "trained_job")
+               "trained_job", "settings_run")
 
 
 def shared_fixture_group(item) -> str | None:

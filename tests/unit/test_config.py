@@ -132,7 +132,7 @@ def test_jobs_expand_categories_models_seeds():
     config["seeds"] = [0, 1]
     expanded = jobs(validate_config(config, SCHEMA))
     assert len(expanded) == 2 * 2 * 2
-    assert expanded[0] == ("embedded", "washer", "padim", 0)
+    assert expanded[0] == ("embedded", "washer", "padim", 0, "one_class")
 
 
 def test_config_hash_tracks_science_not_order():

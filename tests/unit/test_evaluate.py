@@ -87,7 +87,7 @@ def test_row_has_metrics_and_keys(tmp_path, predictions):
     evaluate_job(job=JOB, predictions_path=tmp_path / "p.npz", train_info_path=tmp_path / "info.json",
                  row_path=tmp_path / "row.parquet", resolution="model", fpr_limits=[0.3, 0.05], config_hash="h")
     stored = pd.read_parquet(tmp_path / "row.parquet")
-    assert stored[["dataset", "category", "model", "seed"]].iloc[0].tolist() == list(JOB)
+    assert stored[["dataset", "category", "model", "seed", "setting"]].iloc[0].tolist() == list(JOB)
     assert stored["image_AUROC"].item() == 1.0 and stored["pixel_AUPRO"].item() == stored["pixel_AUPRO_30"].item()
     assert "pixel_AUPRO_05" in stored and stored["n_test_anomalous"].item() == 1
     assert stored["image_F1_threshold"].item() == 0.9  # the defective image's score: F1 = 1 from there

@@ -26,7 +26,7 @@ def _scores(job_model, image_paths):
 def test_manifest_carries_what_rebuilds_the_model(trained_job):
     results, config = trained_job
     manifest = job_manifest(results, *JOB, config)
-    predictions = load_predictions(results / "train" / "embedded/washer/padim/0" / "predictions.npz")
+    predictions = load_predictions(results / "train" / "one_class/embedded/washer/padim/0" / "predictions.npz")
     assert manifest["model_spec"] == config["models"]["padim"] and manifest["image_size"] == 64
     assert manifest["weights"] == "random" and manifest["dataset_type"] == "embedded"
     np.testing.assert_array_equal(manifest["test_scores"], predictions["scores"])
@@ -39,9 +39,9 @@ def test_manifest_carries_what_rebuilds_the_model(trained_job):
 @pytest.mark.slow
 def test_loaded_model_reproduces_the_jobs_scores(trained_job, tmp_path):
     results, config = trained_job
-    predictions = load_predictions(results / "train" / "embedded/washer/padim/0" / "predictions.npz")
+    predictions = load_predictions(results / "train" / "one_class/embedded/washer/padim/0" / "predictions.npz")
     job_model = load_job_model(results, *JOB, config)
-    assert job_model.name == "embedded/washer/padim/0"
+    assert job_model.name == "one_class/embedded/washer/padim/0"
     np.testing.assert_allclose(_scores(job_model, predictions["image_paths"]), predictions["scores"], rtol=0, atol=1e-5)
     # The same model from a model folder (the published layout).
     folder = tmp_path / "folder"
@@ -56,8 +56,8 @@ def test_loaded_model_reproduces_the_jobs_scores(trained_job, tmp_path):
 @pytest.mark.slow
 def test_missing_or_stale_checkpoint_names_the_job_and_the_command(trained_job, tmp_path):
     results, config = trained_job
-    with pytest.raises(JobModelError, match=r"job embedded/washer/padim/1 has no checkpoint.*"
-                       r"snakemake --cores all .*results/train/embedded/washer/padim/1/model.ckpt"):
+    with pytest.raises(JobModelError, match=r"job one_class/embedded/washer/padim/1 has no checkpoint.*"
+                       r"snakemake --cores all .*results/train/one_class/embedded/washer/padim/1/model.ckpt"):
         load_job_model(results, "embedded", "washer", "padim", 1, config)
     with pytest.raises(JobModelError, match="model 'dfm' is not in the config"):
         load_job_model(results, "embedded", "washer", "dfm", 0, config)

@@ -132,8 +132,8 @@ def test_missing_checkpoint_names_the_job_and_its_command(trained_job, tiny_data
     results, config = trained_job
     entry = {"images": str(tiny_dataset / "washer" / "test" / "good"), "job": {**dict(zip(
         ("dataset", "category", "model", "seed"), JOB)), "seed": 3}}
-    with pytest.raises(JobModelError, match=r"job embedded/washer/padim/3 has no checkpoint.*`snakemake --cores all "
-                       r".*results/train/embedded/washer/padim/3/model.ckpt`"):
+    with pytest.raises(JobModelError, match=r"job one_class/embedded/washer/padim/3 has no checkpoint.*`snakemake --cores all "
+                       r".*results/train/one_class/embedded/washer/padim/3/model.ckpt`"):
         predict_set(name="t", entry=entry, config=config, out_dir=tmp_path / "out", results_dir=results,
                     template_dir=repo_root / "src" / "iadbench" / "report" / "templates")
     assert not (tmp_path / "out").exists()

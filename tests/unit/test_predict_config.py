@@ -29,7 +29,7 @@ def test_defaults_and_sources(repo_root):
     inputs = rule_inputs(config, "b")
     assert inputs["benchmark"] == ["results/benchmark.parquet"] and len(inputs["checkpoints"]) == 4
     assert rule_inputs(config, "c")["checkpoints"] == []
-    assert rule_inputs(config, "a")["checkpoints"] == ["results/train/embedded/washer/padim/0/model.ckpt"]
+    assert rule_inputs(config, "a")["checkpoints"] == ["results/train/one_class/embedded/washer/padim/0/model.ckpt"]
 
 
 def test_prepared_dataset_images_depend_on_the_category_folder(repo_root):

@@ -19,6 +19,7 @@ from iadbench.report.references import (
     reference_files,
     study_implausible_cells,
 )
+from iadbench.results.columns import metric_names
 
 ROOT = Path(__file__).parents[2]
 REFERENCE_DIR = ROOT / "config" / "reference"
@@ -118,7 +119,10 @@ def test_every_reference_file_reads_and_uses_our_names():
     assert list(frame.columns[:len(REFERENCE_COLUMNS)]) == list(REFERENCE_COLUMNS)
     assert set(frame["category"]) <= MVTEC | {MEAN_CATEGORY}
     assert set(frame["model"]) <= set(MODELS.values())
-    assert set(frame["metric"]) <= {"image_AUROC", "pixel_AUROC", "pixel_AUPRO", "pixel_AP"}
+    assert set(frame["metric"]) <= set(metric_names("image") + metric_names("pixel"))
+    # Numbers of another setting say so (ADer's are multi-class unified): never set beside one-class rows.
+    assert set(frame.loc[frame["source_kind"] == "ader", "setting"]) == {"unified"}
+    assert set(frame.loc[frame["source_kind"] != "ader", "setting"]) == {""}
     assert frame["source"].str.strip().ne("").all() and frame["table"].str.strip().ne("").all()
     # A cell without a number says so.
     assert frame.loc[frame["value"].isna(), "note"].str.contains(NOT_REPORTED).all()

@@ -48,7 +48,7 @@ def test_not_applicable_and_failed_cells(results):
     assert cells(table, "dfkde")["washer"].text == "–"
     evil = cells(table, "<b>evil</b>")
     assert evil["washer"].text == "failed" and evil["washer"].failed
-    assert evil["washer"].link == "../logs/train/embedded/washer/<b>evil</b>/0.log"
+    assert evil["washer"].link == "../logs/train/one_class/embedded/washer/<b>evil</b>/0.log"
     assert evil["Mean"].text == "–"  # no mean over an incomplete row
 
 
@@ -57,7 +57,7 @@ def test_html_escapes_and_labels_random_weights(results, repo_root):
     assert "&lt;b&gt;evil&lt;/b&gt;" in html and "<b>evil</b>" not in html
     assert 'id="random-weights"' in html
     assert "<b>80.00</b>" in html
-    assert '<a href="../logs/train/embedded/washer/&lt;b&gt;evil&lt;/b&gt;/0.log">failed</a>' in html
+    assert '<a href="../logs/train/one_class/embedded/washer/&lt;b&gt;evil&lt;/b&gt;/0.log">failed</a>' in html
 
 
 def test_latex_escapes_and_uses_booktabs(results, repo_root):

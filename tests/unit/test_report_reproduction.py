@@ -50,7 +50,7 @@ def test_source_kinds_come_from_the_file_names(references):
     assert source_kind_of("config/reference/study_mvtec_ad.csv") == "study"
     assert source_kind_of("anomalib_visa.csv") == "anomalib" and source_kind_of("papers_mvtec_ad.csv") == "paper"
     assert source_kind_of("mvtec_ad.csv") == "paper"
-    assert set(references["source_kind"]) == {"study", "paper", "anomalib"}
+    assert set(references["source_kind"]) == {"study", "paper", "anomalib", "ader"}
 
 
 def test_html_reproduction_section_shows_the_deltas(frame, references, repo_root):

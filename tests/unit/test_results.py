@@ -11,7 +11,7 @@ def row(model="padim", seed=0, auroc=0.5, when="2026-01-01", **extra):
 
 def test_row_follows_schema_order_and_types():
     frame = row(pixel_AUPRO_05=0.2)
-    assert list(frame.columns[:4]) == ["dataset", "category", "model", "seed"]
+    assert list(frame.columns[:5]) == ["setting", "dataset", "category", "model", "seed"]
     assert frame["seed"].dtype == "int64" and frame["image_AUROC"].dtype == "float64"
     assert frame.columns[-1] == "pixel_AUPRO_05"
     assert pd.isna(frame["pixel_AUROC"].item())

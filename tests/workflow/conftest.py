@@ -36,3 +36,16 @@ def finished_protocols_run(repo_root, tmp_path_factory):
     config_path = make_workdir(repo_root, workdir, config)
     run_snakemake(workdir, config_path)
     return workdir
+
+
+@pytest.fixture(scope="session")
+def settings_run(repo_root, tmp_path_factory):
+    """`config/settings.yaml` (every setting: one-class, unified, few-shot, noisy; two models, two categories)
+    run end to end once per session; the settings' workflow tests share it."""
+    import yaml
+
+    workdir = tmp_path_factory.mktemp("settings_run")
+    config = yaml.safe_load((repo_root / "config" / "settings.yaml").read_text())
+    config_path = make_workdir(repo_root, workdir, config)
+    run_snakemake(workdir, config_path)
+    return workdir

@@ -22,7 +22,7 @@ def continual_run(repo_root, tmp_path_factory):
     PaDiM's step 1 is compared with its standalone job in tests/unit/test_continual.py)."""
     workdir = tmp_path_factory.mktemp("continual")
     config_path = make_workdir(repo_root, workdir, continual_config(repo_root))
-    run_snakemake(workdir, config_path, targets=("continual", "results/evaluate/embedded/brick/patchcore/0/row.parquet"))
+    run_snakemake(workdir, config_path, targets=("continual", "results/evaluate/one_class/embedded/brick/patchcore/0/row.parquet"))
     return workdir
 
 
@@ -88,7 +88,7 @@ def test_memory_bank_forgets_under_naive_not_under_accumulate(continual_run):
 @pytest.mark.slow
 def test_step_one_equals_the_standalone_job(continual_run):
     categories = pd.read_parquet(continual_run / "results" / "continual" / "category_matrix.parquet")
-    standalone = pd.read_parquet(continual_run / "results" / "evaluate" / "embedded" / "brick" / "patchcore" / "0"
+    standalone = pd.read_parquet(continual_run / "results" / "evaluate" / "one_class" / "embedded" / "brick" / "patchcore" / "0"
                                  / "row.parquet").iloc[0]
     step_one = categories[(categories["model"] == "patchcore") & (categories["step"] == 1)]
     assert sorted(step_one["strategy"]) == ["accumulate", "joint", "naive"]

@@ -95,7 +95,7 @@ def test_failures_are_contained_and_memory_kills_retried_with_more_memory(failed
     requested = [int(re.search(r"\bmem_mb=(\d+)", block).group(1)) for block in log.split("rule train:")[1:]
                  if "model=killed" in block.split("\n\n")[0]]
     assert requested == [16000, 32000, 48000], requested
-    archived = workdir / "results" / "failed_attempts" / "train" / "embedded" / "washer"
+    archived = workdir / "results" / "failed_attempts" / "train" / "one_class" / "embedded" / "washer"
     assert sorted(path.name for path in (archived / "killed" / "0").iterdir()) == [
         "attempt-1", "attempt-2", "attempt-3"]
     for column in ("git_commit", "hostname", "torch_version", "gpu"):  # failed rows keep their provenance
@@ -114,7 +114,7 @@ def test_planning_linting_and_reporting_change_nothing(failed_run, monkeypatch):
     run_snakemake(workdir, config_path, "--report", str(workdir / "bundle.zip"))
     retry_plan = run_snakemake(workdir, config_path, "-n", "--config", "retry_failed=true").stdout
     assert snapshot(workdir / "results") == before
-    planned = set(re.findall(r"output: results/train/embedded/washer/(\w+)/0/", retry_plan))
+    planned = set(re.findall(r"output: results/train/one_class/embedded/washer/(\w+)/0/", retry_plan))
     assert planned == {"flaky", "killed"}, retry_plan
     (workdir / "results" / "report" / "index.html").unlink()
     report = run_snakemake(workdir, config_path, targets=("report",))
@@ -127,7 +127,7 @@ def test_failed_jobs_rerun_only_when_asked_and_up_to_the_cap(failed_run, monkeyp
     workdir, config_path, flag, environment, _ = failed_run
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    padim_info = workdir / "results" / "train" / "embedded" / "washer" / "padim" / "0" / "train_info.json"
+    padim_info = workdir / "results" / "train" / "one_class" / "embedded" / "washer" / "padim" / "0" / "train_info.json"
     padim_mtime = padim_info.stat().st_mtime
     flag.unlink()  # the fix
     # `killed` has had 3 attempts: the cap of 3 leaves it failed; `flaky` gets its second attempt.
@@ -138,7 +138,7 @@ def test_failed_jobs_rerun_only_when_asked_and_up_to_the_cap(failed_run, monkeyp
     assert rows.loc["flaky", "retry_round"] == 1
     assert rows.loc["killed", "status"] == "failed" and rows.loc["killed", "attempts"] == 3
     assert "model=killed" not in log and padim_info.stat().st_mtime == padim_mtime
-    assert list((workdir / "results" / "failed_attempts" / "train" / "embedded" / "washer" / "flaky").rglob("*.log"))
+    assert list((workdir / "results" / "failed_attempts" / "train" / "one_class" / "embedded" / "washer" / "flaky").rglob("*.log"))
     # Without the switch, nothing more is redone.
     assert "rule train" not in run_snakemake(workdir, config_path, "-n").stdout
 
@@ -167,7 +167,7 @@ def test_an_orphaned_training_job_keeps_its_folder(repo_root, tmp_path, monkeypa
     refused = run_snakemake(workdir, config_path, check=False)
     assert refused.returncode != 0
     assert "still running" in refused.stderr + refused.stdout
-    assert "results/train/embedded/washer/slow/0" in refused.stderr + refused.stdout
+    assert "results/train/one_class/embedded/washer/slow/0" in refused.stderr + refused.stdout
     flag.unlink()  # the orphan finishes its (old-config) training
     while time.time() < deadline:
         try:
@@ -189,7 +189,7 @@ def test_killed_run_resumes_without_redoing_finished_jobs(repo_root, tmp_path):
     command = [sys.executable, "-m", "snakemake", "--cores", "1", "--configfile", str(config_path)]
     run = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                            start_new_session=True)
-    rows_dir = tmp_path / "results" / "evaluate"
+    rows_dir = tmp_path / "results" / "evaluate" / "one_class"
     deadline = time.time() + 600
     while time.time() < deadline and len(list(rows_dir.rglob("row.parquet"))) < 2:
         time.sleep(0.5)
@@ -197,7 +197,7 @@ def test_killed_run_resumes_without_redoing_finished_jobs(repo_root, tmp_path):
     run.wait()
     # What Snakemake recorded as complete is kept; a job killed (or finished unrecorded) is redone.
     plan = run_snakemake(tmp_path, config_path, "-n").stdout
-    planned = set(re.findall(r"output: results/evaluate/(\S+)/row\.parquet", plan))
+    planned = set(re.findall(r"output: results/evaluate/one_class/(\S+)/row\.parquet", plan))
     finished = {path: path.stat().st_mtime for path in rows_dir.rglob("row.parquet")
                 if str(path.parent.relative_to(rows_dir)) not in planned}
     assert finished, "the killed run kept no finished job"

@@ -31,7 +31,7 @@ def test_export_records_parity_within_tolerance(exported):
 
     workdir, result = exported
     assert "rule train:" not in result.stdout + result.stderr  # the finished run's models, not retrained
-    folder = workdir / "results/export/embedded/washer/padim/0"
+    folder = workdir / "results/export/one_class/embedded/washer/padim/0"
     record = json.loads((folder / "export.json").read_text())
     assert record["status"] == "ok", record["reason"]
     for fmt in ("onnx", "openvino"):
@@ -54,13 +54,13 @@ def test_publish_folders_carry_cards_checkpoint_and_export(exported):
     publish = workdir / "results/publish"
     model = publish / "models/embedded-washer-padim-0"
     card = ModelCard.load(model / "README.md")
-    row = pd.read_parquet(workdir / "results/evaluate/embedded/washer/padim/0/row.parquet").iloc[0]
+    row = pd.read_parquet(workdir / "results/evaluate/one_class/embedded/washer/padim/0/row.parquet").iloc[0]
     metrics = {result.metric_type: result.metric_value for result in card.data.eval_results}
     assert metrics["image_AUROC"] == row["image_AUROC"] and metrics["pixel_AUPRO"] == row["pixel_AUPRO"]
     assert "## Exported models" in card.text
     assert {path.name for path in (model / "export").rglob("*")} >= {"model.onnx", "model.xml", "model.bin"}
     assert json.loads((model / "iadbench_job.json").read_text())["model"] == "padim"
-    assert (model / "model.ckpt").read_bytes() == (workdir / "results/train/embedded/washer/padim/0/model.ckpt").read_bytes()
+    assert (model / "model.ckpt").read_bytes() == (workdir / "results/train/one_class/embedded/washer/padim/0/model.ckpt").read_bytes()
     dataset = DatasetCard.load(publish / "dataset/README.md")
     assert "random-weights" in dataset.data.tags
     assert len(pd.read_parquet(publish / "dataset/data")) == 4

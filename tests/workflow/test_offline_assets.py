@@ -41,5 +41,5 @@ def test_pretrained_run_fetches_once_then_trains_offline(repo_root, tmp_path):
     # The snapshot huggingface_hub named after the commit the server reported: what the offline job loaded.
     assert entry["commit"] == ArchiveServer.HUB_COMMIT
     assert entry["path"].endswith(f"/snapshots/{ArchiveServer.HUB_COMMIT}/model.safetensors")
-    train_log = (tmp_path / "results" / "logs" / "train" / "embedded" / "washer" / "padim" / "0.log").read_text()
+    train_log = (tmp_path / "results" / "logs" / "train" / "one_class" / "embedded" / "washer" / "padim" / "0.log").read_text()
     assert "refused" not in train_log

@@ -35,7 +35,7 @@ def own_data_run(repo_root, tmp_path_factory):
 
 
 def job_dir(workdir, dataset, category):
-    return workdir / "results" / "evaluate" / dataset / category / "padim" / "0"
+    return workdir / "results" / "evaluate" / "one_class" / dataset / category / "padim" / "0"
 
 
 def test_every_test_image_of_both_categories_and_the_folder_is_scored(own_data_run):
@@ -69,7 +69,7 @@ def test_pixel_metrics_cover_the_images_with_masks(own_data_run, monkeypatch):
     assert np.isnan(rows.loc[("own", "gasket"), "pixel_AUROC"]) and np.isfinite(rows.loc[("own", "gasket"), "image_AUROC"])
     for job in (("own", "widget"), ("mine", "custom")):
         # The row's pixel metrics are those of the predictions with the unmasked images left out.
-        predictions = load_predictions(workdir / "results" / "train" / job[0] / job[1] / "padim" / "0" / "predictions.npz")
+        predictions = load_predictions(workdir / "results" / "train" / "one_class" / job[0] / job[1] / "padim" / "0" / "predictions.npz")
         keep = (predictions["labels"] == 0) | (predictions["mask_paths"] != "")
         assert keep.sum() == len(keep) - 2
         kept = {key: value[keep] for key, value in predictions.items() if len(value) == len(keep)}

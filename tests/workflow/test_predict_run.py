@@ -45,7 +45,7 @@ def predicted(finished_run, tmp_path_factory):
     snapshot.mkdir(parents=True)
     (snapshot.parents[1] / "refs").mkdir()
     (snapshot.parents[1] / "refs" / "main").write_text("0" * 40)
-    shutil.copy(workdir / "results/train/embedded/washer/padim/0/model.ckpt", snapshot / "model.ckpt")
+    shutil.copy(workdir / "results/train/one_class/embedded/washer/padim/0/model.ckpt", snapshot / "model.ckpt")
     manifest = job_manifest(workdir / "results", "embedded", "washer", "padim", 0,
                             validate_config(copy.deepcopy(config), workdir / "workflow/schemas/config.schema.yaml"))
     (snapshot / "iadbench_job.json").write_text(json.dumps(manifest))
@@ -64,7 +64,7 @@ def test_predict_target_reproduces_the_jobs_scores(predicted):
     out = workdir / "results/predict/own_tests"
     frame = pd.read_parquet(out / "predictions.parquet")
     assert list(frame.columns) == list(PREDICTION_SCHEMA) and (frame["status"] == "ok").all()
-    saved = load_predictions(workdir / "results/train/embedded/washer/padim/0/predictions.npz")
+    saved = load_predictions(workdir / "results/train/one_class/embedded/washer/padim/0/predictions.npz")
     by_path = frame.set_index("path")["image_score"]
     # The job saved absolute paths (of the finished run's folder); the set lists them relative to this copy.
     saved_paths = ["resources/" + str(path).split("/resources/", 1)[1] for path in saved["image_paths"]]
@@ -72,7 +72,7 @@ def test_predict_target_reproduces_the_jobs_scores(predicted):
     delta = np.abs(by_path.loc[saved_paths].to_numpy() - saved["scores"]).max()
     print(f"predict parity: max |delta score| = {delta:.3g} over {len(frame)} images")
     assert delta < 1e-5
-    row = pd.read_parquet(workdir / "results/evaluate/embedded/washer/padim/0/row.parquet").iloc[0]
+    row = pd.read_parquet(workdir / "results/evaluate/one_class/embedded/washer/padim/0/row.parquet").iloc[0]
     assert (frame["threshold"] == row["image_F1_threshold"]).all() and (frame["threshold_method"] == "f1").all()
     assert all((out / overlay).is_file() for overlay in frame["overlay"])
     html = (out / "index.html").read_text()
@@ -114,7 +114,7 @@ def test_cli_predict_and_its_errors(predicted):
                              capture_output=True, text=True, timeout=600)
     assert missing.returncode == 2
     assert "job embedded/washer/dfm/3 has no checkpoint" in missing.stderr
-    assert (f"snakemake --cores all results/train/embedded/washer/dfm/3/model.ckpt --configfile {config_path}"
+    assert (f"snakemake --cores all results/train/one_class/embedded/washer/dfm/3/model.ckpt --configfile {config_path}"
             in missing.stderr)
     offline = {**os.environ, "HF_HUB_CACHE": str(workdir / "hf"), "HF_HUB_OFFLINE": "1"}
     hub = [sys.executable, "-m", "iadbench.cli", "predict", "--out", "cli_hub", "--hub"]

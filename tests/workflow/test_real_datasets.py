@@ -37,7 +37,7 @@ def test_all_five_datasets_plan_one_job_per_category(repo_root, tmp_path):
     config_path = make_workdir(repo_root, tmp_path, {**TINY_CONFIG, "datasets": datasets, "models": PADIM})
     plan = run_snakemake(tmp_path, config_path, "-n").stdout
     # Each checkpoint path is named by its train job and by the jobs reading it: count distinct ones.
-    train_jobs = Counter(dataset for dataset, _ in set(re.findall(r"results/train/(\w+)/(\w+)/padim/0/model\.ckpt", plan)))
+    train_jobs = Counter(dataset for dataset, _ in set(re.findall(r"results/train/one_class/(\w+)/(\w+)/padim/0/model\.ckpt", plan)))
     assert train_jobs == {"mvtec_ad": 15, "mvtec_3d": 10, "btech": 3, "kolektor": 1, "visa": 12}
     assert len(re.findall(r"rule download_dataset:", plan)) == 5
 
@@ -48,7 +48,7 @@ def test_paper_config_plans_the_study_grid(repo_root, tmp_path):
     paper = yaml.safe_load((repo_root / "config" / "paper.yaml").read_text())
     config_path = make_workdir(repo_root, tmp_path, paper)
     plan = run_snakemake(tmp_path, config_path, "-n").stdout
-    jobs = set(re.findall(r"results/train/mvtec_ad/(\w+)/(\w+)/0/model\.ckpt", plan))
+    jobs = set(re.findall(r"results/train/one_class/mvtec_ad/(\w+)/(\w+)/0/model\.ckpt", plan))
     assert len(jobs) == 225
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", plan, flags=re.MULTILINE))
     assert counts["train"] == "675" and counts["evaluate"] == "675"  # 3 seeds

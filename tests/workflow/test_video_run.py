@@ -20,7 +20,7 @@ def test_every_test_frame_is_scored_exactly_once(finished_video_run):
     assert len(frames) == 2 * 5
     for model in MODELS:
         predictions = load_predictions(
-            finished_video_run / "results" / "train" / "embedded_video" / "walkway" / model / "0" / "predictions.npz")
+            finished_video_run / "results" / "train" / "one_class" / "embedded_video" / "walkway" / model / "0" / "predictions.npz")
         scored = list(zip(predictions["video_ids"].tolist(), predictions["frame_indices"].tolist(), strict=True))
         assert sorted(scored) == frames and len(set(scored)) == len(scored), model
         assert np.isfinite(predictions["scores"]).all(), model

@@ -45,7 +45,7 @@ def test_report_shows_the_computed_numbers(finished_run):
     assert "Holm-corrected over the table&#39;s" in html
     assert '<h2 id="score-distributions">Score distributions</h2>' in html and '<table class="hardest">' in html
     # Every job's benchmark TSV (wall time, RSS, I/O) beside its log, summarised in the report.
-    assert (finished_run / "results" / "benchmarks" / "train" / "embedded" / "washer" / "padim" / "0.tsv").exists()
+    assert (finished_run / "results" / "benchmarks" / "train" / "one_class" / "embedded" / "washer" / "padim" / "0.tsv").exists()
     assert '<h2 id="job-resources">Job resources</h2>' in html
     assert "<tr><td>train</td><td>4</td>" in html and "<tr><td>evaluate</td><td>4</td>" in html
     # Paper-ready output: each table as .tex/.csv/.md, the figures, paper.tex (and its PDF with pdflatex).
@@ -146,7 +146,7 @@ def test_each_model_is_timed_once_whatever_the_seeds(repo_root, tmp_path):
     plan = run_snakemake(tmp_path, config_path, "-n").stdout
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", plan, flags=re.MULTILINE))
     assert counts["train"] == "8" and counts["evaluate"] == "8" and counts["timing"] == "4", plan[-2000:]
-    timed = re.findall(r"rule timing:\n\s+input: results/train/embedded/(\w+)/(\w+)/(\d+)/model\.ckpt", plan)
+    timed = re.findall(r"rule timing:\n\s+input: results/train/one_class/embedded/(\w+)/(\w+)/(\d+)/model\.ckpt", plan)
     assert sorted(timed) == sorted((category, model, "3") for category in ("washer", "grass")
                                    for model in ("padim", "dfm")), plan
 

@@ -18,9 +18,12 @@ from iadbench.config.base import (
     jobs,
     model_image_size,
     train_config,
+    training_files,
+    training_outputs,
 )
+from iadbench.config.settings import ALL_CATEGORIES, PER_CATEGORY_SETTING, REAL_CATEGORY, SETTING_PATTERN
 from iadbench.config.load import validate_config
-from iadbench.datasets import source_spec
+from iadbench.datasets import dataset_categories, source_spec
 from iadbench.run.evaluate import evaluation_mem_mb
 from iadbench.core.gpus import detect_gpus
 from iadbench.config.feature_maps import feature_map_warnings
@@ -72,10 +75,12 @@ if workflow.is_main_process and not read_only_invocation(sys.argv) and claim_wor
     if orphans:
         raise WorkflowError("jobs of an earlier run are still running: " + "; ".join(orphans)
                             + ". Wait for them to end (or kill them), then rerun.")
-JOB_PATH = "{dataset}/{category}/{model}/{seed}"
+# Every job's part of a result path (iadbench.config.base.Job.path); {setting}: iadbench.config.settings.
+JOB_PATH = "{setting}/{dataset}/{category}/{model}/{seed}"
 
 
 wildcard_constraints:
+    setting=SETTING_PATTERN,
     dataset=r"[A-Za-z0-9_\-]+",
     category=r"[A-Za-z0-9_\-]+",
     model=r"[A-Za-z0-9_\-]+",
@@ -83,7 +88,7 @@ wildcard_constraints:
 
 
 def job_of(wildcards):
-    return Job(wildcards.dataset, wildcards.category, wildcards.model, int(wildcards.seed))
+    return Job(wildcards.dataset, wildcards.category, wildcards.model, int(wildcards.seed), wildcards.setting)
 
 
 def job_config_hash(wildcards):
@@ -99,38 +104,37 @@ def retry_round_of(stage):
     failed job to be retried; reads the job's attempt ledger, writes nothing."""
 
     def round_of(wildcards):
-        job_dir = Path("results", stage, wildcards.dataset, wildcards.category, wildcards.model, wildcards.seed)
+        job_dir = Path("results", stage, job_of(wildcards).path)
         return retry_round(job_dir, config["retry_failed"], config["max_attempts"])
 
     return round_of
 
 
 def all_rows(wildcards):
-    return [f"results/evaluate/{job.dataset}/{job.category}/{job.model}/{job.seed}/row.parquet" for job in JOBS]
+    return [f"results/evaluate/{job.path}/row.parquet" for job in JOBS]
 
 
 def all_scores(wildcards):
     """Every job's per-image scores (the report's paired tests and score distributions); outputs of evaluate."""
-    return [f"results/evaluate/{job.dataset}/{job.category}/{job.model}/{job.seed}/scores.parquet" for job in JOBS]
+    return [f"results/evaluate/{job.path}/scores.parquet" for job in JOBS]
 
 
 def all_bootstraps(wildcards):
     """Every job's bootstrap replicates (the report's paired tests and intervals over seeds)."""
-    return [f"results/evaluate/{job.dataset}/{job.category}/{job.model}/{job.seed}/bootstrap.npz" for job in JOBS]
+    return [f"results/evaluate/{job.path}/bootstrap.npz" for job in JOBS]
 
 
 def all_galleries(wildcards):
     """The first seed's gallery strip of every dataset x category x model."""
     first_seed = config["seeds"][0]
-    return [f"results/gallery/{job.dataset}/{job.category}/{job.model}/{job.seed}.png"
-            for job in JOBS if job.seed == first_seed]
+    return [f"results/gallery/{job.path}.png" for job in JOBS if job.seed == first_seed]
 
 
 def video_predictions(wildcards):
     """Every video job's predictions (the report's frame-score plot per test video); outputs of train."""
     from iadbench.datasets.prepare import is_video
 
-    return [f"results/train/{job.dataset}/{job.category}/{job.model}/{job.seed}/predictions.npz" for job in JOBS
+    return [f"results/train/{job.path}/predictions.npz" for job in JOBS
             if is_video(config["datasets"][job.dataset])]
 
 
@@ -156,21 +160,43 @@ def job_benchmarks(wildcards):
     """
     paths = []
     for job in JOBS:
-        for stage, output in (("train", "train_info.json"), ("evaluate", "row.parquet")):
-            benchmark = Path("results", "benchmarks", stage, f"{job.path}.tsv")
-            if benchmark.exists() or not Path("results", stage, job.path, output).exists():
+        # unified: the one training job of the dataset x model x seed
+        for stage, output, target in (("train", "train_info.json", job.training), ("evaluate", "row.parquet", job)):
+            benchmark = Path("results", "benchmarks", stage, f"{target.path}.tsv")
+            if benchmark.exists() or not Path("results", stage, target.path, output).exists():
                 paths.append(str(benchmark))
-    return paths
+    return list(dict.fromkeys(paths))
 
 
-# The timing rule: one job per dataset x category x model, timed on the first seed's checkpoint.
+def training_inputs(wildcards):
+    """The training job's outputs an evaluation (or gallery) job needs (iadbench.config.base.training_outputs)."""
+    return training_outputs(job_of(wildcards))
+
+
+def training_files_of(wildcards):
+    """The files in them the job reads (iadbench.config.base.training_files; unified: its category's)."""
+    return training_files(job_of(wildcards))
+
+
+def timing_input(wildcards):
+    job = job_of(wildcards).training
+    return f"results/timing/{job.setting}/{job.dataset}/{job.category}/{job.model}/timing.json"
+
+
+def unified_categories(wildcards):
+    """Every configured category of the dataset: what its unified training job trains on and predicts."""
+    return dataset_categories(config["datasets"][wildcards.dataset])
+
+
+# The timing rule: one job per setting x dataset x category x model (unified: per training job), timed on the
+# first seed's checkpoint.
 TIMED_SEED = config["seeds"][0]
-MODEL_PATH = "{dataset}/{category}/{model}"
+MODEL_PATH = "{setting}/{dataset}/{category}/{model}"
 
 
 def timing_specs(wildcards):
     """What iadbench.run.timing.run_timing needs for the job's model (its first seed's files: the rule's inputs)."""
-    job_dir = f"results/train/{wildcards.dataset}/{wildcards.category}/{wildcards.model}/{TIMED_SEED}"
+    job_dir = f"results/train/{wildcards.setting}/{wildcards.dataset}/{wildcards.category}/{wildcards.model}/{TIMED_SEED}"
     return {wildcards.model: {"model_spec": config["models"][wildcards.model],
                               "image_size": model_image_size(config, wildcards.model),
                               "checkpoint_path": f"{job_dir}/model.ckpt", "train_info_path": f"{job_dir}/train_info.json"}}

@@ -1,8 +1,8 @@
 rule evaluate:
     input:
-        predictions=rules.train.output.predictions,
-        info=rules.train.output.info,
-        timing="results/timing/{dataset}/{category}/{model}/timing.json",
+        # The training job's predictions and record (unified: the dataset's one training job's folder).
+        unpack(training_inputs),
+        timing=timing_input,
     output:
         row=f"results/evaluate/{JOB_PATH}/row.parquet",
         # One row per test image (path, label, defect type, image score, map max/mean): empty when failed.
@@ -11,6 +11,7 @@ rule evaluate:
         # evaluate_job writes it beside the row (empty when failed).
         bootstrap=f"results/evaluate/{JOB_PATH}/bootstrap.npz",
     params:
+        files=training_files_of,
         evaluation=config["evaluation"],
         operating_point=config["operating_point"],
         config_hash=job_config_hash,
@@ -24,8 +25,8 @@ rule evaluate:
     retries: RETRIES
     resources:
         # Native resolution holds every test pixel: the request grows with the category's pixel count.
-        mem_mb=lambda wildcards, input, attempt: evaluation_mem_mb(
-            input.predictions, config["evaluation"]["resolution"], attempt),
+        mem_mb=lambda wildcards, attempt: evaluation_mem_mb(
+            training_files_of(wildcards)["predictions"], config["evaluation"]["resolution"], attempt),
         attempt=lambda wildcards, attempt: attempt,
     conda:
         "../../envs/iadbench.yaml"

@@ -4,14 +4,15 @@ localrules:
 
 rule gallery:
     input:
-        predictions=rules.train.output.predictions,
-        info=rules.train.output.info,
+        unpack(training_inputs),
     output:
         f"results/gallery/{JOB_PATH}.png",
     log:
         f"results/logs/gallery/{JOB_PATH}.log",
     benchmark:
         f"results/benchmarks/gallery/{JOB_PATH}.tsv"
+    params:
+        files=training_files_of,
     conda:
         "../../envs/iadbench.yaml"
     script:

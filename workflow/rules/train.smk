@@ -6,6 +6,10 @@ rule train:
         checkpoint=f"results/train/{JOB_PATH}/model.ckpt",
         predictions=f"results/train/{JOB_PATH}/predictions.npz",
         info=f"results/train/{JOB_PATH}/train_info.json",
+    # unified models are trained by train_unified (category _all)
+    wildcard_constraints:
+        setting=PER_CATEGORY_SETTING,
+        category=REAL_CATEGORY,
     params:
         dataset_spec=lambda wildcards: dataset_source(config["datasets"][wildcards.dataset]),
         model_spec=lambda wildcards: config["models"][wildcards.model],
@@ -35,3 +39,50 @@ rule train:
         "../../envs/iadbench.yaml"
     script:
         "../scripts/train.py"
+
+
+# The unified setting: one model per dataset x model x seed on the defect-free images of every configured
+# category, predicting each category's test set into predictions/<category>.npz (+ .json, its record);
+# one evaluate job per category reads it. Memory and time scale with the training set (the categories).
+UNIFIED_PATH = "unified/{dataset}/_all/{model}/{seed}"  # _all: iadbench.config.settings.ALL_CATEGORIES
+
+
+rule train_unified:
+    input:
+        data=lambda wildcards: [f"resources/datasets/{wildcards.dataset}/{category}"
+                                for category in unified_categories(wildcards)],
+        assets=asset_manifest,
+    output:
+        checkpoint=f"results/train/{UNIFIED_PATH}/model.ckpt",
+        info=f"results/train/{UNIFIED_PATH}/train_info.json",
+        predictions=directory(f"results/train/{UNIFIED_PATH}/predictions"),
+    params:
+        dataset_spec=lambda wildcards: dataset_source(config["datasets"][wildcards.dataset]),
+        model_spec=lambda wildcards: config["models"][wildcards.model],
+        image_size=lambda wildcards: model_image_size(config, wildcards.model),
+        weights=config["weights"],
+        asset_dir=ASSET_DIR,
+        categories=unified_categories,
+        config_hash=lambda wildcards: config_hash(train_config(config, Job(
+            wildcards.dataset, ALL_CATEGORIES, wildcards.model, int(wildcards.seed), "unified"))),
+        retry_round=lambda wildcards: retry_round(
+            Path("results/train/unified", wildcards.dataset, ALL_CATEGORIES, wildcards.model, wildcards.seed),
+            config["retry_failed"], config["max_attempts"]),
+        final_attempt=RETRIES + 1,
+    log:
+        f"results/logs/train/{UNIFIED_PATH}.log",
+    benchmark:
+        f"results/benchmarks/train/{UNIFIED_PATH}.tsv"
+    threads: 2
+    retries: RETRIES
+    resources:
+        gpu=TRAIN_GPUS,
+        gpu_slots=GPU_SLOTS or 0,
+        mem_mb=lambda wildcards, attempt: train_mem_mb(wildcards.model, attempt, len(unified_categories(wildcards))),
+        runtime=lambda wildcards, attempt: train_runtime_minutes(
+            wildcards.model, attempt, len(unified_categories(wildcards))),
+        attempt=lambda wildcards, attempt: attempt,
+    conda:
+        "../../envs/iadbench.yaml"
+    script:
+        "../scripts/train_unified.py"

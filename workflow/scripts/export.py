@@ -9,7 +9,7 @@ log_to_file(snakemake.log[0])
 wildcards = snakemake.wildcards
 export_job(
     results_dir="results",
-    job=Job(wildcards.dataset, wildcards.category, wildcards.model, int(wildcards.seed)),
+    job=Job(wildcards.dataset, wildcards.category, wildcards.model, int(wildcards.seed), wildcards.setting),
     config=snakemake.config,
     out_dir=snakemake.output.record.rsplit("/", 1)[0],
     formats=snakemake.params.formats,

@@ -7,8 +7,8 @@ snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])
 wildcards = snakemake.wildcards
 render_gallery(
-    predictions_path=snakemake.input.predictions,
-    train_info_path=snakemake.input.info,
+    predictions_path=snakemake.params.files["predictions"],
+    train_info_path=snakemake.params.files["info"],
     png_path=snakemake.output[0],
-    title=f"{wildcards.dataset} / {wildcards.category} / {wildcards.model} (seed {wildcards.seed})",
+    title=f"{wildcards.dataset} / {wildcards.category} / {wildcards.model} (seed {wildcards.seed}, {wildcards.setting})",
 )

@@ -20,6 +20,7 @@ try:
         dataset_spec=snakemake.params.dataset_spec,
         dataset_root=str(Path(snakemake.input.data).parent),
         category=snakemake.wildcards.category,
+        setting=snakemake.wildcards.setting,
         model_name=snakemake.wildcards.model,
         model_spec=snakemake.params.model_spec,
         seed=int(snakemake.wildcards.seed),

@@ -7,6 +7,7 @@ import hashlib
 import json
 from typing import Any, NamedTuple
 
+from iadbench.config.settings import ALL_CATEGORIES, DEFAULT_SETTING, setting_names
 from iadbench.datasets import dataset_categories
 from iadbench.datasets.prepare import is_video
 from iadbench.models.registry import is_video_model
@@ -22,20 +23,47 @@ class Job(NamedTuple):
     category: str
     model: str
     seed: int
+    setting: str = DEFAULT_SETTING  # iadbench.config.settings: one_class, unified, few_shot_k<k>, noisy_r<ratio>
 
     @property
     def path(self) -> str:
-        """The job's part of every result path: ``results/<stage>/<dataset>/<category>/<model>/<seed>``."""
-        return f"{self.dataset}/{self.category}/{self.model}/{self.seed}"
+        """The job's part of every result path: ``results/<stage>/<setting>/<dataset>/<category>/<model>/<seed>``."""
+        return f"{self.setting}/{self.dataset}/{self.category}/{self.model}/{self.seed}"
+
+    @property
+    def training(self) -> Job:
+        """The training job whose model this job evaluates: itself, or (unified) the dataset's one over
+        every category (category :data:`ALL_CATEGORIES`)."""
+        return self._replace(category=ALL_CATEGORIES) if self.setting == "unified" else self
+
+
+def training_files(job: Job, results: str = "results") -> dict[str, str]:
+    """The predictions and record an evaluation (or gallery) job reads: its training job's; unified: its
+    category's files in the dataset's one training job (``predictions/<category>.npz`` and ``.json``)."""
+    folder = f"{results}/train/{job.training.path}"
+    if job.setting == "unified":
+        return {"predictions": f"{folder}/predictions/{job.category}.npz", "info": f"{folder}/predictions/{job.category}.json"}
+    return {"predictions": f"{folder}/predictions.npz", "info": f"{folder}/train_info.json"}
+
+
+def training_outputs(job: Job, results: str = "results") -> dict[str, str]:
+    """:func:`training_files` as the training job declares them (unified: its ``predictions/`` folder)."""
+    if job.setting == "unified":
+        folder = f"{results}/train/{job.training.path}"
+        return {"predictions": f"{folder}/predictions", "info": f"{folder}/train_info.json"}
+    return training_files(job, results)
 
 
 def jobs(config: dict[str, Any]) -> list[Job]:
-    """Every dataset x category x model x seed of a validated config, in a stable order; video models
-    (ai_vad, fuvas, ...) pair with video datasets only, image models with image datasets only."""
+    """Every setting x dataset x category x model x seed of a validated config, in a stable order; video models
+    (ai_vad, fuvas, ...) pair with video datasets only, image models with image datasets only. The settings
+    (iadbench.config.settings) other than one-class run on image datasets only."""
     video_models = {model for model, spec in config["models"].items() if is_video_model(model, spec.get("class_path"))}
     return [
-        Job(dataset, category, model, seed)
+        Job(dataset, category, model, seed, setting)
+        for setting in setting_names(config)
         for dataset, spec in config["datasets"].items()
+        if setting == DEFAULT_SETTING or not is_video(spec)
         for category in dataset_categories(spec)
         for model in config["models"]
         if (model in video_models) == is_video(spec)
@@ -75,9 +103,12 @@ def dataset_source(spec: dict[str, Any]) -> dict[str, Any]:
 def train_config(config: dict[str, Any], job: Job) -> dict[str, Any]:
     """What can change one job's trained model and predictions: editing anything else (another model,
     another category in `categories:`, another seed) redoes nothing of this job."""
+    spec = config["datasets"][job.dataset]
     return {
-        "dataset": dataset_source(config["datasets"][job.dataset]),
-        "category": job.category,
+        "dataset": dataset_source(spec),
+        # unified: its model is trained on every configured category's images
+        "category": dataset_categories(spec) if job.setting == "unified" else job.category,
+        "setting": job.setting,
         "model": {job.model: config["models"][job.model]},
         "seed": job.seed,
         "image_size": model_image_size(config, job.model),

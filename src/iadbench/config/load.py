@@ -14,6 +14,7 @@ import yaml
 from iadbench.config.base import ConfigError, check_tracks
 from iadbench.config.continual import check_continual
 from iadbench.config.predict import check_predict
+from iadbench.config.settings import unreadable_settings
 from iadbench.datasets import dataset_categories
 from iadbench.models.registry import check_init_args, resolve_class_path
 
@@ -110,6 +111,9 @@ def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str
             dataset_categories(spec)
         except ValueError as error:  # mvtec_layout's errors say which key (`path:` or `categories:`)
             raise ConfigError(f"config key 'datasets.{name}.{getattr(error, 'key', 'categories')}': {error}") from None
+    if bad := unreadable_settings(config):
+        raise ConfigError(f"config key 'setting': {', '.join(bad)} cannot be written as a setting name "
+                          "(noisy ratios have at most two decimals, e.g. 0.1 or 0.25)")
     check_tracks(config)
     check_continual(config)
     check_predict(config)

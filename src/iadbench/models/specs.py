@@ -230,13 +230,16 @@ def spec_of(name: str, class_path: str | None = None) -> ModelSpec:
     return spec_for_class(model_class, name) if model_class else ModelSpec(name, class_path, name)
 
 
-def train_mem_mb(model: str, attempt: int = 1) -> int:
-    """RAM to ask the scheduler for (by config name; other names: the standard class); grows with each retry."""
+def train_mem_mb(model: str, attempt: int = 1, categories: int = 1) -> int:
+    """RAM to ask the scheduler for (by config name; other names: the standard class); grows with each retry.
+    ``categories``: categories in the training set (the unified setting): a memory bank grows with its images."""
     spec = MODEL_SPECS.get(model)
-    return MEMORY_CLASS_MB[spec.memory_class if spec else "standard"] * attempt
+    memory_class = spec.memory_class if spec else "standard"
+    scale = categories if memory_class == "memory-bank" else 1
+    return MEMORY_CLASS_MB[memory_class] * scale * attempt
 
 
-def train_runtime_minutes(model: str, attempt: int = 1) -> int:
-    """Wall time to ask the scheduler for; grows with each retry."""
+def train_runtime_minutes(model: str, attempt: int = 1, categories: int = 1) -> int:
+    """Wall time to ask the scheduler for; grows with each retry and with the categories trained on."""
     spec = MODEL_SPECS.get(model)
-    return (spec.runtime_minutes if spec else ModelSpec.runtime_minutes) * attempt
+    return (spec.runtime_minutes if spec else ModelSpec.runtime_minutes) * categories * attempt

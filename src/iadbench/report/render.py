@@ -26,6 +26,7 @@ import yaml
 from iadbench.config.predict import predict_pages
 from iadbench.core.files import atomic_write, write_text
 from iadbench.report import distributions, figures, legend, paper
+from iadbench.report import settings as by_setting
 from iadbench.report import video as video_report
 from iadbench.report.job_resources import JOB_RESOURCE_COLUMNS, job_resource_rows, job_resources  # noqa: F401 -- re-exported
 from iadbench.report.labels import Labels, labels_for
@@ -37,7 +38,7 @@ from iadbench.report.reproduction import (
     reproduction_tables,
     study_audit,
 )
-from iadbench.report.summary import dataset_sections
+from iadbench.report.summary import dataset_sections, rank_summary
 from iadbench.report.tables import (  # noqa: F401 -- re-exported: the tables were built here before
     FAILED,
     Cell,
@@ -49,10 +50,7 @@ from iadbench.report.tables import (  # noqa: F401 -- re-exported: the tables we
     report_tables,
 )
 from iadbench.report.templating import environment as _environment
-from iadbench.report.templating import (
-    latex_escape,  # noqa: F401 -- re-exported
-    slug,
-)
+from iadbench.report.templating import latex_escape, slug  # noqa: F401 -- latex_escape re-exported
 from iadbench.results.columns import (  # noqa: F401 -- re-exported: the report's names for metric columns
     AUPRO_LIMIT_COLUMN,
     LITERATURE_AUPRO,
@@ -63,8 +61,7 @@ from iadbench.results.columns import (  # noqa: F401 -- re-exported: the report'
 )
 from iadbench.results.rows import KEY_COLUMNS, read_rows
 from iadbench.stats import significance
-from iadbench.stats.evidence import Evidence, read_evidence
-from iadbench.stats.ranking import compare_methods
+from iadbench.stats.evidence import Evidence, read_evidence  # noqa: F401 -- read_evidence re-exported
 
 PARTIAL_NOTE = ("k/n seeds: only k of the n seeds of that cell succeeded (the others failed); such a cell is "
                 "never bold and is left out of the mean and of the ranks.")
@@ -95,18 +92,6 @@ def provenance(frame: pd.DataFrame) -> dict[str, str]:
     if len(frame):
         facts["run dates"] = f"{frame['finished_at'].min():%Y-%m-%d %H:%M} – {frame['finished_at'].max():%Y-%m-%d %H:%M} UTC"
     return facts
-
-
-def rank_summary(frame: pd.DataFrame) -> tuple[list[str], list[tuple[str, list[str]]], dict]:
-    """Average rank of each method over the categories where every method has a complete cell, per ranked
-    metric."""
-    comparisons = {metric: compare_methods(frame, metric) for metric in ranked_metrics(frame)}
-    comparisons = {metric: comparison for metric, comparison in comparisons.items() if comparison is not None}
-    models = sorted({model for comparison in comparisons.values() for model in comparison.average_ranks.index})
-    rows = [(model, [f"{comparisons[metric].average_ranks[model]:.2f}"
-                     if model in comparisons[metric].average_ranks else NOT_APPLICABLE for metric in comparisons])
-            for model in models]
-    return list(comparisons), rows, comparisons
 
 
 def _slug(text: str) -> str:
@@ -207,26 +192,33 @@ def report_context(frame: pd.DataFrame, title: str, config: dict[str, Any] | Non
                    references: pd.DataFrame | None = None, with_figures: bool = False,
                    gallery: list[dict[str, str]] | None = None, resources: pd.DataFrame | None = None,
                    labels: Labels | None = None, evidence: Evidence | None = None,
-                   frame_scores: list[video_report.FrameScores] | None = None) -> dict[str, Any]:
+                   frame_scores: list[video_report.FrameScores] | None = None,
+                   setting_evidence: dict[str, Evidence] | None = None) -> dict[str, Any]:
     """What every template reads. ``references``: :func:`iadbench.report.reproduction.read_reference_files`' frame
     (no reproduction section without it); ``gallery`` items are {"caption", "png" (base64)} made by
     :mod:`iadbench.report.gallery`; ``resources`` is :func:`job_resources`' summary (no "Job resources" without it);
     ``evidence``: the jobs' scores and replicates (:func:`iadbench.stats.evidence.read_evidence`; without it no cell
     is tested, intervals come from the rows alone and there are no score distributions). Video rows
     (``track`` "video") go to the video section only (:mod:`iadbench.report.video`; ``frame_scores``: its
-    plots), never to the image tables, ranks, figures or reproduction."""
-    all_rows, (frame, _) = frame, video_report.split_tracks(frame)
+    plots), never to the image tables, ranks, figures or reproduction. Settings (:mod:`iadbench.report.settings`):
+    the primary one's rows (and ``evidence``) have every section; the others' tables (``setting_evidence``: their
+    evidence by setting) join their dataset's section, never mixed."""
+    all_rows, (image_rows, _) = frame, video_report.split_tracks(frame)
+    frame, other_settings = by_setting.split_settings(image_rows)
+    primary = by_setting.settings_of(image_rows)[0]
     labels = labels or labels_for(all_rows["model"], config)
     evidence = evidence or None  # no file read at all: say "not computed", not "no scores" per column
     random_weights = bool((all_rows.get("weights") == "random").any()) if len(all_rows) else False
     failed = all_rows.loc[all_rows["status"] != "ok", [*KEY_COLUMNS, "error_type", "error_tail"]].astype(object)
     failed = failed.where(failed.notna(), "")  # a missing error tail is empty, not "<NA>"
     rank_metrics, rank_rows, comparisons = rank_summary(frame)
-    tables = report_tables(frame, labels, evidence)
+    tables = by_setting.name_primary(report_tables(frame, labels, evidence), primary, other_settings)
+    extra = (by_setting.setting_tables(other_settings, labels, setting_evidence)
+             + by_setting.unified_beside_one_class(image_rows, labels))
     has_references = references is not None and not references.empty
     context = {
         "title": title,
-        "tables": tables,
+        "tables": tables + extra,
         "random_weights": random_weights,
         "random_weights_note": RANDOM_WEIGHTS_NOTE,
         "n_rows": len(all_rows),
@@ -242,9 +234,11 @@ def report_context(frame: pd.DataFrame, title: str, config: dict[str, Any] | Non
         "metric_titles": {metric: metric_title(metric) for metric in rank_metrics},
         "rank_verdicts": {metric: comparison.verdict() for metric, comparison in comparisons.items()},
         "model_labels": {model: labels.model(model) for model in dict.fromkeys(frame["model"])},
-        "reproduction": reproduction_tables(frame, references, labels, backbones_of(config)) if has_references
-        else [],
-        "audit": study_audit(frame, study_implausible_cells(references), labels) if has_references else None,
+        "reproduction": reproduction_tables(frame, by_setting.references_for(references, primary), labels,
+                                            backbones_of(config))
+        + by_setting.setting_reproduction(other_settings, references, labels, backbones_of(config))
+        if has_references else [],
+        "audit": study_audit(frame, study_implausible_cells(by_setting.references_for(references, primary)), labels) if has_references else None,
         "flag_note": FLAG_NOTE,
         "audit_note": AUDIT_NOTE,
         "figures": _figures(frame, tables, comparisons, labels) if with_figures else [],
@@ -256,7 +250,8 @@ def report_context(frame: pd.DataFrame, title: str, config: dict[str, Any] | Non
         "predict_pages": predict_pages(config) if config else [],
         "video": video_report.video_context(all_rows, labels, frame_scores, with_figures, random_weights),
     }
-    context |= legend.legend_context(tables) | {"datasets": dataset_sections(frame, tables, labels)}
+    context |= legend.legend_context(tables + extra) | {"datasets": dataset_sections(frame, tables, labels)}
+    by_setting.add_setting_tables(context["datasets"], extra)
     _name_figures(all_figures(context))
     context["grids"] = _grids(context)
     return context
@@ -302,7 +297,8 @@ def gallery_items(paths, labels: Labels | None = None) -> list[dict[str, str]]:
     items = []
     for path in map(Path, paths):
         dataset, category, model = path.parts[-4:-1]
-        items.append({"caption": f"{dataset} / {labels.category(dataset, category)} / {labels.model(model)}",
+        items.append({"caption": f"{dataset} / {labels.category(dataset, category)} / {labels.model(model)}"
+                                 f"{by_setting.gallery_setting(path)}",
                       "png": base64.b64encode(path.read_bytes()).decode()})
     return items
 
@@ -342,11 +338,11 @@ def build_report(*, benchmark_path: str | Path, template_dir: str | Path | None,
     figures_dir = Path(figures_dir or output / "figures")
     paper_path = Path(paper_path or output / "paper.tex")
     frame = read_rows([benchmark_path])
-    labels = labels_for(frame["model"], config)
+    labels, evidence = labels_for(frame["model"], config), by_setting.evidence_by_setting(score_paths, bootstrap_paths)
     context = report_context(frame, title, config, references=read_reference_files(reference_paths),
                              with_figures=True, gallery=gallery_items(gallery_paths, labels),
                              resources=job_resources(benchmark_paths), labels=labels,
-                             evidence=read_evidence(score_paths, bootstrap_paths),
+                             evidence=evidence.get(by_setting.settings_of(frame)[0], {}), setting_evidence=evidence,
                              frame_scores=video_report.read_frame_scores(
                                  prediction_paths, video_report.job_keys(frame)))
     write_text(html_path, _html(context, template_dir))

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from iadbench.config.settings import DEFAULT_SETTING, setting_title
 from iadbench.datasets import DATASET_CATEGORIES
 from iadbench.report.labels import Labels
 from iadbench.report.references import MEAN_CATEGORY, read_references
@@ -28,8 +29,8 @@ from iadbench.results.columns import NOT_APPLICABLE, metric_title, our_column, p
 from iadbench.stats.ranking import complete_cells
 
 # Source kinds, in the order their columns are printed, and their column titles.
-KIND_TITLES = {"study": "Study", "paper": "Paper", "anomalib": "anomalib"}
-FILE_KINDS = {"study": "study", "anomalib": "anomalib", "papers": "paper", "paper": "paper"}
+KIND_TITLES = {"study": "Study", "paper": "Paper", "anomalib": "anomalib", "ader": "ADer"}
+FILE_KINDS = {"study": "study", "anomalib": "anomalib", "papers": "paper", "paper": "paper", "ader": "ader"}
 # Smallest delta worth a flag, as a fraction: one point of a percentage.
 FLAG_FLOOR = 0.01
 FLAG_MARK = "*"
@@ -78,14 +79,17 @@ class ReproductionTable:
     kinds: list[str]
     rows: list[ReproductionRow] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    setting: str = DEFAULT_SETTING  # ours and the references of one setting (iadbench.report.settings)
 
     @property
     def title(self) -> str:
-        return f"{self.dataset}: {metric_title(self.column)}, ours vs published"
+        where = "" if self.setting == DEFAULT_SETTING else f" ({setting_title(self.setting)})"
+        return f"{self.dataset}: {metric_title(self.column)}, ours vs published{where}"
 
     @property
     def label(self) -> str:
-        return slug(f"reproduction-{self.dataset}-{self.metric}")
+        where = "" if self.setting == DEFAULT_SETTING else f"-{self.setting}"
+        return slug(f"reproduction-{self.dataset}{where}-{self.metric}")
 
     @property
     def kind_titles(self) -> list[str]:

@@ -77,3 +77,15 @@ def dataset_sections(frame: pd.DataFrame, tables: list[Table], labels: Labels) -
              "summary": dataset_summary(frame, dataset, tables, labels),
              "tables": [table for table in tables if table.dataset == dataset]}
             for dataset in dict.fromkeys(table.dataset for table in tables)]
+
+
+def rank_summary(frame: pd.DataFrame) -> tuple[list[str], list[tuple[str, list[str]]], dict]:
+    """Average rank of each method over the categories where every method has a complete cell, per ranked
+    metric."""
+    comparisons = {metric: compare_methods(frame, metric) for metric in ranked_metrics(frame)}
+    comparisons = {metric: comparison for metric, comparison in comparisons.items() if comparison is not None}
+    models = sorted({model for comparison in comparisons.values() for model in comparison.average_ranks.index})
+    rows = [(model, [f"{comparisons[metric].average_ranks[model]:.2f}"
+                     if model in comparisons[metric].average_ranks else NOT_APPLICABLE for metric in comparisons])
+            for model in models]
+    return list(comparisons), rows, comparisons

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from iadbench.config.base import Job
+from iadbench.config.settings import DEFAULT_SETTING
 from iadbench.report.labels import Labels
 from iadbench.report.templating import slug
 from iadbench.results.columns import (
@@ -56,11 +57,13 @@ class Table:
     header: list[str] = field(default_factory=list)  # the columns as printed (category labels)
     names: dict[str, str] = field(default_factory=dict)  # model → printed name
     notes: list[str] = field(default_factory=list)  # under the table in every format: marking rule, untested columns
+    setting: str = DEFAULT_SETTING  # iadbench.config.settings: a table never mixes settings
 
     @property
     def label(self) -> str:
-        """A LaTeX/HTML-safe identifier (letters, digits, dashes)."""
-        return slug(f"{self.dataset}-{self.metric}")
+        """A LaTeX/HTML-safe identifier (letters, digits, dashes); the setting's name unless one-class."""
+        return slug(f"{self.dataset}-{self.metric}" if self.setting == DEFAULT_SETTING
+                    else f"{self.dataset}-{self.setting}-{self.metric}")
 
     @property
     def has_partial(self) -> bool:
@@ -169,6 +172,10 @@ def metric_table(frame: pd.DataFrame, dataset: str, metric: str, title: str, lab
     """
     labels = labels or Labels()
     rows = frame[frame["dataset"] == dataset]
+    settings = set(rows["setting"]) if "setting" in rows else {DEFAULT_SETTING}
+    if len(settings) > 1:
+        raise ValueError(f"a table never mixes settings: {dataset} has rows of {', '.join(sorted(settings))}")
+    setting = next(iter(settings), DEFAULT_SETTING)
     categories = labels.order(dataset, rows["category"])
     models = list(dict.fromkeys(rows["model"]))
     is_ok = rows["status"].eq("ok").fillna(False).astype(bool)
@@ -214,7 +221,7 @@ def metric_table(frame: pd.DataFrame, dataset: str, metric: str, title: str, lab
     tests = significance.test_table(evidence, dataset, metric, compared, ok_seeds, name=labels.model,
                                     label=lambda category: labels.category(dataset, category), estimates=estimates)
     not_worse = tests.not_worse
-    table = Table(dataset=dataset, metric=metric, title=title, columns=columns,
+    table = Table(dataset=dataset, metric=metric, title=title, columns=columns, setting=setting,
                   header=[labels.category(dataset, category) for category in categories] + ["Mean"],
                   names={model: labels.model(model) for model in models},
                   notes=tests.notes() if any(others for _, others in compared.values()) else [])
@@ -224,7 +231,7 @@ def metric_table(frame: pd.DataFrame, dataset: str, metric: str, title: str, lab
             cell = (model, columns[index])
             if index < len(categories) and n_seeds.get(cell) and not n_ok.get(cell):
                 seed, error = failures[cell][-1]
-                log = f"../logs/train/{Job(dataset, categories[index], model, seed).path}.log"
+                log = f"../logs/train/{Job(dataset, categories[index], model, seed, setting).training.path}.log"
                 cells.append(Cell(FAILED, failed=True, link=log, note=error))
             elif math.isnan(value):
                 cells.append(Cell(NOT_APPLICABLE))

@@ -12,7 +12,10 @@ import pandas as pd
 from iadbench.core.files import atomic_write
 from iadbench.results.columns import PROTOCOL_COLUMNS, metric_names
 
-KEY_COLUMNS = ("dataset", "category", "model", "seed")
+KEY_COLUMNS = ("setting", "dataset", "category", "model", "seed")
+# The setting of a row written before settings existed (iadbench.config.settings.DEFAULT_SETTING; this layer
+# cannot import config, a unit test keeps the two equal).
+DEFAULT_SETTING = "one_class"
 # The metric columns, from the one table (iadbench.results.columns.METRICS).
 IMAGE_METRICS = metric_names("image")
 PIXEL_METRICS = metric_names("pixel")
@@ -39,7 +42,7 @@ def metric_columns(columns: Iterable[str], *, frame_metrics: bool = True) -> lis
 
 # Column → pandas dtype, in the order rows are written.
 ROW_SCHEMA: dict[str, str] = {
-    "dataset": "string", "category": "string", "model": "string", "seed": "int64",
+    "setting": "string", "dataset": "string", "category": "string", "model": "string", "seed": "int64",
     **dict.fromkeys(METRIC_COLUMNS, "float64"),
     # Test-set uncertainty of one job: interval bounds, how they were made (logit bootstrap), resamples,
     # coverage (0.95). Several seeds: iadbench.stats.uncertainty.combine_seed_intervals of the bootstrap.npz files.
@@ -60,6 +63,9 @@ ROW_SCHEMA: dict[str, str] = {
     "task_type": "string", "pixel_metrics_applicable": "boolean", "eval_resolution": "string",
     "degenerate_maps": "boolean",
     "n_train": "Int64", "n_test": "Int64", "n_test_anomalous": "Int64",
+    # few_shot: the training images the seed picked; noisy: the anomalous test images moved into training
+    # (never scored); both relative to the dataset's folder, "; "-separated, in sorted order.
+    "few_shot_files": "string", "noisy_files": "string",
     # Anomalous test images without a ground-truth mask (left out of the pixel metrics); files the
     # category's preparation skipped as not images (mvtec_layout, folder; null for other types).
     "n_test_without_mask": "Int64", "n_skipped_files": "Int64",
@@ -90,6 +96,7 @@ class RowError(ValueError):
 def make_row(values: dict[str, Any]) -> pd.DataFrame:
     """A one-row frame in schema order; unknown columns (except AU-PRO limits) are an error."""
     unknown = [key for key in values if key not in ROW_SCHEMA and not key.startswith(AUPRO_PREFIX)]
+    values = {"setting": DEFAULT_SETTING, **values}
     if unknown:
         raise RowError(f"row has columns outside the schema: {unknown}")
     missing = [key for key in KEY_COLUMNS + ("status",) if key not in values]
@@ -114,6 +121,10 @@ def job_row(job: dict[str, Any], *, train_info: dict[str, Any], timing: dict[str
 
 
 def _apply_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
+    if "setting" not in frame:  # rows written before settings existed are one-class
+        frame.insert(0, "setting", DEFAULT_SETTING)
+    else:
+        frame["setting"] = frame["setting"].fillna(DEFAULT_SETTING)
     for column in frame.columns:
         dtype = ROW_SCHEMA.get(column, "float64")
         if dtype.startswith("datetime"):
@@ -141,7 +152,7 @@ def read_rows(paths: Iterable[str | Path]) -> pd.DataFrame:
 
 
 def merge_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per (dataset, category, model, seed): the newest by ``finished_at`` wins."""
+    """One row per (setting, dataset, category, model, seed): the newest by ``finished_at`` wins."""
     ordered = frame.sort_values("finished_at", kind="stable")
     merged = ordered.drop_duplicates(list(KEY_COLUMNS), keep="last")
     return merged.sort_values(list(KEY_COLUMNS), kind="stable").reset_index(drop=True)

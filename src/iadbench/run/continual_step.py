@@ -26,9 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iadbench.core.files import read_json
+import numpy as np
+
+from iadbench.core.files import read_json, write_json
 from iadbench.datasets import union_datamodule
-from iadbench.run.predictions import predict_to
+from iadbench.run.predictions import EMPTY, predict_to, save_predictions
 
 logger = logging.getLogger(__name__)
 
@@ -178,3 +180,22 @@ def pool_gaussians(mean_a, inv_covariance_a, n_a: int, mean_b, inv_covariance_b,
     return mean.T.contiguous().to(dtype), inv_covariance.to(dtype)
 
 
+def finish_step(out_dir: str | Path, seen_categories: list[str]) -> None:
+    """Give each seen category its predictions and info files (empty predictions, ``failed`` info when the
+    step failed), so that every evaluation job of the step finds its inputs and writes its row."""
+    out_dir = Path(out_dir)
+    info = read_json(out_dir / "train_info.json")
+    per_category = info.pop("per_category", None) or {}
+    for category in seen_categories:
+        predictions = out_dir / "predictions" / f"{category}.npz"
+        own = dict(info)
+        if info.get("status") == "ok" and predictions.exists() and category in per_category:
+            own.update(per_category[category])
+            own["images_per_second"] = (own["n_test"] / own["inference_seconds"] if own["inference_seconds"] > 0
+                                        else float("nan"))
+        else:
+            if info.get("status") == "ok":
+                own.update(status="failed", error_type="MissingPredictions",
+                           error_tail=f"the step left no predictions for {category}")
+            save_predictions(predictions, {"scores": EMPTY, "labels": np.zeros(0, dtype=np.uint8)})
+        write_json(predictions.with_suffix(".json"), own)

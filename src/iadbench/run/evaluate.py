@@ -310,9 +310,10 @@ def run_evaluation(*, log_path: str | Path | None = None, attempt: int = 1, fina
     this run has attempts left, and leaves a failed row on the last one."""
     row_path = Path(job_args["row_path"])
     job_dir = row_path.parent
-    # The timing job's record, one per dataset x category x model (results/timing/<d>/<c>/<m>/timing.json,
-    # the first seed's model); none: NaN columns.
-    job_args.setdefault("timing_path", str(Path(results_dir, "timing", *map(str, job_args["job"][:3]), "timing.json")))
+    # The timing job's record, one per setting x dataset x category x model (unified: per training job;
+    # results/timing/<s>/<d>/<c>/<m>/timing.json, the first seed's model); none: NaN columns.
+    job_args.setdefault("timing_path", str(Path(results_dir, "timing", Job(*job_args["job"]).training.path).parent
+                                           / "timing.json"))
     scores_path = Path(job_args.get("scores_path") or row_path.with_name("scores.parquet"))
     side_outputs = (row_path, scores_path, row_path.with_name("bootstrap.npz"))
     with isolated_child(job_dir, stale=side_outputs) as child:

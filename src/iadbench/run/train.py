@@ -19,10 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from iadbench.config.settings import DEFAULT_SETTING, parse_setting
 from iadbench.core import provenance
 from iadbench.core.files import read_json, write_json
 from iadbench.datasets import datamodule_for
 from iadbench.datasets.prepare import is_video, source_root
+from iadbench.datasets.selection import apply_selection
 from iadbench.models.assets import ASSET_DIR, FETCH_COMMAND
 from iadbench.models.build import build_model
 from iadbench.models.random_weights import offline_model
@@ -41,14 +43,17 @@ logger = logging.getLogger(__name__)
 def _fit_and_predict(
     dataset_spec: dict[str, Any], dataset_root: Path, category: str, model_name: str, model_spec: dict[str, Any],
     seed: int, image_size: int, weights: str, out_dir: Path, asset_dir: Path, continual: dict[str, Any] | None = None,
-    operating_point: dict[str, Any] | None = None,
+    operating_point: dict[str, Any] | None = None, setting: str = DEFAULT_SETTING,
 ) -> dict[str, Any]:
     """``continual``: a step of the continual setting (:class:`iadbench.run.continual_step.ContinualStep`'s fields):
     it trains on its task's categories from the previous step's checkpoint and predicts every category
     seen so far; None (a standalone job) runs exactly as a continual step 1 of one category does (with
     ``operating_point: {holdout_share: 0}`` where the category has no validation split).
     ``operating_point``: the hold-out settings (:mod:`iadbench.datasets.holdout`); an image job then
-    trains without its held-out images and saves the calibration images' scores with the predictions."""
+    trains without its held-out images and saves the calibration images' scores with the predictions.
+    ``setting``: few-shot and noisy jobs train and predict on the seed's selection
+    (:mod:`iadbench.datasets.selection`), listed in the record; the calibration images are held out first,
+    so a few-shot job's k images and a noisy job's anomalous training images never calibrate."""
     import torch
     from anomalib.engine import Engine
     from lightning.pytorch import seed_everything
@@ -62,6 +67,9 @@ def _fit_and_predict(
     calibrate = operating_point is not None and not step and not is_video(dataset_spec)
     if calibrate:
         calibration.withhold(datamodule, dataset_root / category, seed, operating_point)
+    # Wraps the setup after the hold-out's: the selection is drawn from the images left for training.
+    chosen = parse_setting(setting)
+    selection = apply_selection(datamodule, chosen.kind, seed, k=chosen.k, ratio=chosen.ratio)
     step_info = step.restore(model) if step else {}
     # fit_seconds: training only (validation passes, run on the test set each epoch, and checkpoint
     # writes left out; memory-bank building counted); fit_wall_seconds: all of engine.fit.
@@ -110,6 +118,7 @@ def _fit_and_predict(
         "images_per_second": n_test / inference_seconds if inference_seconds > 0 else float("nan"),
         "n_parameters": int(sum(parameter.numel() for parameter in model.parameters())),
         "device": str(next(iter(model.parameters()), torch.empty(0)).device),
+        **selection.record(dataset_root),
         **step_info,
     }
 
@@ -124,7 +133,7 @@ def train_job(
     *, dataset_spec: dict[str, Any] | None = None, dataset_root: str | Path, category: str, model_name: str,
     model_spec: dict[str, Any], seed: int, image_size: int, weights: str, out_dir: str | Path, threads: int = 1,
     extra_info: dict[str, Any] | None = None, asset_dir: str | Path = ASSET_DIR, continual: dict[str, Any] | None = None,
-    operating_point: dict[str, Any] | None = None,
+    operating_point: dict[str, Any] | None = None, setting: str = DEFAULT_SETTING,
 ) -> dict[str, Any]:
     """Fit, predict, and write ``model.ckpt``, ``predictions.npz`` and ``train_info.json``
     (``continual``: a continual step, whose predictions go to ``predictions/<category>.npz``).
@@ -153,15 +162,24 @@ def train_job(
                     asset.name for asset in check_assets(model_name, model_spec, image_size, asset_dir))
             info.update(_fit_and_predict(dataset_spec or {"type": "embedded"}, Path(dataset_root), category,
                                          model_name, model_spec, seed, image_size, weights, out_dir,
-                                         Path(asset_dir), continual, operating_point))
+                                         Path(asset_dir), continual, operating_point, setting))
         info.update(status="ok", error_type="", error_tail="")
     except Exception as error:  # a failing model must still yield its (failed) row
         logger.exception("training %s on %s failed", model_name, category)
-        _write_failure(out_dir, info, type(error).__name__, "".join(traceback.format_exception(error)))
+        _write_failure(out_dir, info, type(error).__name__,
+                       "".join(traceback.format_exception(error)) + _setting_failure(setting, model_name))
         return info
     info.update(peak_rss_mb=provenance.peak_rss_mb(), peak_gpu_mb=provenance.peak_gpu_mb())
     write_json(out_dir / "train_info.json", info)
     return info
+
+
+def _setting_failure(setting: str, model_name: str) -> str:
+    """The last line of a failed few-shot job's error: what it could not do (the traceback says why)."""
+    chosen = parse_setting(setting)
+    if chosen.kind != "few_shot":
+        return ""
+    return f"few-shot setting {setting}: {model_name} could not be trained on {chosen.k} image(s) per category\n"
 
 
 def _write_failure(out_dir: Path, info: dict[str, Any], error_type: str, error_text: str) -> None:

@@ -30,6 +30,7 @@ import pandas as pd
 import yaml
 
 from iadbench.config.base import Job
+from iadbench.config.settings import DEFAULT_SETTING
 from iadbench.core.files import read_json, write_json
 from iadbench.core.provenance import HOST_COLUMNS
 from iadbench.report.templating import TEMPLATE_DIR
@@ -53,7 +54,14 @@ def job_folder_name(job: Job) -> str:
 
 
 def _job_of(row: pd.Series | dict[str, Any]) -> Job:
-    return Job(str(row["dataset"]), str(row["category"]), str(row["model"]), int(row["seed"]))
+    return Job(str(row["dataset"]), str(row["category"]), str(row["model"]), int(row["seed"]),
+               str(row.get("setting", DEFAULT_SETTING)))
+
+
+def _one_class(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows whose models are published: one-class jobs (a unified model is not one category's, and a
+    model card names one category; the other settings' models stay in their results folder)."""
+    return frame[frame["setting"] == DEFAULT_SETTING] if "setting" in frame else frame
 
 
 def row_metrics(row: pd.Series | dict[str, Any]) -> dict[str, float]:
@@ -69,6 +77,7 @@ def select_jobs(frame: pd.DataFrame, selection: str | list[dict[str, Any]], metr
     model, seed}``: exactly those, each of which must exist and have status ``ok`` (else :class:`PublishError`
     naming it). Failed jobs are never published.
     """
+    frame = _one_class(frame)
     ok = frame[frame["status"] == "ok"]
     if selection == "all":
         return [_job_of(row) for _, row in ok.iterrows()]
@@ -97,6 +106,7 @@ def select_jobs(frame: pd.DataFrame, selection: str | list[dict[str, Any]], metr
 
 
 def job_row(frame: pd.DataFrame, job: Job) -> pd.Series:
+    frame = _one_class(frame)
     match = frame[(frame["dataset"] == job.dataset) & (frame["category"] == job.category)
                   & (frame["model"] == job.model) & (frame["seed"] == job.seed)]
     if match.empty:
@@ -174,7 +184,8 @@ def dataset_card(frame: pd.DataFrame, config: dict[str, Any], published: list[Jo
     body = _markdown_environment().get_template("dataset_card.md.j2").render(
         pretty_name=publish["pretty_name"], n_rows=len(frame), n_ok=int((frame["status"] == "ok").sum()),
         datasets=values("dataset"), categories=values("category"), models=values("model"),
-        seeds=values("seed"), random_weights=_random_weights(config),
+        seeds=values("seed"), settings=values("setting") if "setting" in frame else "one_class",
+        random_weights=_random_weights(config),
         provenance={"iadbench": values("iadbench_version"), "anomalib": values("anomalib_version"),
                     "torch": values("torch_version"), "config hash (per job)": f"{frame['config_hash'].nunique()} "
                     "distinct" if "config_hash" in frame else "unknown", "git commit": values("git_commit"),
@@ -198,11 +209,11 @@ def selection(frame: pd.DataFrame, publish: dict[str, Any], export_jobs: str | l
     elif export_jobs == "all":
         exported = select_jobs(frame, "all")
     else:
-        exported = []
+        exported, one_class = [], _one_class(frame)
         for entry in export_jobs:
             job = Job(str(entry["dataset"]), str(entry["category"]), str(entry["model"]), int(entry["seed"]))
-            if frame[(frame["dataset"] == job.dataset) & (frame["category"] == job.category)
-                     & (frame["model"] == job.model) & (frame["seed"] == job.seed)].empty:
+            if one_class[(one_class["dataset"] == job.dataset) & (one_class["category"] == job.category)
+                     & (one_class["model"] == job.model) & (one_class["seed"] == job.seed)].empty:
                 raise PublishError(f"export.jobs: {job.path} is not in the results (not a configured job)")
             exported.append(job)
     return {"publish": [job._asdict() for job in published], "export": [job._asdict() for job in exported]}
