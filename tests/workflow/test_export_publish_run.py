@@ -10,6 +10,8 @@ import pytest
 import yaml
 from workflow_helpers import run_snakemake
 
+from iadbench.models.checkpoint import read_checkpoint
+
 PADIM = {"dataset": "embedded", "category": "washer", "model": "padim", "seed": 0}
 
 
@@ -60,7 +62,10 @@ def test_publish_folders_carry_cards_checkpoint_and_export(exported):
     assert "## Exported models" in card.text
     assert {path.name for path in (model / "export").rglob("*")} >= {"model.onnx", "model.xml", "model.bin"}
     assert json.loads((model / "iadbench_job.json").read_text())["model"] == "padim"
-    assert (model / "model.ckpt").read_bytes() == (workdir / "results/train/embedded/washer/padim/0/model.ckpt").read_bytes()
+    weights = read_checkpoint(model / "model.safetensors")["state_dict"]
+    trained = read_checkpoint(workdir / "results/train/embedded/washer/padim/0/model.ckpt")["state_dict"]
+    assert weights.keys() == trained.keys() and all(weights[key].equal(trained[key]) for key in trained)
+    assert not (model / "model.ckpt").exists()  # no pickle published
     dataset = DatasetCard.load(publish / "dataset/README.md")
     assert "random-weights" in dataset.data.tags
     assert len(pd.read_parquet(publish / "dataset/data")) == 4
