@@ -17,6 +17,7 @@ step (:mod:`iadbench.run.continual_step`), predict and export (:mod:`iadbench.se
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pickle
 import re
@@ -60,7 +61,7 @@ def _pickle_globals(data: bytes) -> set[str]:
     import pickletools
 
     found, strings = set(), []
-    try:
+    with contextlib.suppress(ValueError, EOFError, KeyError):  # a truncated or odd stream: what was found so far
         for opcode, argument, _ in pickletools.genops(data):
             if opcode.name in ("GLOBAL", "INST"):
                 found.add(str(argument).replace(" ", "."))
@@ -68,8 +69,6 @@ def _pickle_globals(data: bytes) -> set[str]:
                 found.add(f"{strings[-2]}.{strings[-1]}")
             elif isinstance(argument, str):
                 strings.append(argument)
-    except Exception:  # a truncated or odd stream: what was found so far
-        pass
     return found
 
 
@@ -79,7 +78,7 @@ def _refused(path: Path, error: Exception, extra: Sequence[Any]) -> UnsafeCheckp
 
     try:
         wanted = set(torch.serialization.get_unsafe_globals_in_checkpoint(str(path)))
-    except Exception:  # not a torch.save zip: a bare pickle
+    except (ValueError, RuntimeError, OSError):  # not a torch.save zip: a bare pickle
         wanted = _pickle_globals(path.read_bytes())
     names = sorted(wanted - _allowed_names(extra) - {"collections.OrderedDict", "torch._utils._rebuild_tensor_v2"})
     if not names:
@@ -106,7 +105,7 @@ def read_checkpoint(path: str | Path, safe_globals: Sequence[Any] = ()) -> dict[
     except pickle.UnpicklingError as error:
         raise _refused(path, error, safe_globals) from None
     if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("state_dict"), dict):
-        raise ValueError(f"{path}: not a Lightning checkpoint (no state_dict)")
+        raise ValueError(f"{path}: not a Lightning checkpoint (no state_dict)")  # noqa: TRY004 -- a bad file
     return checkpoint
 
 
@@ -124,7 +123,7 @@ def read_safetensors(path: str | Path) -> dict[str, Any]:
     except (SafetensorError, OSError, ValueError) as error:  # a header that is not safetensors' (a pickle...)
         raise ValueError(f"{path}: not a safetensors file ({type(error).__name__}: {error})") from None
     if not isinstance(config, dict):
-        raise ValueError(f"{path}: metadata {METADATA_KEY} is not a JSON object")
+        raise ValueError(f"{path}: metadata {METADATA_KEY} is not a JSON object")  # noqa: TRY004 -- a bad file
     return {"state_dict": state, **{key: config[key] for key in CHECKPOINT_CONFIG_KEYS if key in config}}
 
 

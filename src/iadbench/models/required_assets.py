@@ -152,8 +152,8 @@ def missing_assets_summary(records: list[str | Path], since: float = 0.0) -> str
     if not missing:
         return ""
     unique = {entry["url"]: entry for entry in missing}  # one backbone serves several models
-    lines = [f"MISSING ASSETS: {len(unique)} pretrained weight/data file(s) could not be downloaded (no network: "
-             f"{missing[0]['reason']}). Fetch them where the network is reachable, or place each by hand:"]
+    lines = [(f"MISSING ASSETS: {len(unique)} pretrained weight/data file(s) could not be downloaded (no network: "
+              f"{missing[0]['reason']}). Fetch them where the network is reachable, or place each by hand:")]
     for url, entry in unique.items():
         models = ", ".join(sorted({other["model"] for other in missing if other["url"] == url}))
         lines += [f"- {entry['name']} (for {models})", f"    url:   {url}", f"    place: {entry['place']}"]
