@@ -217,8 +217,8 @@ def by_hand(asset: Asset, cache: Path, url: str) -> dict[str, str]:
         how = (f"put the file at {place} and write `manual` into {folder / 'refs' / revision} (or run `hf download "
                f"{asset.hf_repo} {asset.hf_filename} --cache-dir {cache / HF_HUB_CACHE}` where the Hub is reachable)")
     elif asset.extract_to:
-        place = cache / asset.extract_to
-        how = f"extract the archive into {place} (it must then hold {_located(asset, cache)})"
+        place, provides = cache / asset.extract_to, _located(asset, cache)
+        how = f"extract the archive into {place}" + (f" (it must then hold {provides})" if provides != place else "")
     else:
         place = _located(asset, cache)
         how = f"put the file at {place}"
