@@ -21,6 +21,10 @@ include: "workflow/rules/publish.smk"
 include: "workflow/rules/predict.smk"
 
 
+onerror:
+    exit_on_missing_assets()
+
+
 rule all:
     input:
         "results/benchmark.parquet",

@@ -37,7 +37,7 @@ def register_predict(subparsers) -> None:
                         help="a trained job of --results (trained with --config)")
     source.add_argument("--hub", metavar="REPO_ID", help="a Hub model repo (owner/name) with an iadbench model folder")
     source.add_argument("--model-folder", type=Path, metavar="DIR",
-                        help="a model folder (model.ckpt + iadbench_job.json), e.g. one `snakemake publish` wrote")
+                        help="a model folder (model.safetensors + iadbench_job.json), e.g. one `snakemake publish` wrote")
     parser.add_argument("--revision", help="--hub: branch, tag or commit (default main)")
     parser.add_argument("--results", type=Path, default=Path("results"), help="results folder (default: results)")
     parser.add_argument("--config", type=Path, default=Path("config/config.yaml"),

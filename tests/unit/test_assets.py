@@ -234,3 +234,59 @@ def test_parallel_fetches_of_one_archive_download_it_once(tmp_path):
         assert len(server.gets("example.org/dtd.zip")) == 1
     root = cache_dir(tmp_path) / "anomalib" / "datasets" / "dtd"
     assert (root / "dtd" / "images" / "banded" / "banded_0001.jpg").read_bytes() == b"jpeg"
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released): connections to it are refused."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("mirror", ["refused", "unresolvable"])
+def test_an_unreachable_mirror_fails_at_once_and_one_summary_lists_every_asset(tmp_path, mirror):
+    """No network (a refused loopback port, a `.invalid` name): no retries (huggingface_hub alone would retry
+    5 times, ~25 s per file); every asset of every model listed once, with its URL and where to put it."""
+    import time
+
+    from iadbench.models.assets import AssetUnreachableError
+    from iadbench.models.required_assets import missing_assets_summary
+
+    base = f"http://127.0.0.1:{_closed_port()}" if mirror == "refused" else "http://assets-mirror.invalid"
+    cache = cache_dir(tmp_path)
+    dsr = Asset(name="anomalib dsr", url=f"{ANOMALIB_RELEASES}/dsr/dsr.zip", sha256="0" * 64,
+                path="anomalib/pre_trained/dsr/vq.pckl", extract_to="anomalib/pre_trained/dsr")
+    torch_hub = Asset(name="torch.hub x", url="https://download.pytorch.org/models/x-1234abcd.pth",
+                      path="torch/hub/checkpoints/x-1234abcd.pth", sha256_prefix="1234abcd")
+    for asset in (_resnet18_hf_asset(), dsr, torch_hub):  # the three fetchers: huggingface_hub, ours, torch.hub
+        started = time.monotonic()
+        with pytest.raises(AssetUnreachableError, match="unreachable") as raised:
+            fetch_asset(asset, tmp_path, mirror=base)
+        assert time.monotonic() - started < 3, asset.name
+        assert raised.value.entry["url"] == mirrored(asset.url, base)
+    records = [tmp_path / "padim.missing.json", tmp_path / "patchcore.missing.json"]
+    with pytest.raises(AssetUnreachableError, match="padim: 1 of 1 asset"):
+        fetch_assets("padim", RESNET18, 64, tmp_path, mirror=base, missing_path=records[0])
+    with pytest.raises(AssetUnreachableError):
+        fetch_assets("patchcore", {"init_args": {"backbone": "resnet18", "layers": ["layer2"]}}, 64, tmp_path,
+                     mirror=base, missing_path=records[1])
+    summary = missing_assets_summary(records + [tmp_path / "absent.missing.json"])
+    assert summary.startswith("MISSING ASSETS: 1 pretrained weight/data file(s)")  # one backbone, two models
+    hub_file = cache / RESNET18_HF_REPO / "snapshots" / "manual" / "model.safetensors"
+    assert f"url:   {base}/{RESNET18_HF_FILE}" in summary and f"place: {hub_file}" in summary
+    assert "(for padim, patchcore)" in summary and "refs/main" in summary and FETCH_COMMAND in summary
+    assert missing_assets_summary(records, since=time.time() + 60) == ""  # records of an earlier run: ignored
+    assert not [path for path in cache.rglob("*") if path.is_file() and ".lock" not in path.name
+                and path.relative_to(cache).parts[0] in ("huggingface", "torch", "anomalib")]  # nothing fetched
+
+
+def test_a_fetch_that_succeeds_removes_the_models_missing_record(tmp_path):
+    from safetensors.torch import save
+
+    record = tmp_path / "padim.missing.json"
+    record.write_text(json.dumps({"model": "padim", "missing": []}))
+    with ArchiveServer({RESNET18_HF_FILE: save({"weight": torch.zeros(2)})}) as server:
+        fetch_assets("padim", RESNET18, 64, tmp_path, mirror=_mirror(server), missing_path=record)
+    assert not record.exists()

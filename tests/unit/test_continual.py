@@ -1,4 +1,4 @@
-"""A continual step's parts: the union datamodule, loading a checkpoint with data-sized buffers, PaDiM's
+"""A continual step's parts: the union datamodule, PaDiM's
 pooled Gaussians, and (slow) step 1 = the standalone job, accumulate = joint for PaDiM."""
 
 import numpy as np
@@ -8,7 +8,7 @@ import torch
 from iadbench.continual.step import finish_step
 from iadbench.core.files import read_json, write_json
 from iadbench.datasets import datamodule_for, union_datamodule
-from iadbench.run.continual_step import load_state, pool_gaussians
+from iadbench.run.continual_step import pool_gaussians
 from iadbench.run.predictions import load_predictions
 from iadbench.run.train import train_job
 
@@ -27,22 +27,6 @@ def test_pooled_gaussians_equal_the_gaussian_of_all_images():
     assert mean.dtype == torch.float32 and mean.shape == fitted[2].mean.shape
     torch.testing.assert_close(mean, fitted[2].mean, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(inv_covariance, fitted[2].inv_covariance, rtol=1e-3, atol=1e-4)
-
-
-def test_load_state_resizes_data_sized_buffers(tmp_path):
-    class Bank(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.linear = torch.nn.Linear(2, 2)
-            self.register_buffer("memory_bank", torch.empty(0))
-
-    saved = Bank()
-    saved.memory_bank = torch.arange(6.0).reshape(3, 2)
-    fresh = Bank()
-    torch.save({"state_dict": saved.state_dict()}, tmp_path / "bank.ckpt")
-    load_state(fresh, tmp_path / "bank.ckpt")
-    torch.testing.assert_close(fresh.memory_bank, saved.memory_bank)
-    torch.testing.assert_close(fresh.linear.weight, saved.linear.weight)
 
 
 def test_union_datamodule(tiny_dataset):

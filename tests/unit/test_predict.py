@@ -1,4 +1,5 @@
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import pytest
 from PIL import Image
 
 from iadbench.metrics.maps import f1_optimal_threshold
+from iadbench.models.checkpoint import write_safetensors
 from iadbench.run.predictions import load_predictions
 from iadbench.serve.job_model import JobModelError, job_manifest, load_hub_model, load_job_model
 from iadbench.serve.predict import (
@@ -157,7 +159,8 @@ def test_hub_model_loads_offline_from_the_cache(trained_job, loaded, tmp_path, m
 
     results, config = trained_job
     cache = tmp_path / "hf" / "hub"
-    _hub_cache(cache, "owner/padim-washer", {"model.ckpt": results / JOB_DIR / "model.ckpt",
+    write_safetensors(results / JOB_DIR / "model.ckpt", tmp_path / "model.safetensors")
+    _hub_cache(cache, "owner/padim-washer", {"model.safetensors": tmp_path / "model.safetensors",
                                              "iadbench_job.json": json.dumps(job_manifest(results, *JOB, config))})
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
@@ -170,3 +173,43 @@ def test_hub_model_loads_offline_from_the_cache(trained_job, loaded, tmp_path, m
     with pytest.raises(JobModelError, match=r"owner/absent: iadbench_job.json is not in the local Hugging Face cache"
                        r".*HF_HUB_OFFLINE=1.*`hf download owner/absent`"):
         load_hub_model("owner/absent")
+
+
+class Planted:
+    """Unpickling this calls os.mkdir(marker): what a malicious checkpoint on the Hub would do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return os.mkdir, (self.marker,)
+
+
+@pytest.mark.slow
+def test_a_pickle_in_a_hub_repo_is_never_run(trained_job, tmp_path, monkeypatch, repo_root):
+    import torch
+    from huggingface_hub import constants
+
+    results, config = trained_job
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "hyper_parameters": {"x": Planted(marker)}}, evil)
+    write_safetensors(results / JOB_DIR / "model.ckpt", tmp_path / "model.safetensors")
+    manifest = json.dumps(job_manifest(results, *JOB, config))
+    cache = tmp_path / "hf" / "hub"
+    _hub_cache(cache, "owner/pickle-only", {"model.ckpt": evil, "iadbench_job.json": manifest})
+    _hub_cache(cache, "owner/disguised", {"model.safetensors": evil, "iadbench_job.json": manifest})
+    _hub_cache(cache, "owner/both", {"model.ckpt": evil, "model.safetensors": tmp_path / "model.safetensors",
+                                     "iadbench_job.json": manifest})
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    image = str(load_predictions(results / JOB_DIR / "predictions.npz")["image_paths"][0])
+    with pytest.raises(JobModelError, match=r"owner/pickle-only: no model.safetensors \(it holds model.ckpt, a pickle\)"
+                       r".*never from a pickle"):
+        predict_set(name="evil", entry={"images": image, "hub": "owner/pickle-only"}, config=config,
+                    out_dir=tmp_path / "out", results_dir=results,
+                    template_dir=repo_root / "src" / "iadbench" / "report" / "templates")
+    with pytest.raises(JobModelError, match=r"owner/disguised: cannot load checkpoint .*not a safetensors file"):
+        load_hub_model("owner/disguised")
+    assert load_hub_model("owner/both").name == "embedded/washer/padim/0"  # the pickle beside it never read
+    assert not marker.exists() and not (tmp_path / "out").exists()

@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -119,7 +120,8 @@ def test_published_folders_load_with_huggingface_hub_pandas_and_pyarrow(trained_
     assert "iadbench predict --hub <your-namespace>/iadbench-embedded-washer-padim-0 IMAGES" in card.text
     manifest = json.loads((out / "models" / "embedded-washer-padim-0" / "iadbench_job.json").read_text())
     assert manifest["model"] == "padim" and len(manifest["test_scores"]) == len(manifest["test_labels"]) > 0
-    assert (out / "models" / "embedded-washer-padim-0" / "model.ckpt").stat().st_size > 0
+    assert sorted(path.name for path in (out / "models" / "embedded-washer-padim-0").iterdir()) == [
+        "README.md", "iadbench_job.json", "model.safetensors"]  # no pickle published
     assert not (out / "models" / "embedded-dfm").exists() and len(list((out / "models").iterdir())) == 1
     dataset = DatasetCard.load(out / "dataset" / "README.md")
     assert dataset.data.configs[0]["data_files"][0]["path"] == "data/*.parquet"
@@ -164,3 +166,34 @@ def test_published_folders_name_no_host_and_no_token_unless_the_config_says(trai
     public = published_bytes(True)  # the config asked for them: there, and the card says nothing was left out
     assert host["hostname"].encode() in public and token.encode() not in public
     assert "Left out" not in (tmp_path / "publish-True" / "dataset" / "README.md").read_text()
+
+
+@pytest.mark.slow
+def test_published_safetensors_score_exactly_as_the_jobs_checkpoint(trained_job, tmp_path, monkeypatch):
+    """publish -> predict from the Hub (a local Hugging Face cache of the published folder): identical scores."""
+    import shutil
+
+    from huggingface_hub import constants
+
+    from iadbench.run.predictions import load_predictions
+    from iadbench.serve.job_model import load_hub_model, load_job_model
+    from iadbench.serve.predict import score_images
+
+    results, config = trained_job
+    config = {**config, "publish": {"jobs": "all", "metric": "image_AUROC", "namespace": None, "dataset_repo": "r",
+                                    "repo_prefix": "p", "license": "cc-by-nc-sa-4.0", "pretty_name": "tiny"}}
+    benchmark = tmp_path / "benchmark.parquet"
+    _frame([JOB._asdict()]).to_parquet(benchmark)
+    publish_run(results_dir=results, benchmark_path=benchmark, config=config, jobs=[JOB], out_dir=tmp_path / "out")
+    commit = "1" * 40
+    repo = tmp_path / "hf" / "models--someone--p-embedded-washer-padim-0"
+    shutil.copytree(tmp_path / "out" / "models" / "embedded-washer-padim-0", repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    paths = [str(path) for path in load_predictions(results / "train" / JOB.path / "predictions.npz")["image_paths"]]
+    from_hub, _ = score_images(load_hub_model("someone/p-embedded-washer-padim-0"), paths)
+    from_job, _ = score_images(load_job_model(results, *JOB, config), paths)
+    assert (from_hub["status"] == "ok").all() and len(from_hub) == len(paths)
+    np.testing.assert_array_equal(from_hub["image_score"].to_numpy(), from_job["image_score"].to_numpy())

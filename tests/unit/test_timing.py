@@ -9,7 +9,7 @@ import pytest
 from iadbench.report.figures import efficiency
 from iadbench.run import clock as run_clock
 from iadbench.run import timing
-from iadbench.run.timing import load_state, measure, median_ms, read_timing, run_timing, timing_job
+from iadbench.run.timing import measure, median_ms, read_timing, run_timing, timing_job
 
 
 class FakeClock:
@@ -44,27 +44,6 @@ def test_measure_stops_at_the_budget_but_not_before_min_repeats():
     assert len(measure(forward, warmup=10, repeats=50, budget_s=1, min_repeats=3, clock=clock)) == 3
     assert clock.now == 4.0 * (1 + 3)  # warm-up too stops once past half the budget (after one call)
     assert math.isnan(median_ms([]))
-
-
-def test_load_state_resizes_tensors_the_trained_model_grew():
-    import torch
-
-    class Bank(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.register_buffer("memory_bank", torch.empty(0))
-            self.linear = torch.nn.Linear(2, 2)
-
-    trained = Bank()
-    trained.memory_bank = torch.arange(6.0).view(3, 2)
-    state = trained.state_dict()
-    state["stale.weight"] = torch.zeros(1)
-    del state["linear.bias"]
-    fresh = Bank()
-    missing, unexpected = load_state(fresh, state)
-    assert torch.equal(fresh.memory_bank, trained.memory_bank)
-    assert torch.equal(fresh.linear.weight, trained.linear.weight)
-    assert missing == ["linear.bias"] and unexpected == ["stale.weight"]
 
 
 def test_time_torch_model_gives_every_column_on_cpu():

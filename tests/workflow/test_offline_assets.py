@@ -43,3 +43,25 @@ def test_pretrained_run_fetches_once_then_trains_offline(repo_root, tmp_path):
     assert entry["path"].endswith(f"/snapshots/{ArchiveServer.HUB_COMMIT}/model.safetensors")
     train_log = (tmp_path / "results" / "logs" / "train" / "one_class" / "embedded" / "washer" / "padim" / "0.log").read_text()
     assert "refused" not in train_log
+
+
+@pytest.mark.slow
+def test_a_run_without_network_ends_with_one_summary_of_missing_assets_and_status_2(repo_root, tmp_path):
+    """A mirror whose name does not resolve stands in for no network: the run stops at once (no retries), with
+    one summary naming each missing asset, its URL and where to place it by hand, and exit status 2."""
+    import time
+
+    dataset = {**TINY_CONFIG["datasets"]["embedded"], "categories": ["washer"]}
+    config = {**TINY_CONFIG, "datasets": {"embedded": dataset}, "weights": "pretrained",
+              "models": {"padim": TINY_CONFIG["models"]["padim"]}, "assets": {"mirror": "http://mirror.invalid"}}
+    config_path = make_workdir(repo_root, tmp_path, config)
+    started = time.monotonic()
+    result = run_snakemake(tmp_path, config_path, check=False)
+    print(f"offline run reached the summary in {time.monotonic() - started:.1f} s")
+    assert result.returncode == 2, result.stderr[-3000:]
+    summary = result.stderr[result.stderr.index("MISSING ASSETS: 1 "):]
+    place = tmp_path / "resources/assets/cache/huggingface/hub/models--timm--resnet18.a1_in1k/snapshots/manual"
+    assert f"url:   http://mirror.invalid/{RESNET18_HF_FILE}" in summary
+    assert f"place: {place}/model.safetensors" in summary and "(for padim)" in summary
+    assert "Retrying" not in (tmp_path / "results/logs/fetch_assets/padim.log").read_text()
+    assert not (tmp_path / "results" / "train").exists()

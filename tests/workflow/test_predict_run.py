@@ -15,6 +15,7 @@ from PIL import Image
 from workflow_helpers import run_snakemake
 
 from iadbench.config.load import validate_config
+from iadbench.models.checkpoint import write_safetensors
 from iadbench.run.predictions import load_predictions
 from iadbench.serve.job_model import job_manifest
 from iadbench.serve.predict import PREDICTION_SCHEMA
@@ -45,7 +46,7 @@ def predicted(finished_run, tmp_path_factory):
     snapshot.mkdir(parents=True)
     (snapshot.parents[1] / "refs").mkdir()
     (snapshot.parents[1] / "refs" / "main").write_text("0" * 40)
-    shutil.copy(workdir / "results/train/one_class/embedded/washer/padim/0/model.ckpt", snapshot / "model.ckpt")
+    write_safetensors(workdir / "results/train/one_class/embedded/washer/padim/0/model.ckpt", snapshot / "model.safetensors")
     manifest = job_manifest(workdir / "results", "embedded", "washer", "padim", 0,
                             validate_config(copy.deepcopy(config), workdir / "workflow/schemas/config.schema.yaml"))
     (snapshot / "iadbench_job.json").write_text(json.dumps(manifest))

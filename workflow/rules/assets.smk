@@ -12,7 +12,7 @@ rule fetch_assets:
         model_spec=lambda wildcards: config["models"][wildcards.model],
         image_size=lambda wildcards: model_image_size(config, wildcards.model),
         mirror=config["assets"]["mirror"],
-    log:
+    log:  # beside it, {model}.missing.json: assets that could not be reached (the run's summary reads it)
         "results/logs/fetch_assets/{model}.log",
     benchmark:
         "results/benchmarks/fetch_assets/{model}.tsv"

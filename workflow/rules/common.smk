@@ -1,6 +1,7 @@
 # Config validation and input functions; all logic lives in the iadbench package.
 import copy
 import sys
+import time
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -149,6 +150,24 @@ def asset_manifest(wildcards):
 
 def all_asset_manifests(wildcards):
     return asset_manifests(config["models"])
+
+
+RUN_STARTED = time.time()  # this run's records of unreachable assets are those written since
+
+
+def missing_assets_record(model):
+    return f"results/logs/fetch_assets/{model}.missing.json"
+
+
+def exit_on_missing_assets():
+    """A failed run whose fetch_assets jobs could not reach the network ends with one summary of every
+    missing asset (URL, where to place it by hand) and exit status 2."""
+    from iadbench.models.required_assets import missing_assets_summary  # only on failure: keeps the parse light
+
+    summary = missing_assets_summary([missing_assets_record(model) for model in config["models"]], RUN_STARTED)
+    if summary:
+        print(summary, file=sys.stderr, flush=True)
+        sys.exit(2)
 
 
 def job_benchmarks(wildcards):

@@ -9,4 +9,5 @@ snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])
 manifest = Path(snakemake.output[0])
 write_json(manifest, fetch_assets(snakemake.wildcards.model, snakemake.params.model_spec, snakemake.params.image_size,
-                                  asset_dir=manifest.parent.parent, mirror=snakemake.params.mirror))
+                                  asset_dir=manifest.parent.parent, mirror=snakemake.params.mirror,
+                                  missing_path=Path(snakemake.log[0]).with_suffix(".missing.json")))

@@ -11,6 +11,7 @@ instead of downloading again.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import logging
 import os
@@ -160,17 +161,52 @@ def download(
         return dest
 
 
+# No route to the network or the host (a machine without any network): as final as a refused connection.
+UNREACHABLE_ERRNOS = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH})
+
+
+def _unreachable(error: BaseException) -> bool:
+    return isinstance(error, (socket.gaierror, ConnectionRefusedError)) or (
+        isinstance(error, OSError) and error.errno in UNREACHABLE_ERRNOS)
+
+
 def no_network(error: BaseException) -> bool:
     """True when ``error`` says the host cannot be reached at all (its name does not resolve, or nothing
     listens there), as opposed to a transfer that broke: those fail again at once, they are not retried."""
     seen: set[int] = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))
-        if isinstance(error, (urllib3.exceptions.NameResolutionError, ConnectionRefusedError, socket.gaierror)):
+        if isinstance(error, urllib3.exceptions.NameResolutionError) or _unreachable(error):
             return True
         error = error.__cause__ or error.__context__ or (error.args[0] if error.args and
                                                          isinstance(error.args[0], BaseException) else None)
     return False
+
+
+def unreachable(url: str, timeout_seconds: float = 10.0) -> str | None:
+    """Why ``url``'s host (or the proxy the environment names for it) cannot be reached at all: its name does
+    not resolve or nothing listens there (a refused connection). None when a TCP connection opens.
+
+    A probe before libraries that retry such failures with backoff (huggingface_hub: 5 retries, ~25 s per file),
+    so that an offline machine learns it at once; a transfer that breaks later is still theirs to retry."""
+    import urllib.parse
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(url)
+    if not parts.hostname:
+        return None
+    host, port = parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy and not urllib.request.proxy_bypass(host):
+        proxied = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        host, port = proxied.hostname or host, proxied.port or 8080
+    try:
+        socket.create_connection((host, port), timeout=timeout_seconds).close()
+    except OSError as error:
+        if _unreachable(error):
+            return f"{host}:{port}: {type(error).__name__}: {error}"
+        return None  # a timeout: maybe a slow network; the download itself decides
+    return None
 
 
 class _Restart(Exception):

@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from iadbench.datasets.download import ChecksumMismatchError, download, file_checksum, file_lock
+from iadbench.datasets.download import ChecksumMismatchError, download, file_checksum, file_lock, unreachable
 from iadbench.datasets.extract import safe_extract
 
 logger = logging.getLogger(__name__)
@@ -48,6 +48,14 @@ HASH_IN_FILENAME = re.compile(r"-([a-f0-9]*)\.")
 
 class MissingAssetError(FileNotFoundError):
     """A pretrained weight or data file a model needs is not in the asset cache."""
+
+
+class AssetUnreachableError(MissingAssetError):
+    """An asset's host (or mirror) cannot be reached at all: no retry cures that, the file is placed by hand."""
+
+    def __init__(self, entry: dict[str, str]) -> None:
+        self.entry = entry  # name, url, place (where the file goes by hand), how, reason
+        super().__init__(f"{entry['name']}: {entry['url']} unreachable ({entry['reason']}); {entry['how']}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,7 +197,36 @@ def _is_present(asset: Asset, cache: Path) -> bool:
     return _hf_cached(asset, cache) is not None if asset.hf_repo else _present(_located(asset, cache))
 
 
-def fetch_asset(asset: Asset, asset_dir: str | Path, mirror: str | None = None) -> dict[str, Any]:
+def _probe_url(asset: Asset, url: str, mirror: str | None) -> str:
+    """The URL whose host the fetch contacts first (huggingface_hub: the mirror, else HF_ENDPOINT / the Hub)."""
+    if asset.hf_repo and not mirror:
+        from huggingface_hub import constants
+
+        return constants.ENDPOINT
+    return url
+
+
+def by_hand(asset: Asset, cache: Path, url: str) -> dict[str, str]:
+    """Where a file fetched elsewhere goes in the cache, and how (what a summary of missing assets lists)."""
+    if asset.hf_repo:
+        from huggingface_hub.file_download import repo_folder_name
+
+        folder = cache / HF_HUB_CACHE / repo_folder_name(repo_id=asset.hf_repo, repo_type="model")
+        revision = asset.hf_revision or "main"
+        place = folder / "snapshots" / "manual" / asset.hf_filename
+        how = (f"put the file at {place} and write `manual` into {folder / 'refs' / revision} (or run `hf download "
+               f"{asset.hf_repo} {asset.hf_filename} --cache-dir {cache / HF_HUB_CACHE}` where the Hub is reachable)")
+    elif asset.extract_to:
+        place, provides = cache / asset.extract_to, _located(asset, cache)
+        how = f"extract the archive into {place}" + (f" (it must then hold {provides})" if provides != place else "")
+    else:
+        place = _located(asset, cache)
+        how = f"put the file at {place}"
+    return {"name": asset.name, "url": url, "place": str(place), "how": how}
+
+
+def fetch_asset(asset: Asset, asset_dir: str | Path, mirror: str | None = None,
+                reachable: dict[str, str | None] | None = None) -> dict[str, Any]:
     """Download ``asset`` into the cache unless present; returns its manifest entry.
 
     All or nothing: Hugging Face files go through ``huggingface_hub.hf_hub_download`` (blob renamed in
@@ -199,6 +236,10 @@ def fetch_asset(asset: Asset, asset_dir: str | Path, mirror: str | None = None) 
     members extracted beside it and renamed into place (a new folder as a whole). A lock per asset
     lets parallel ``fetch_assets`` jobs share one (DTD for DRAEM and GLASS, one backbone for many).
     A Hugging Face entry records the file and ``commit`` the revision resolved to.
+
+    A host whose name does not resolve or that refuses the connection raises :class:`AssetUnreachableError`
+    at once (no retry: :func:`iadbench.datasets.download.unreachable`); ``reachable`` caches each probed
+    host's answer across the assets of a run.
     """
     cache = cache_dir(asset_dir)
     url = mirrored(asset.url, mirror)
@@ -206,6 +247,13 @@ def fetch_asset(asset: Asset, asset_dir: str | Path, mirror: str | None = None) 
     key = hashlib.sha1(asset.url.encode()).hexdigest()
     with file_lock(downloads / f"{key}.fetch.lock"):
         if not _is_present(asset, cache):
+            probe = _probe_url(asset, url, mirror)
+            host = probe.split("://", 1)[-1].split("/", 1)[0]
+            reachable = {} if reachable is None else reachable
+            if host not in reachable:
+                reachable[host] = unreachable(probe)
+            if reachable[host]:
+                raise AssetUnreachableError({**by_hand(asset, cache, url), "reason": reachable[host]})
             logger.info("fetching %s from %s", asset.name, url)
             if asset.hf_repo:
                 _hf_download(asset, cache, mirror)

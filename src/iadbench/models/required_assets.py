@@ -10,9 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from iadbench.core.files import read_json, write_json
 from iadbench.models.assets import (
     FETCH_COMMAND,
     Asset,
+    AssetUnreachableError,
     MissingAssetError,
     _cache_environment,
     _is_present,
@@ -98,10 +100,30 @@ def required_assets(name: str, spec: dict[str, Any], image_size: int, asset_dir:
 
 
 def fetch_assets(name: str, spec: dict[str, Any], image_size: int, asset_dir: str | Path,
-                 mirror: str | None = None) -> dict[str, Any]:
-    """Fetch every asset of one configured model; returns the manifest (written by the caller)."""
+                 mirror: str | None = None, missing_path: str | Path | None = None) -> dict[str, Any]:
+    """Fetch every asset of one configured model; returns the manifest (written by the caller).
+
+    Assets whose host cannot be reached (no network, a dead mirror) do not stop the others: each is listed,
+    then :class:`AssetUnreachableError` names them all, and ``missing_path`` (when given) receives the list
+    (``{"model", "missing": [{name, url, place, how, reason}]}``, what the run's summary prints; removed when
+    nothing is missing)."""
     assets = required_assets(name, spec, image_size, asset_dir)
-    entries = [fetch_asset(asset, asset_dir, mirror) for asset in assets]
+    entries, missing, reachable = [], [], {}
+    for asset in assets:
+        try:
+            entries.append(fetch_asset(asset, asset_dir, mirror, reachable))
+        except AssetUnreachableError as error:
+            missing.append(error.entry)
+    if missing_path is not None:
+        if missing:
+            write_json(missing_path, {"model": name, "missing": missing})
+        else:
+            Path(missing_path).unlink(missing_ok=True)
+    if missing:
+        listing = "; ".join(f"{entry['name']} ({entry['url']}): {entry['how']}" for entry in missing)
+        raise AssetUnreachableError({"name": f"{name}: {len(missing)} of {len(assets)} asset(s)",
+                                     "url": ", ".join(sorted({entry["url"].split("/")[2] for entry in missing})),
+                                     "reason": missing[0]["reason"], "how": listing})
     logger.info("%s: %d asset(s) in %s", name, len(entries), cache_dir(asset_dir))
     return {"model": name, "cache": str(cache_dir(asset_dir)), "assets": entries}
 
@@ -117,3 +139,24 @@ def check_assets(name: str, spec: dict[str, Any], image_size: int, asset_dir: st
                                 f"{listing}. Jobs do not download; fetch them on a machine with internet "
                                 f"(the cluster's head node) with `{FETCH_COMMAND}`")
     return assets
+
+
+def missing_assets_summary(records: list[str | Path], since: float = 0.0) -> str:
+    """One summary of every asset the run's ``fetch_assets`` jobs could not reach (their ``missing_path``
+    records written at or after ``since``, a time stamp): name, URL and where to place it by hand. "" when none."""
+    missing = []
+    for path in map(Path, records):
+        if path.is_file() and path.stat().st_mtime >= since:
+            record = read_json(path)
+            missing += [{**entry, "model": record["model"]} for entry in record["missing"]]
+    if not missing:
+        return ""
+    unique = {entry["url"]: entry for entry in missing}  # one backbone serves several models
+    lines = [(f"MISSING ASSETS: {len(unique)} pretrained weight/data file(s) could not be downloaded (no network: "
+              f"{missing[0]['reason']}). Fetch them where the network is reachable, or place each by hand:")]
+    for url, entry in unique.items():
+        models = ", ".join(sorted({other["model"] for other in missing if other["url"] == url}))
+        lines += [f"- {entry['name']} (for {models})", f"    url:   {url}", f"    place: {entry['place']}"]
+        lines += [f"    how:   {entry['how']}"] if entry["how"] != f"put the file at {entry['place']}" else []
+    lines.append(f"Then run the same command again (or `{FETCH_COMMAND}` first).")
+    return "\n".join(lines)

@@ -30,6 +30,7 @@ import numpy as np
 
 from iadbench.core.files import read_json, write_json
 from iadbench.datasets import union_datamodule
+from iadbench.models.checkpoint import load_checkpoint
 from iadbench.run.predictions import EMPTY, predict_to, save_predictions
 
 logger = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class ContinualStep:
         if previous_info.get("status") != "ok":
             raise PreviousStepFailed(f"step {self.step - 1} failed ({previous_info.get('error_type', '?')}): "
                                      f"nothing to continue from ({previous})")
-        load_state(model, previous / "model.ckpt")
+        load_checkpoint(model, previous / "model.ckpt")
         if self.accumulate:
             self._previous_bank = bank_state(model, self.accumulate)
             self._previous_images = int(previous_info.get("bank_images") or 0)
@@ -94,25 +95,6 @@ class ContinualStep:
                                               attached=attached)
             per_category[category] = {"n_test": len(predictions["scores"]), "inference_seconds": seconds}
         return predictions, per_category
-
-
-def load_state(model, path: str | Path) -> None:
-    """Every weight and buffer of a checkpoint of the same model; buffers whose size the data decides
-    (memory banks, Gaussians) take the checkpoint's size first."""
-    import torch
-
-    state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
-    own = model.state_dict()
-    for key, value in state.items():
-        if key in own and own[key].shape != value.shape:
-            module_name, _, name = key.rpartition(".")
-            module = model.get_submodule(module_name) if module_name else model
-            if name in module._buffers:
-                module._buffers[name] = torch.empty_like(value)
-            elif name in module._parameters:
-                module._parameters[name] = torch.nn.Parameter(torch.empty_like(value),
-                                                              requires_grad=module._parameters[name].requires_grad)
-    model.load_state_dict(state)
 
 
 def reset_fitted(model) -> None:

@@ -30,6 +30,7 @@ from iadbench.core.files import read_json, write_json
 from iadbench.core.offline import network_forbidden
 from iadbench.models.assets import ASSET_DIR
 from iadbench.models.build import build_model
+from iadbench.models.checkpoint import load_checkpoint
 from iadbench.models.random_weights import random_weights_patches
 from iadbench.models.registry import import_class, resolve_class_path
 from iadbench.run import attempts
@@ -94,25 +95,6 @@ def count_gflops(forward: Callable[[], Any]) -> float:
         logger.exception("counting FLOPs failed")
         return NAN
     return counter.get_total_flops() / 1e9
-
-
-def load_state(module, state: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """Load a checkpoint's ``state_dict`` into ``module`` (strict=False), resizing the tensors the trained
-    model grew (memory banks, Gaussian statistics start empty); returns (missing, unexpected) keys."""
-    import torch
-
-    own = dict(module.named_parameters())
-    own.update(module.named_buffers())
-    for name, tensor in own.items():
-        if name in state and tuple(state[name].shape) != tuple(tensor.shape):
-            owner_name, _, leaf = name.rpartition(".")
-            owner = module.get_submodule(owner_name)
-            if leaf in owner._buffers:
-                owner._buffers[leaf] = torch.empty_like(state[name], device=tensor.device)
-            else:
-                owner._parameters[leaf].data = torch.empty_like(state[name], device=tensor.device)
-    result = module.load_state_dict(state, strict=False)
-    return list(result.missing_keys), list(result.unexpected_keys)
 
 
 def _transforms(model) -> list:
@@ -236,9 +218,7 @@ def _time_checkpoint(checkpoint_path, model_name, model_spec, image_size, weight
             model_class = import_class(resolve_class_path(model_name, model_spec.get("class_path")))
             guards.enter_context(random_weights_patches(model_name, model_class))
         model = build_model(model_name, model_spec, image_size, weights, asset_dir)
-    # Our own checkpoint (Lightning's format, which pickles hyperparameters): not a foreign file.
-    checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
-    missing, unexpected = load_state(model, checkpoint["state_dict"])
+    missing, unexpected = load_checkpoint(model, checkpoint_path, strict=False)
     if missing or unexpected:
         logger.warning("checkpoint %s: %d missing keys %s, %d unexpected keys %s", checkpoint_path, len(missing),
                        missing[:10], len(unexpected), unexpected[:10])

@@ -7,8 +7,12 @@ random-weights patches and with the network forbidden) and its checkpoint is loa
 It comes from a job of a results folder (``results/train/<dataset>/<category>/<model>/<seed>/model.ckpt``
 and the config that trained it) or from a *model folder*, the layout a published job has::
 
-    <folder>/model.ckpt          the job's checkpoint
+    <folder>/model.safetensors   the job's weights (:func:`iadbench.models.checkpoint.write_safetensors`)
     <folder>/iadbench_job.json   :func:`job_manifest`: what rebuilds the model, its metrics and its test scores
+
+The weights go in through :func:`iadbench.models.checkpoint.load_checkpoint`: a ``model.ckpt`` is read with
+``torch.load(weights_only=True)`` and an allowlist, never unpickled with arbitrary classes; from the Hugging Face
+Hub only ``model.safetensors`` and the JSON manifest are downloaded and read, never a pickle.
 """
 
 from __future__ import annotations
@@ -28,12 +32,14 @@ from iadbench.core.provenance import package_version
 from iadbench.metrics.maps import f1_optimal_threshold
 from iadbench.models.assets import ASSET_DIR
 from iadbench.models.build import build_model
+from iadbench.models.checkpoint import UnsafeCheckpointError, load_checkpoint
 from iadbench.models.random_weights import offline_model
 from iadbench.results.rows import is_missing, metric_columns
 from iadbench.run.predictions import load_predictions
 
 MANIFEST_NAME = "iadbench_job.json"
 CHECKPOINT_NAME = "model.ckpt"
+WEIGHTS_NAME = "model.safetensors"
 DEFAULT_CONFIG = "config/config.yaml"
 
 
@@ -156,16 +162,14 @@ def _guards(model_name: str, model_spec: dict[str, Any], weights: str, asset_dir
 
 
 def _load(manifest: dict[str, Any], checkpoint: Path, source: str, asset_dir: str | Path) -> JobModel:
-    import torch
-
     asset_dir = Path(asset_dir)
     with _guards(manifest["model"], manifest["model_spec"], manifest["weights"], asset_dir):
         model = build_model(manifest["model"], manifest["model_spec"], int(manifest["image_size"]),
                             manifest["weights"], asset_dir)
     try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-        model.on_load_checkpoint(state)  # Lightning's order: the hook, then the weights
-        model.load_state_dict(state["state_dict"])
+        load_checkpoint(model, checkpoint)
+    except UnsafeCheckpointError as error:
+        raise JobModelError(f"{source}: {error}") from None
     except Exception as error:
         raise JobModelError(f"{source}: cannot load checkpoint {checkpoint}: {type(error).__name__}: {error}") from error
     model.eval()
@@ -186,14 +190,23 @@ MANIFEST_KEYS = ("dataset", "category", "model", "seed", "model_spec", "image_si
                  "test_labels")
 
 
-def load_model_folder(folder: str | Path, asset_dir: str | Path = ASSET_DIR, source: str | None = None) -> JobModel:
-    """The model of a model folder (``model.ckpt`` + ``iadbench_job.json``, e.g. a published job)."""
+def load_model_folder(folder: str | Path, asset_dir: str | Path = ASSET_DIR, source: str | None = None,
+                      allow_pickle: bool = True) -> JobModel:
+    """The model of a model folder (``iadbench_job.json`` + ``model.safetensors``, as ``publish`` writes it; or,
+    with ``allow_pickle``, a local ``model.ckpt``, read with ``weights_only=True`` and the allowlist)."""
     folder = Path(folder)
     source = source or f"model folder {folder}"
-    manifest_path, checkpoint = folder / MANIFEST_NAME, folder / CHECKPOINT_NAME
-    for path in (manifest_path, checkpoint):
-        if not path.is_file():
-            raise JobModelError(f"{source}: {path.name} is missing (a model folder holds {CHECKPOINT_NAME} and "
+    manifest_path = folder / MANIFEST_NAME
+    if not manifest_path.is_file():
+        raise JobModelError(f"{source}: {MANIFEST_NAME} is missing (a model folder holds {WEIGHTS_NAME} and "
+                            f"{MANIFEST_NAME})")
+    checkpoint = folder / WEIGHTS_NAME
+    if not checkpoint.is_file():
+        if not allow_pickle:
+            raise JobModelError(_no_safetensors(source, (folder / CHECKPOINT_NAME).is_file()))
+        checkpoint = folder / CHECKPOINT_NAME
+        if not checkpoint.is_file():
+            raise JobModelError(f"{source}: {WEIGHTS_NAME} is missing (a model folder holds {WEIGHTS_NAME} and "
                                 f"{MANIFEST_NAME})")
     manifest = read_json(manifest_path)
     missing = [key for key in MANIFEST_KEYS if key not in manifest]
@@ -202,9 +215,17 @@ def load_model_folder(folder: str | Path, asset_dir: str | Path = ASSET_DIR, sou
     return _load(manifest, checkpoint, source, asset_dir)
 
 
+def _no_safetensors(source: str, has_pickle: bool) -> str:
+    held = f" (it holds {CHECKPOINT_NAME}, a pickle)" if has_pickle else ""
+    return (f"{source}: no {WEIGHTS_NAME}{held}: iadbench loads a Hub model only from {WEIGHTS_NAME} + "
+            f"{MANIFEST_NAME}, never from a pickle such as {CHECKPOINT_NAME} (unpickling runs code its author "
+            f"chose); republish the job with `snakemake publish`, which writes {WEIGHTS_NAME}")
+
+
 def load_hub_model(repo_id: str, revision: str | None = None, asset_dir: str | Path = ASSET_DIR) -> JobModel:
-    """The model of a model folder published on the Hugging Face Hub (``model.ckpt`` and ``iadbench_job.json``
-    through ``hf_hub_download``: from the local cache when there, offline with ``HF_HUB_OFFLINE=1``)."""
+    """The model of a model folder published on the Hugging Face Hub: ``iadbench_job.json`` and
+    ``model.safetensors`` only, through ``hf_hub_download`` (from the local cache when there, offline with
+    ``HF_HUB_OFFLINE=1``); a pickle (``model.ckpt``) is neither downloaded nor read, even when cached."""
     from huggingface_hub import constants, hf_hub_download
     from huggingface_hub.errors import (
         EntryNotFoundError,
@@ -218,10 +239,12 @@ def load_hub_model(repo_id: str, revision: str | None = None, asset_dir: str | P
     source = f"Hugging Face Hub model {repo_id}{at}"
     fetch = f"`hf download {repo_id}{f' --revision {revision}' if revision else ''}`"
     folders = set()
-    for filename in (MANIFEST_NAME, CHECKPOINT_NAME):
+    for filename in (MANIFEST_NAME, WEIGHTS_NAME):
         try:
             folders.add(Path(hf_hub_download(repo_id, filename, revision=revision)).parent)
         except LocalEntryNotFoundError:
+            if filename == WEIGHTS_NAME and folders and (next(iter(folders)) / CHECKPOINT_NAME).exists():
+                raise JobModelError(_no_safetensors(source, True)) from None
             raise JobModelError(
                 f"{source}: {filename} is not in the local Hugging Face cache ({constants.HF_HUB_CACHE}) and "
                 f"cannot be downloaded (offline: HF_HUB_OFFLINE={int(constants.HF_HUB_OFFLINE)}); fetch it where "
@@ -230,11 +253,13 @@ def load_hub_model(repo_id: str, revision: str | None = None, asset_dir: str | P
             raise JobModelError(f"{source}: no such repository or revision on the Hub ({type(error).__name__}); "
                                 "check the repo id (owner/name) and, for a private repository, HF_TOKEN") from None
         except EntryNotFoundError:
+            if filename == WEIGHTS_NAME:
+                raise JobModelError(_no_safetensors(source, False)) from None
             raise JobModelError(f"{source}: the repository has no {filename}: not an iadbench model folder "
-                                f"({CHECKPOINT_NAME} + {MANIFEST_NAME})") from None
+                                f"({WEIGHTS_NAME} + {MANIFEST_NAME})") from None
         except HfHubHTTPError as error:
             raise JobModelError(f"{source}: download failed: {error}") from None
     folder, = folders if len(folders) == 1 else (None,)
     if folder is None:
-        raise JobModelError(f"{source}: {MANIFEST_NAME} and {CHECKPOINT_NAME} resolved to different revisions")
-    return load_model_folder(folder, asset_dir, source=source)
+        raise JobModelError(f"{source}: {MANIFEST_NAME} and {WEIGHTS_NAME} resolved to different revisions")
+    return load_model_folder(folder, asset_dir, source=source, allow_pickle=False)

@@ -5,7 +5,8 @@
 * ``dataset/``: ``data/benchmark.parquet`` (the results, one row per job) and ``README.md``, a dataset card
   whose YAML metadata (license, tags, task categories, pretty name, ``configs`` over ``data/*.parquet``)
   lets ``datasets.load_dataset`` read it, and whose body gives the provenance and the config;
-* ``models/<dataset>-<category>-<model>-<seed>/`` per published job: ``model.ckpt`` (the job's checkpoint),
+* ``models/<dataset>-<category>-<model>-<seed>/`` per published job: ``model.safetensors`` (the job's weights
+  from its checkpoint, :func:`iadbench.models.checkpoint.write_safetensors`; never the pickle ``model.ckpt``),
   ``iadbench_job.json`` (:func:`job_manifest`: what ``iadbench predict`` needs to rebuild the model and its
   threshold), ``README.md`` (a model card whose ``model-index`` carries the job's metrics, built with
   huggingface_hub's ``ModelCard``/``EvalResult``) and ``export/`` (the exported ONNX / OpenVINO files when
@@ -33,6 +34,8 @@ from iadbench.config.base import Job
 from iadbench.config.settings import DEFAULT_SETTING
 from iadbench.core.files import read_json, write_json
 from iadbench.core.provenance import HOST_COLUMNS
+from iadbench.models.checkpoint import safe_globals_of, write_safetensors
+from iadbench.models.registry import import_class, resolve_class_path
 from iadbench.report.templating import TEMPLATE_DIR
 from iadbench.results.rows import is_missing, metric_columns, write_row
 from iadbench.serve.job_model import JobModelError
@@ -276,7 +279,8 @@ def publish_run(*, results_dir: str | Path, benchmark_path: str | Path, config: 
         if not checkpoint.is_file() or checkpoint.stat().st_size == 0:
             raise PublishError(f"{job.path}: no checkpoint at {checkpoint}")
         folder = staging / "models" / job_folder_name(job)
-        _copy(checkpoint, folder / "model.ckpt")
+        model_class = import_class(resolve_class_path(job.model, config["models"][job.model].get("class_path")))
+        write_safetensors(checkpoint, folder / "model.safetensors", safe_globals_of(model_class))
         manifest = job_manifest(results_dir, job, config)
         write_json(folder / "iadbench_job.json", manifest)
         exported, export_record = [], None
