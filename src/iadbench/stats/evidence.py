@@ -23,10 +23,31 @@ log = logging.getLogger(__name__)
 JobKey = tuple[str, str, str, int]  # dataset, category, model, seed
 
 
+@dataclass(frozen=True)
+class ImageArrays:
+    """A score table's columns as numpy arrays (paths as str objects, labels as bool), read once per job: the
+    paired tests compare each job with many others, and a DataFrame lookup per comparison would dominate."""
+
+    paths: np.ndarray
+    labels: np.ndarray
+    scores: np.ndarray
+    unique: bool  # no image path twice
+
+
 @dataclass
 class JobEvidence:
     scores: pd.DataFrame | None = None  # image_path, label, defect_type, image_score, ...; None: none read
     replicates: dict[str, np.ndarray] = field(default_factory=dict)  # metric -> its bootstrap replicates
+    _arrays: ImageArrays | None = field(default=None, repr=False, compare=False)
+
+    def arrays(self) -> ImageArrays | None:
+        """The score table as arrays (None without one); computed on first use."""
+        if self._arrays is None and self.scores is not None:
+            paths = self.scores["image_path"].astype(str).to_numpy(dtype=object)
+            self._arrays = ImageArrays(paths, self.scores["label"].to_numpy() > 0,
+                                       self.scores["image_score"].to_numpy(dtype=np.float64),
+                                       len(set(paths)) == len(paths))
+        return self._arrays
 
 
 Evidence = dict[JobKey, JobEvidence]
@@ -63,6 +84,11 @@ def read_evidence(score_paths: Iterable[str | Path] = (), bootstrap_paths: Itera
 def scores_of(evidence: Evidence | None, key: JobKey) -> pd.DataFrame | None:
     job = (evidence or {}).get(key)
     return None if job is None else job.scores
+
+
+def arrays_of(evidence: Evidence | None, key: JobKey) -> ImageArrays | None:
+    job = (evidence or {}).get(key)
+    return None if job is None else job.arrays()
 
 
 def replicates_of(evidence: Evidence | None, key: JobKey, metric: str) -> np.ndarray | None:
