@@ -32,13 +32,26 @@ def _ok(frame: pd.DataFrame, dataset: str | None = None) -> pd.DataFrame:
 
 
 def heatmap(frame: pd.DataFrame, dataset: str, metric: str, title: str) -> str:
-    """Models x categories of one metric (seeds averaged), in percent; ``title`` names the metric."""
-    grid = _ok(frame, dataset).pivot_table(index="model", columns="category", values=metric, aggfunc="mean",
-                                           sort=False)
+    """Models x categories of one metric in percent, over complete cells only, as the tables: a cell whose seeds
+    all succeeded shows their mean; a partial one (k of n seeds) is left grey and says "k/n", a failed one
+    "failed"; ``title`` names the metric. ``frame``: every row of the dataset, failed ones included."""
+    rows = frame[frame["dataset"] == dataset]
+    ok = rows["status"].eq("ok").fillna(False).astype(bool)
+    cells = rows.assign(_ok=ok).groupby(["model", "category"], sort=False)["_ok"].agg(["sum", "size"])
+    grid = rows[ok].pivot_table(index="model", columns="category", values=metric, aggfunc="mean", sort=False)
+    grid = grid.reindex(index=list(dict.fromkeys(rows["model"])), columns=list(dict.fromkeys(rows["category"])))
+    values = 100 * grid.astype(float)
+    text = values.map(lambda value: "" if np.isnan(value) else f"{value:.1f}").astype(object)
+    for (model, category), (n_ok, n_seeds) in cells.iterrows():
+        if n_ok < n_seeds:
+            values.loc[model, category] = np.nan
+            text.loc[model, category] = "failed" if n_ok == 0 else f"{n_ok}/{n_seeds}"
     figure, axes = plt.subplots(figsize=(1.5 + 0.8 * grid.shape[1], 1.0 + 0.4 * grid.shape[0]))
-    sns.heatmap(100 * grid.astype(float), annot=True, fmt=".1f", vmin=0, vmax=100, cmap="viridis",
-                cbar_kws={"label": f"{title} (%)"}, ax=axes)
-    axes.set(title=f"{dataset}: {title}", xlabel="", ylabel="")
+    axes.set_facecolor("#d9d9d9")  # partial and failed cells: no colour, as they have no comparable value
+    sns.heatmap(values, annot=text.to_numpy(), fmt="", vmin=0, vmax=100, cmap="viridis",
+                cbar_kws={"label": f"{title} (%)"}, ax=axes, annot_kws={"fontsize": 7})
+    axes.set(title=f"{dataset}: {title} (grey: partial k/n seeds or failed, left out as in the tables)",
+             xlabel="", ylabel="")
     return _png(figure)
 
 

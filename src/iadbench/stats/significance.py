@@ -225,3 +225,36 @@ def interval_text(evidence: Evidence | None, dataset: str, category: str, model:
         return ""
     return (f"{100 * level:g}% CI [{100 * low:.2f}, {100 * high:.2f}] (logit bootstrap over test images, "
             f"{resamples} resamples{pooled})")
+
+
+def mean_interval(evidence: Evidence | None, dataset: str, categories: list[str], model: str, metric: str,
+                  estimates: dict[tuple[str, str], dict[int, float]], n_images: dict[tuple[str, str], int],
+                  level: float = uncertainty.CI_LEVEL) -> tuple[float, float, str] | None:
+    """The interval of a model's mean over ``categories`` (the tables' Mean column): per seed, the categories'
+    bootstrap replicates averaged resample by resample (the categories' test sets are resampled independently,
+    so the averages are replicates of the mean), then pooled over seeds as for a cell, around the seeds' means
+    of the rows' values (``estimates`` by (model, category), then seed), over all the categories' test images.
+    (low, high, its hover text), or None unless every category has the same seeds, their values, their
+    test-image counts and replicates."""
+    if evidence is None or not categories:
+        return None
+    seeds = sorted(estimates.get((model, categories[0]), {}))
+    if not seeds or any(sorted(estimates.get((model, category), {})) != seeds for category in categories):
+        return None
+    if any(not n_images.get((model, category)) for category in categories):
+        return None
+    samples, values = [], []
+    for seed in seeds:
+        replicates = [replicates_of(evidence, (dataset, category, model, seed), metric) for category in categories]
+        if any(sample is None for sample in replicates) or len({len(sample) for sample in replicates}) != 1:
+            return None
+        samples.append(np.mean(np.stack(replicates).astype(np.float64), axis=0))
+        values.append(float(np.mean([estimates[model, category][seed] for category in categories])))
+    if not all(map(math.isfinite, values)) or not all(np.isfinite(sample).any() for sample in samples):
+        return None
+    total = sum(n_images[model, category] for category in categories)
+    low, high = uncertainty.combine_seed_intervals(samples, values, total, level)
+    pooled = f"; {len(seeds)} seeds pooled" if len(seeds) > 1 else ""
+    return low, high, (f"{100 * level:g}% CI [{100 * low:.2f}, {100 * high:.2f}] of the mean over {len(categories)} "
+                       f"categories (logit bootstrap over each category's test images, {len(samples[0])} "
+                       f"resamples{pooled})")
