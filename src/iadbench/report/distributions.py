@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import PurePath
 
 import numpy as np
@@ -33,13 +34,13 @@ class Panel:
     scores: pd.DataFrame  # the job's scores.parquet (image_path, label, defect_type, image_score, ...)
     threshold: float      # the row's image_F1_threshold (NaN: none)
 
-    @property
+    @cached_property
     def defective(self) -> np.ndarray:
-        return self.scores.loc[self.scores["label"] > 0, "image_score"].to_numpy(dtype=np.float64)
+        return self.scores["image_score"].to_numpy(dtype=np.float64)[self.scores["label"].to_numpy() > 0]
 
-    @property
+    @cached_property
     def normal(self) -> np.ndarray:
-        return self.scores.loc[self.scores["label"] <= 0, "image_score"].to_numpy(dtype=np.float64)
+        return self.scores["image_score"].to_numpy(dtype=np.float64)[self.scores["label"].to_numpy() <= 0]
 
 
 def panels(frame: pd.DataFrame, evidence: Evidence | None, dataset: str, category: str) -> list[Panel]:

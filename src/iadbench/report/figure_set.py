@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
 from typing import Any
 
 import pandas as pd
@@ -32,7 +32,7 @@ def draw(jobs: list[tuple[Any, ...]]) -> list[str]:
     """``[(function, *args)]`` of :mod:`iadbench.report.figures` -> their PNGs (base64), in order; in worker
     processes (fork: they inherit the loaded modules) when there are many and more than one core."""
     workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 8)
-    if len(jobs) < POOL_FROM or workers < 2 or "fork" not in get_context().get_all_start_methods():
+    if len(jobs) < POOL_FROM or workers < 2 or "fork" not in get_all_start_methods():
         return [function(*args) for function, *args in jobs]
     with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
         return list(pool.map(_call, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
@@ -87,6 +87,9 @@ def distribution_items(frame: pd.DataFrame, evidence: Evidence | None, labels: L
     items, jobs = [], []
     if not evidence:
         return items, jobs
+    needed = [column for column in ("dataset", "category", "model", "seed", "status", "image_F1_threshold")
+              if column in frame]
+    frame = frame[needed]  # the filters below copy every column they keep: keep only these
     for dataset in dict.fromkeys(frame["dataset"]):
         rows = frame[frame["dataset"] == dataset]
         for category in labels.order(dataset, rows["category"]):

@@ -18,9 +18,10 @@ from iadbench.models.specs import MODEL_SPECS
 from iadbench.stats.ranking import RankComparison
 
 
-def _png(figure) -> str:
+def _png(figure, tight: bool = True) -> str:
     buffer = io.BytesIO()
-    figure.tight_layout()
+    if tight:
+        figure.tight_layout()
     figure.savefig(buffer, format="png", dpi=80)
     plt.close(figure)
     return base64.b64encode(buffer.getvalue()).decode()
@@ -185,14 +186,19 @@ def score_distributions(panels: list[tuple[str, np.ndarray, np.ndarray, float]],
         edges = np.histogram_bin_edges(values, bins=min(30, max(5, values.size // 3))) if values.size else 10
         for scores, colour, label in ((normal, "#3a7dc9", "defect-free"), (defective, "#d6452f", "defective")):
             scores = scores[np.isfinite(scores)]
-            if scores.size:
-                axes.hist(scores, bins=edges, color=colour, alpha=0.55, label=f"{label} ({scores.size})")
+            if scores.size:  # one filled step line per class: far cheaper to draw than a bar per bin
+                counts, bins = np.histogram(scores, bins=edges)
+                axes.stairs(counts, bins, fill=True, color=colour, alpha=0.55, label=label)
         if math.isfinite(threshold):
             axes.axvline(threshold, color="black", linestyle="--", linewidth=1, label="F1-optimal threshold")
-        axes.set_title(name, fontsize=9)
+        counts = f"{np.isfinite(normal).sum()} defect-free, {np.isfinite(defective).sum()} defective"
+        axes.set_title(f"{name}\n{counts}", fontsize=8)
         axes.tick_params(labelsize=7)
-        axes.legend(fontsize=6, loc="upper right", frameon=False)
     for axes in list(all_axes.flat)[len(panels):]:
         axes.axis("off")
-    figure.suptitle(title, fontsize=10)
-    return _png(figure)
+    figure.suptitle(title, fontsize=10, x=0.06, ha="left")
+    handles, names = all_axes.flat[0].get_legend_handles_labels()  # one legend for every panel, not one on each
+    figure.legend(handles, names, loc="upper right", ncol=3, fontsize=8, frameon=False)
+    figure.subplots_adjust(left=0.06, right=0.98, bottom=0.08 / n_rows ** 0.5, top=1 - 0.75 / (2.4 * n_rows + 0.4),
+                           wspace=0.25, hspace=0.6)
+    return _png(figure, tight=False)

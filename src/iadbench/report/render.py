@@ -203,13 +203,13 @@ def report_context(frame: pd.DataFrame, title: str, config: dict[str, Any] | Non
     return context
 
 
-def _html(context: dict[str, Any], template_dir: str | Path | None) -> dict[str, str]:
+def html_pages(context: dict[str, Any], template_dir: str | Path | None) -> dict[str, str]:
     """Each HTML page of the report by file name (:mod:`iadbench.report.pages`)."""
     template = _environment(template_dir, latex=False).get_template("index.html.j2")
     return {name: template.render(**page) for name, page in pages.split(context).items()}
 
 
-def _latex(context: dict[str, Any], template_dir: str | Path | None) -> tuple[str, dict[str, str]]:
+def latex_texts(context: dict[str, Any], template_dir: str | Path | None) -> tuple[str, dict[str, str]]:
     """tables.tex (every table) and each table's own LaTeX by grid name."""
     latex = _environment(template_dir, latex=True)
     tables = {grid.name: paper.latex_table(grid, latex) for grid in context["grids"]}
@@ -229,13 +229,13 @@ def report_html_pages(frame: pd.DataFrame, template_dir: str | Path | None, titl
                       config: dict[str, Any] | None = None, **options) -> dict[str, str]:
     """Every HTML page by file name: index.html, and at scale one page per dataset (:mod:`iadbench.report.pages`);
     ``options``: :func:`report_context`'s."""
-    return _html(report_context(frame, title, config, **options), template_dir)
+    return html_pages(report_context(frame, title, config, **options), template_dir)
 
 
 def render_latex(frame: pd.DataFrame, template_dir: str | Path | None, title: str, config: dict[str, Any] | None = None,
                  references: pd.DataFrame | None = None, evidence: Evidence | None = None) -> str:
     """tables.tex: every table of the report, to \\input (needs booktabs, graphicx and longtable)."""
-    return _latex(report_context(frame, title, config, references=references, evidence=evidence), template_dir)[0]
+    return latex_texts(report_context(frame, title, config, references=references, evidence=evidence), template_dir)[0]
 
 
 def render_paper(context: dict[str, Any], template_dir: str | Path | None) -> str:
@@ -299,9 +299,9 @@ def build_report(*, benchmark_path: str | Path, template_dir: str | Path | None,
                              evidence=read_evidence(score_paths, bootstrap_paths),
                              frame_scores=video_report.read_frame_scores(
                                  prediction_paths, video_report.job_keys(frame)))
-    for name, html in _html(context, template_dir).items():  # index.html, then any dataset pages beside it
+    for name, html in html_pages(context, template_dir).items():  # index.html, then any dataset pages beside it
         write_text(html_path if name == "index.html" else Path(html_path).with_name(name), html)
-    all_tables, tables = _latex(context, template_dir)
+    all_tables, tables = latex_texts(context, template_dir)
     write_text(tex_path, all_tables)
     files: dict[str, bytes | str] = {}
     for grid in context["grids"]:

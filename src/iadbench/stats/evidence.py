@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from iadbench.stats import uncertainty
 
@@ -43,7 +44,7 @@ class JobEvidence:
     def arrays(self) -> ImageArrays | None:
         """The score table as arrays (None without one); computed on first use."""
         if self._arrays is None and self.scores is not None:
-            paths = self.scores["image_path"].astype(str).to_numpy(dtype=object)
+            paths = self.scores["image_path"].to_numpy(dtype=object)
             self._arrays = ImageArrays(paths, self.scores["label"].to_numpy() > 0,
                                        self.scores["image_score"].to_numpy(dtype=np.float64),
                                        len(set(paths)) == len(paths))
@@ -64,7 +65,8 @@ def read_evidence(score_paths: Iterable[str | Path] = (), bootstrap_paths: Itera
     evidence: Evidence = {}
     for path in map(Path, score_paths):
         try:
-            table = pd.read_parquet(path)
+            with pq.ParquetFile(path) as parquet:  # half pd.read_parquet's time: no thread pool per small file
+                table = parquet.read(use_threads=False).to_pandas(use_threads=False)
         except Exception as error:  # noqa: BLE001 -- pyarrow raises several types; a side input never stops the report
             log.warning("cannot read %s: %s", path, error)
             continue
