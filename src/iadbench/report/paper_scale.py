@@ -22,6 +22,7 @@ from PIL import Image
 
 from iadbench.core.files import atomic_write
 from iadbench.datasets import DATASET_CATEGORIES
+from iadbench.metrics.maps import f1_optimal_threshold
 from iadbench.metrics.measures import image_metrics
 from iadbench.models.specs import MODEL_SPECS
 from iadbench.results.rows import CI_METRICS, make_rows, write_row
@@ -81,9 +82,10 @@ def _strip(rng: np.random.Generator, labels: np.ndarray, skill: float, failed: b
     yy, xx = np.mgrid[0:TILE, 0:TILE]
     tiles = []
     for index in picks:
-        texture = 120 + 40 * rng.random((TILE, TILE))
+        phase = rng.uniform(0, 2 * np.pi, 2)  # a smooth texture and background heat: small PNGs, as real ones
+        texture = 130 + 30 * np.sin(xx / 4 + phase[0]) * np.cos(yy / 6 + phase[1])
         mask = np.zeros((TILE, TILE), dtype=bool)
-        heat = rng.random((TILE, TILE)) * 0.3
+        heat = 0.15 + 0.1 * np.sin((xx + yy) / 9 + phase[0])
         if labels[index]:
             cy, cx, radius = *rng.integers(10, TILE - 10, 2), rng.integers(4, 9)
             mask = (yy - cy) ** 2 + (xx - cx) ** 2 <= radius ** 2
@@ -134,10 +136,9 @@ def write_paper_tree(root: str | Path, seed: int = 0) -> PaperTree:
             size = _rng(seed, dataset, category)
             n_normal, n_defective = int(size.integers(20, 60)), int(size.integers(40, 110))
             labels = np.r_[np.zeros(n_normal, np.int8), np.ones(n_defective, np.int8)]
-            paths = [f"{dataset}/{category}/test/{'good' if label == 0 else 'defect'}/{index:03d}.png"
-                     for index, label in enumerate(labels)]
             defects = ["good" if label == 0 else ("crack", "scratch", "hole")[index % 3]
                        for index, label in enumerate(labels)]
+            paths = [f"{dataset}/{category}/test/{defect}/{index:03d}.png" for index, defect in enumerate(defects)]
             difficulty = size.uniform(-0.8, 0.8)
             for model in MODELS:
                 skill = model_skill[model] + difficulty + _rng(seed, dataset, model).normal(0, 0.4)
@@ -150,6 +151,7 @@ def write_paper_tree(root: str | Path, seed: int = 0) -> PaperTree:
                     if not failed:
                         scores = _scores(rng, max(skill + rng.normal(0, 0.15), 0.05), n_normal, n_defective)
                         values = image_metrics(scores, labels)
+                        values["image_F1_threshold"] = f1_optimal_threshold(scores, labels)[0]
                         if MODEL_SPECS[model].task_type != "classification":
                             pixel = float(np.clip(0.80 + 0.06 * skill + rng.normal(0, 0.01), 0.5, 0.999))
                             values |= {"pixel_AUROC": pixel, "pixel_AP": pixel - float(rng.uniform(0.3, 0.5)),
