@@ -51,6 +51,11 @@ def heatmap(frame: pd.DataFrame, dataset: str, metric: str, title: str) -> str:
     axes.set_facecolor("#d9d9d9")  # partial and failed cells: no colour, as they have no comparable value
     sns.heatmap(values, annot=text.to_numpy(), fmt="", vmin=0, vmax=100, cmap="viridis",
                 cbar_kws={"label": f"{title} (%)"}, ax=axes, annot_kws={"fontsize": 7})
+    for row, model in enumerate(values.index):  # seaborn writes no text on a cell without a value: say why here
+        for column, category in enumerate(values.columns):
+            if np.isnan(values.iloc[row, column]) and text.iloc[row, column]:
+                axes.text(column + 0.5, row + 0.5, text.iloc[row, column], ha="center", va="center", fontsize=7,
+                          color="#8a5a00" if text.iloc[row, column] != "failed" else "#b00")
     axes.set(title=f"{dataset}: {title} (grey: partial k/n seeds or failed, left out as in the tables)",
              xlabel="", ylabel="")
     return _png(figure)
@@ -140,37 +145,48 @@ def category_boxplot(frame: pd.DataFrame, dataset: str, metric: str) -> str:
 
 
 def critical_difference(comparison: RankComparison, metric_title: str) -> str:
-    """Demšar's critical-difference diagram: average ranks on an axis, with bars joining methods whose
-    ranks differ by less than the Nemenyi CD (not significantly different)."""
-    ranks = comparison.average_ranks
+    """Demšar's critical-difference diagram: average ranks on an axis (rank 1, the best, on the right), the better
+    half of the methods labelled on the right, the other half on the left, each joined to its rank by an elbow;
+    thick bars under the axis join methods whose ranks differ by less than the Nemenyi CD (not significantly
+    different), each on its own line so that none hides another."""
+    ranks = comparison.average_ranks.sort_values()
     n_methods = len(ranks)
-    figure, axes = plt.subplots(figsize=(7, 1.2 + 0.3 * n_methods))
-    axes.set_xlim(n_methods + 0.5, 0.5)  # rank 1 (best) on the right, as in Demšar's figures
-    axes.set_ylim(-(n_methods + 1), 2)
-    axes.axhline(0, color="black", linewidth=1)
-    for rank in range(1, n_methods + 1):
-        axes.plot([rank, rank], [0, 0.2], color="black", linewidth=1)
-        axes.text(rank, 0.35, str(rank), ha="center", fontsize=8)
-    for index, (model, rank) in enumerate(ranks.items()):
-        y = -(index + 1)
-        axes.plot([rank, rank], [0, y], color="#555", linewidth=0.8)
-        axes.text(rank, y, f" {model} ({rank:.2f})", va="center", fontsize=8,
-                  ha="left" if rank > (n_methods + 1) / 2 else "right")
-    cd = comparison.critical_difference
-    axes.plot([n_methods + 0.4 - cd, n_methods + 0.4], [1.3, 1.3], color="#c00", linewidth=2)
-    axes.text(n_methods + 0.4 - cd / 2, 1.5, f"CD = {cd:.2f}", ha="center", fontsize=8, color="#c00")
     values = ranks.to_numpy()
-    cliques, offset = [], 0.15
+    cd = comparison.critical_difference
+    cliques = []
     for start in range(n_methods):
         end = int(np.searchsorted(values, values[start] + cd, side="right")) - 1
         if end > start and not any(s <= start and end <= e for s, e in cliques):
             cliques.append((start, end))
+    bar_step, label_step = 0.22, 0.5
+    first_label = 0.4 + bar_step * len(cliques)
+    n_right = (n_methods + 1) // 2
+    n_rows = max(n_right, n_methods - n_right)
+    figure, axes = plt.subplots(figsize=(8, 1.3 + 0.3 * (n_rows + 0.5 * len(cliques))))
+    low, high = n_methods + 0.5, 0.5
+    axes.set_xlim(low + 1.6, high - 1.6)  # room for the labels either side
+    axes.set_ylim(-(first_label + label_step * n_rows), 1.6)
+    axes.plot([n_methods, 1], [0, 0], color="black", linewidth=1)
+    for rank in range(1, n_methods + 1):
+        axes.plot([rank, rank], [0, 0.15], color="black", linewidth=1)
+        axes.text(rank, 0.25, str(rank), ha="center", fontsize=8)
+    for index, (model, rank) in enumerate(ranks.items()):
+        right = index < n_right
+        row = index if right else n_methods - 1 - index
+        y = -(first_label + label_step * row)
+        end = high - 0.3 if right else low + 0.3
+        axes.plot([rank, rank, end], [0, y, y], color="#555", linewidth=0.8)
+        axes.text(end + (-0.1 if right else 0.1), y, f"{model} ({rank:.2f})", va="center", fontsize=8,
+                  ha="left" if right else "right")
+    axes.plot([n_methods, n_methods - cd], [1.1, 1.1], color="#c00", linewidth=2)
+    axes.text(n_methods - cd / 2, 1.25, f"CD = {cd:.2f}", ha="center", fontsize=8, color="#c00")
     for number, (start, end) in enumerate(cliques):
-        y = -offset - 0.18 * number
-        axes.plot([values[start], values[end]], [y, y], color="#c00", linewidth=3, alpha=0.6)
+        y = -0.3 - bar_step * number
+        axes.plot([values[start] + 0.05, values[end] - 0.05], [y, y], color="#c00", linewidth=3, alpha=0.7,
+                  solid_capstyle="butt")
     axes.axis("off")
     axes.set_title(f"{metric_title}: average rank over {comparison.n_categories} categories "
-                   f"(Friedman p = {comparison.friedman_p_value:.3g})", fontsize=9)
+                   f"(Friedman p = {comparison.friedman_p_value:.3g}); bars: not significantly different", fontsize=9)
     return _png(figure)
 
 

@@ -99,6 +99,9 @@ def rank_summary(frame: pd.DataFrame) -> tuple[list[str], list[tuple[str, list[s
     comparisons = {metric: compare_methods(frame, metric) for metric in ranked_metrics(frame)}
     comparisons = {metric: comparison for metric, comparison in comparisons.items() if comparison is not None}
     models = sorted({model for comparison in comparisons.values() for model in comparison.average_ranks.index})
+    if comparisons:  # best first by the first ranked metric (image AUROC where present); unranked ones last
+        first = next(iter(comparisons.values())).average_ranks
+        models.sort(key=lambda model: first.get(model, float("inf")))
     rows = [(model, [f"{comparisons[metric].average_ranks[model]:.2f}"
                      if model in comparisons[metric].average_ranks else NOT_APPLICABLE for metric in comparisons])
             for model in models]
