@@ -128,7 +128,8 @@ def test_outputs_parquet_overlays_and_page(loaded, trained_job, tmp_path, repo_r
     assert "none.png" in html and "Files not scored" in html
     low, high = map_range(maps)  # one colour scale for the set, its range stated on the page
     assert low == min(float(one.min()) for one in maps.values()) and high > low
-    assert "One colour scale for this whole set" in html and f"blue at map value {low:.4g}, red at {high:.4g}" in html
+    text = " ".join(html.split())
+    assert "One colour scale for this whole set" in text and f"blue at map value {low:.4g}, red at {high:.4g}" in text
 
 
 @pytest.mark.slow
