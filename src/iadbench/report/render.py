@@ -302,8 +302,12 @@ def build_report(*, benchmark_path: str | Path, template_dir: str | Path | None,
                              evidence=read_evidence(score_paths, bootstrap_paths),
                              frame_scores=video_report.read_frame_scores(
                                  prediction_paths, video_report.job_keys(frame)))
-    for name, html in html_pages(context, template_dir).items():  # index.html, then any dataset pages beside it
+    written = html_pages(context, template_dir)
+    for name, html in written.items():  # index.html, then any dataset pages beside it
         write_text(html_path if name == "index.html" else Path(html_path).with_name(name), html)
+    for stale in Path(html_path).parent.glob(pages.page_name({"id": "*"})):  # an earlier report's pages
+        if stale.name not in written:
+            stale.unlink()
     all_tables, tables = latex_texts(context, template_dir)
     write_text(tex_path, all_tables)
     files: dict[str, bytes | str] = {}
