@@ -136,3 +136,9 @@ def test_a_note_under_more_than_two_tables_is_said_once_in_the_legend():
     assert shared == [f"Pixel AP, Pixel F1-max tables: {note}"]
     assert per_table[tables[1].label] == [own] and not any(per_table[table.label] for table in tables[2:])
     assert split_notes(tables[:2])[0] == []  # under two tables: stays under them
+
+
+def test_rows_without_weights_finished_at_or_error_columns_still_render(repo_root):
+    rows = report_frame().drop(columns=["weights", "finished_at", "error_type", "error_tail"])
+    html = render_html(rows, repo_root / "src" / "iadbench" / "report" / "templates", "bare rows", with_figures=False)
+    assert '<table class="summary"' in html and "Random weights" not in html and "run dates" not in html

@@ -167,8 +167,8 @@ def metric_table(frame: pd.DataFrame, dataset: str, metric: str, title: str, lab
                 ok.groupby(["model", "category"], sort=False)["seed"].agg(list).items()}
     row_intervals = _row_intervals(ok, metric)
     failures: dict[tuple[str, str], list[tuple[Any, str]]] = {}
-    for model, category, seed, error_type, error_tail in rows.loc[
-            ~is_ok, ["model", "category", "seed", "error_type", "error_tail"]].itertuples(index=False, name=None):
+    for model, category, seed, error_type, error_tail in rows.loc[~is_ok].reindex(  # error columns may be absent
+            columns=["model", "category", "seed", "error_type", "error_tail"]).itertuples(index=False, name=None):
         failures.setdefault((model, category), []).append((seed, _failure_text(error_type, error_tail)))
     degenerate = set()
     if metric.startswith("pixel_"):
