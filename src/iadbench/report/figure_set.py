@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_all_start_methods, get_context
 from typing import Any
@@ -32,7 +33,8 @@ def draw(jobs: list[tuple[Any, ...]]) -> list[str]:
     """``[(function, *args)]`` of :mod:`iadbench.report.figures` -> their PNGs (base64), in order; in worker
     processes (fork: they inherit the loaded modules) when there are many and more than one core."""
     workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 8)
-    if len(jobs) < POOL_FROM or workers < 2 or "fork" not in get_all_start_methods():
+    # fork only on Linux: on macOS a forked child of a process that loaded system frameworks may crash
+    if len(jobs) < POOL_FROM or workers < 2 or not sys.platform.startswith("linux") or "fork" not in get_all_start_methods():
         return [function(*args) for function, *args in jobs]
     with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
         return list(pool.map(_call, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
