@@ -109,3 +109,12 @@ def test_build_report_reads_the_evidence_files_into_every_output(repo_root, tmp_
     assert "95% CI [" in (out / "index.html").read_text()
     assert sorted(path.name for path in out.glob("*.html")) == ["index.html"]
 
+
+
+def test_figures_drawn_in_worker_processes_come_back_in_order(monkeypatch):
+    from iadbench.report import figure_set
+
+    jobs = [(str.upper, f"figure {index}") for index in range(figure_set.POOL_FROM + 3)]
+    assert figure_set.draw(jobs) == [f"FIGURE {index}" for index in range(len(jobs))]  # a pool where 2+ cores
+    monkeypatch.setattr(figure_set, "POOL_FROM", 10**6)
+    assert figure_set.draw(jobs) == [f"FIGURE {index}" for index in range(len(jobs))]  # in this process
