@@ -92,6 +92,8 @@ def test_build_report_reads_the_evidence_files_into_every_output(repo_root, tmp_
         evidence["d", "c1", "twin", 0].replicates)
     write_row(frame, tmp_path / "benchmark.parquet")
     out = tmp_path / "report"
+    out.mkdir()
+    (out / "dataset-gone.html").write_text("an earlier paged report's page")  # one page now: it must go
     build_report(benchmark_path=tmp_path / "benchmark.parquet", template_dir=repo_root / "src" / "iadbench" / "report" / "templates",
                  html_path=out / "index.html", tex_path=out / "tables.tex", title="T", score_paths=score_paths,
                  bootstrap_paths=bootstrap_paths)
@@ -106,4 +108,14 @@ def test_build_report_reads_the_evidence_files_into_every_output(repo_root, tmp_
     assert any(name == "d-C1-score-distributions.png" for name in figure_names), figure_names
     assert (out / "tables" / "hardest-images-d.csv").read_text().startswith("Category,Kind,Image,Method,")
     assert "95% CI [" in (out / "index.html").read_text()
+    assert sorted(path.name for path in out.glob("*.html")) == ["index.html"]
 
+
+
+def test_figures_drawn_in_worker_processes_come_back_in_order(monkeypatch):
+    from iadbench.report import figure_set
+
+    jobs = [(str.upper, f"figure {index}") for index in range(figure_set.POOL_FROM + 3)]
+    assert figure_set.draw(jobs) == [f"FIGURE {index}" for index in range(len(jobs))]  # a pool where 2+ cores
+    monkeypatch.setattr(figure_set, "POOL_FROM", 10**6)
+    assert figure_set.draw(jobs) == [f"FIGURE {index}" for index in range(len(jobs))]  # in this process

@@ -17,6 +17,7 @@ from iadbench.serve.predict import (
     PredictError,
     choose_threshold,
     expand_images,
+    map_range,
     predict_set,
     score_images,
     write_outputs,
@@ -127,6 +128,10 @@ def test_outputs_parquet_overlays_and_page(loaded, trained_job, tmp_path, repo_r
     order = written[written["status"] == "ok"].sort_values("image_score", ascending=False)["overlay"].tolist()
     assert [html.index(name) for name in order] == sorted(html.index(name) for name in order)
     assert "none.png" in html and "Files not scored" in html
+    low, high = map_range(maps)  # one colour scale for the set, its range stated on the page
+    assert low == min(float(one.min()) for one in maps.values()) and high > low
+    text = " ".join(html.split())
+    assert "One colour scale for this whole set" in text and f"blue at map value {low:.4g}, red at {high:.4g}" in text
 
 
 @pytest.mark.slow

@@ -23,8 +23,10 @@ window.addEventListener("load", () => {
   const report = {
     boxes: boxes.map((element, index) => {
       const r = element.getBoundingClientRect();
+      // Inside a closed <details> a box keeps a size but is not drawn: it covers nothing.
+      const shown = element.checkVisibility ? element.checkVisibility({contentVisibilityAuto: true}) : true;
       return {index, tag: element.tagName, text: element.textContent.trim().slice(0, 60),
-              x: r.left + scrollX, y: r.top + scrollY, w: r.width, h: r.height,
+              x: r.left + scrollX, y: r.top + scrollY, w: shown ? r.width : 0, h: shown ? r.height : 0,
               ancestors: boxes.flatMap((other, j) => other !== element && other.contains(element) ? [j] : [])};
     }),
     links: [...document.querySelectorAll("nav#toc a")].map(a => ({href: a.getAttribute("href"),
@@ -119,3 +121,24 @@ def test_summary_is_computed_from_the_tables():
     assert first["PatchCore"][0].bold and not first["PaDiM"][0].bold
     second = dataset_summary(rows, "second", tables, labels)
     assert dict(second.rows)["PaDiM"][0].text == INCOMPLETE and INCOMPLETE in second.verdict
+
+
+def test_a_note_under_more_than_two_tables_is_said_once_in_the_legend():
+    from iadbench.report.legend import split_notes
+    from iadbench.report.tables import Table
+
+    note, own = "‡ not computed: no replicates.", "Not tested (no marking): Screw: one class only."
+    tables = [Table(dataset, metric, title, columns=[], notes=[note] if metric != "image_AUROC" else [])
+              for dataset in ("a", "b") for metric, title in (("image_AUROC", "Image AUROC"), ("pixel_AP", "Pixel AP"),
+                                                              ("pixel_F1_max", "Pixel F1-max"))]
+    tables[1].notes.append(own)
+    shared, per_table = split_notes(tables)
+    assert shared == [f"Pixel AP, Pixel F1-max tables: {note}"]
+    assert per_table[tables[1].label] == [own] and not any(per_table[table.label] for table in tables[2:])
+    assert split_notes(tables[:2])[0] == []  # under two tables: stays under them
+
+
+def test_rows_without_weights_finished_at_or_error_columns_still_render(repo_root):
+    rows = report_frame().drop(columns=["weights", "finished_at", "error_type", "error_tail"])
+    html = render_html(rows, repo_root / "src" / "iadbench" / "report" / "templates", "bare rows", with_figures=False)
+    assert '<table class="summary"' in html and "Random weights" not in html and "run dates" not in html

@@ -54,3 +54,16 @@ def test_metric_columns_are_metrics_only():
                "pixel_AUPRO_ci_high", "frame_AUROC", "status"]
     assert metric_columns(columns) == ["image_AUROC", "frame_AUROC", "pixel_AUPRO_05"]
     assert metric_columns(columns, frame_metrics=False) == ["image_AUROC", "pixel_AUPRO_05"]
+
+
+def test_make_rows_is_make_row_for_many():
+    from iadbench.results.rows import make_rows
+
+    rows = [{"dataset": "d", "category": "c", "model": "m", "seed": seed, "status": "ok", "image_AUROC": 0.5 + seed / 10,
+             "pixel_AUPRO_05": 0.1} for seed in range(3)] + [{"dataset": "d", "category": "c", "model": "m", "seed": 3,
+                                                              "status": "failed"}]
+    together = make_rows(rows)
+    one_by_one = pd.concat([make_row(row) for row in rows], ignore_index=True)
+    pd.testing.assert_frame_equal(together, one_by_one[together.columns])
+    with pytest.raises(RowError, match="outside the schema"):
+        make_rows([*rows, {**rows[0], "typo": 1}])

@@ -286,3 +286,26 @@ def test_equal_models_keep_the_error_rate():
     assert false_tables <= 2
     assert 0.0 <= np.mean(np.array(raw) < 0.05) <= 0.12
     assert stats.kstest(raw, "uniform").pvalue > 0.01
+
+
+def test_the_mean_over_categories_gets_an_interval_from_the_categories_replicates():
+    import numpy as np
+
+    from iadbench.stats.evidence import JobEvidence
+    from iadbench.stats.significance import mean_interval
+
+    rng = np.random.default_rng(0)
+    categories, seeds = ["a", "b", "c"], [0, 1]
+    values = {("m", category): {seed: 0.8 + 0.05 * index + 0.01 * seed for seed in seeds}
+              for index, category in enumerate(categories)}
+    evidence = {("d", category, "m", seed): JobEvidence(replicates={
+        "image_AP": values["m", category][seed] + 0.02 * rng.normal(size=400)}) for category in categories
+        for seed in seeds}
+    n_images = {("m", category): 100 for category in categories}
+    low, high, text = mean_interval(evidence, "d", categories, "m", "image_AP", values, n_images)
+    mean = np.mean([value for seeds_ in values.values() for value in seeds_.values()])
+    assert low < mean < high and high - low < 0.1  # averaging three categories narrows each one's spread
+    assert "of the mean over 3 categories" in text and "2 seeds pooled" in text
+    del evidence["d", "b", "m", 1]  # a category without replicates for a seed: no interval rather than a wrong one
+    assert mean_interval(evidence, "d", categories, "m", "image_AP", values, n_images) is None
+    assert mean_interval(None, "d", categories, "m", "image_AP", values, n_images) is None

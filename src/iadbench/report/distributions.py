@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import PurePath
 
 import numpy as np
@@ -33,26 +34,32 @@ class Panel:
     scores: pd.DataFrame  # the job's scores.parquet (image_path, label, defect_type, image_score, ...)
     threshold: float      # the row's image_F1_threshold (NaN: none)
 
-    @property
+    @cached_property
     def defective(self) -> np.ndarray:
-        return self.scores.loc[self.scores["label"] > 0, "image_score"].to_numpy(dtype=np.float64)
+        return self.scores["image_score"].to_numpy(dtype=np.float64)[self.scores["label"].to_numpy() > 0]
 
-    @property
+    @cached_property
     def normal(self) -> np.ndarray:
-        return self.scores.loc[self.scores["label"] <= 0, "image_score"].to_numpy(dtype=np.float64)
+        return self.scores["image_score"].to_numpy(dtype=np.float64)[self.scores["label"].to_numpy() <= 0]
 
 
 def panels(frame: pd.DataFrame, evidence: Evidence | None, dataset: str, category: str) -> list[Panel]:
     """Per model of the category (in the frame's order), its first ok seed that has scores."""
+    if not evidence:
+        return []
     rows = frame[(frame["dataset"] == dataset) & (frame["category"] == category) & frame["status"].eq("ok")]
-    made = []
-    for model in dict.fromkeys(rows["model"]):
-        for row in rows[rows["model"] == model].sort_values("seed").itertuples(index=False):
-            scores = scores_of(evidence, (dataset, category, model, int(row.seed)))
-            if scores is not None:
-                threshold = getattr(row, "image_F1_threshold", math.nan)
-                made.append(Panel(model, int(row.seed), scores, math.nan if pd.isna(threshold) else float(threshold)))
-                break
+    thresholds = (rows["image_F1_threshold"] if "image_F1_threshold" in rows else pd.Series(math.nan, rows.index))
+    made, done = [], set()
+    order = np.argsort(rows["seed"].to_numpy(), kind="stable")
+    models, seeds, values = rows["model"].to_numpy()[order], rows["seed"].to_numpy()[order], thresholds.to_numpy()[order]
+    first = {model: index for index, model in reversed(list(enumerate(rows["model"])))}  # the frame's model order
+    for model, seed, threshold in sorted(zip(models, seeds, values, strict=True), key=lambda job: first[job[0]]):
+        if model in done:
+            continue
+        scores = scores_of(evidence, (dataset, category, model, int(seed)))
+        if scores is not None:
+            made.append(Panel(model, int(seed), scores, math.nan if pd.isna(threshold) else float(threshold)))
+            done.add(model)
     return made
 
 
@@ -69,18 +76,24 @@ def hardest_images(category_panels: list[Panel], labels: Labels | None = None, n
     labels = labels or Labels()
     found = {"defective": [], "defect-free": []}
     for order, panel in enumerate(category_panels):
-        normal, defective = panel.normal, panel.defective
+        normal, defective = np.sort(panel.normal), np.sort(panel.defective)
         if not normal.size or not defective.size:
             continue  # one class only: nothing to be on the wrong side of
-        for row in panel.scores.itertuples(index=False):
-            score = float(row.image_score)
+        scores = panel.scores["image_score"].to_numpy(dtype=np.float64)
+        is_defective = panel.scores["label"].to_numpy() > 0
+        # defective: share of defect-free images scoring >= it; defect-free: share of defective scoring <= it
+        above = (normal.size - np.searchsorted(normal, scores, side="left")) / normal.size
+        below = np.searchsorted(defective, scores, side="right") / defective.size
+        paths = panel.scores["image_path"].astype(str).to_numpy()
+        for score, label, share_above, share_below, path in zip(scores, is_defective, above, below, paths,
+                                                                strict=True):
             if not math.isfinite(score):
                 continue
-            if row.label > 0:
-                kind, share, extreme = "defective", float(np.mean(normal >= score)), score
+            if label:
+                kind, share, extreme = "defective", float(share_above), float(score)
             else:
-                kind, share, extreme = "defect-free", float(np.mean(defective <= score)), -score
-            found[kind].append((-share, order, extreme, str(row.image_path), panel, score, share))
+                kind, share, extreme = "defect-free", float(share_below), -float(score)
+            found[kind].append((-share, order, extreme, path, panel, float(score), share))
     rows = []
     for kind, entries in found.items():
         for *_, path, panel, score, share in sorted(entries, key=lambda entry: entry[:4])[:n]:

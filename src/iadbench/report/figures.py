@@ -13,14 +13,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import MaxNLocator
 
 from iadbench.models.specs import MODEL_SPECS
 from iadbench.stats.ranking import RankComparison
 
 
-def _png(figure) -> str:
+def _png(figure, tight: bool = True) -> str:
     buffer = io.BytesIO()
-    figure.tight_layout()
+    if tight:
+        figure.tight_layout()
     figure.savefig(buffer, format="png", dpi=80)
     plt.close(figure)
     return base64.b64encode(buffer.getvalue()).decode()
@@ -32,13 +34,31 @@ def _ok(frame: pd.DataFrame, dataset: str | None = None) -> pd.DataFrame:
 
 
 def heatmap(frame: pd.DataFrame, dataset: str, metric: str, title: str) -> str:
-    """Models x categories of one metric (seeds averaged), in percent; ``title`` names the metric."""
-    grid = _ok(frame, dataset).pivot_table(index="model", columns="category", values=metric, aggfunc="mean",
-                                           sort=False)
+    """Models x categories of one metric in percent, over complete cells only, as the tables: a cell whose seeds
+    all succeeded shows their mean; a partial one (k of n seeds) is left grey and says "k/n", a failed one
+    "failed"; ``title`` names the metric. ``frame``: every row of the dataset, failed ones included."""
+    rows = frame[frame["dataset"] == dataset]
+    ok = rows["status"].eq("ok").fillna(False).astype(bool)
+    cells = rows.assign(_ok=ok).groupby(["model", "category"], sort=False)["_ok"].agg(["sum", "size"])
+    grid = rows[ok].pivot_table(index="model", columns="category", values=metric, aggfunc="mean", sort=False)
+    grid = grid.reindex(index=list(dict.fromkeys(rows["model"])), columns=list(dict.fromkeys(rows["category"])))
+    values = 100 * grid.astype(float)
+    text = values.map(lambda value: "" if np.isnan(value) else f"{value:.1f}").astype(object)
+    for (model, category), (n_ok, n_seeds) in cells.iterrows():
+        if n_ok < n_seeds:
+            values.loc[model, category] = np.nan
+            text.loc[model, category] = "failed" if n_ok == 0 else f"{n_ok}/{n_seeds}"
     figure, axes = plt.subplots(figsize=(1.5 + 0.8 * grid.shape[1], 1.0 + 0.4 * grid.shape[0]))
-    sns.heatmap(100 * grid.astype(float), annot=True, fmt=".1f", vmin=0, vmax=100, cmap="viridis",
-                cbar_kws={"label": f"{title} (%)"}, ax=axes)
-    axes.set(title=f"{dataset}: {title}", xlabel="", ylabel="")
+    axes.set_facecolor("#d9d9d9")  # partial and failed cells: no colour, as they have no comparable value
+    sns.heatmap(values, annot=text.to_numpy(), fmt="", vmin=0, vmax=100, cmap="viridis",
+                cbar_kws={"label": f"{title} (%)"}, ax=axes, annot_kws={"fontsize": 7})
+    for row, model in enumerate(values.index):  # seaborn writes no text on a cell without a value: say why here
+        for column, category in enumerate(values.columns):
+            if np.isnan(values.iloc[row, column]) and text.iloc[row, column]:
+                axes.text(column + 0.5, row + 0.5, text.iloc[row, column], ha="center", va="center", fontsize=7,
+                          color="#8a5a00" if text.iloc[row, column] != "failed" else "#b00")
+    axes.set(title=f"{dataset}: {title} (grey: partial k/n seeds or failed, left out as in the tables)",
+             xlabel="", ylabel="")
     return _png(figure)
 
 
@@ -126,37 +146,48 @@ def category_boxplot(frame: pd.DataFrame, dataset: str, metric: str) -> str:
 
 
 def critical_difference(comparison: RankComparison, metric_title: str) -> str:
-    """Demšar's critical-difference diagram: average ranks on an axis, with bars joining methods whose
-    ranks differ by less than the Nemenyi CD (not significantly different)."""
-    ranks = comparison.average_ranks
+    """Demšar's critical-difference diagram: average ranks on an axis (rank 1, the best, on the right), the better
+    half of the methods labelled on the right, the other half on the left, each joined to its rank by an elbow;
+    thick bars under the axis join methods whose ranks differ by less than the Nemenyi CD (not significantly
+    different), each on its own line so that none hides another."""
+    ranks = comparison.average_ranks.sort_values()
     n_methods = len(ranks)
-    figure, axes = plt.subplots(figsize=(7, 1.2 + 0.3 * n_methods))
-    axes.set_xlim(n_methods + 0.5, 0.5)  # rank 1 (best) on the right, as in Demšar's figures
-    axes.set_ylim(-(n_methods + 1), 2)
-    axes.axhline(0, color="black", linewidth=1)
-    for rank in range(1, n_methods + 1):
-        axes.plot([rank, rank], [0, 0.2], color="black", linewidth=1)
-        axes.text(rank, 0.35, str(rank), ha="center", fontsize=8)
-    for index, (model, rank) in enumerate(ranks.items()):
-        y = -(index + 1)
-        axes.plot([rank, rank], [0, y], color="#555", linewidth=0.8)
-        axes.text(rank, y, f" {model} ({rank:.2f})", va="center", fontsize=8,
-                  ha="left" if rank > (n_methods + 1) / 2 else "right")
-    cd = comparison.critical_difference
-    axes.plot([n_methods + 0.4 - cd, n_methods + 0.4], [1.3, 1.3], color="#c00", linewidth=2)
-    axes.text(n_methods + 0.4 - cd / 2, 1.5, f"CD = {cd:.2f}", ha="center", fontsize=8, color="#c00")
     values = ranks.to_numpy()
-    cliques, offset = [], 0.15
+    cd = comparison.critical_difference
+    cliques = []
     for start in range(n_methods):
         end = int(np.searchsorted(values, values[start] + cd, side="right")) - 1
         if end > start and not any(s <= start and end <= e for s, e in cliques):
             cliques.append((start, end))
+    bar_step, label_step = 0.22, 0.5
+    first_label = 0.4 + bar_step * len(cliques)
+    n_right = (n_methods + 1) // 2
+    n_rows = max(n_right, n_methods - n_right)
+    figure, axes = plt.subplots(figsize=(8, 1.3 + 0.3 * (n_rows + 0.5 * len(cliques))))
+    low, high = n_methods + 0.5, 0.5
+    axes.set_xlim(low + 1.6, high - 1.6)  # room for the labels either side
+    axes.set_ylim(-(first_label + label_step * n_rows), 1.6)
+    axes.plot([n_methods, 1], [0, 0], color="black", linewidth=1)
+    for rank in range(1, n_methods + 1):
+        axes.plot([rank, rank], [0, 0.15], color="black", linewidth=1)
+        axes.text(rank, 0.25, str(rank), ha="center", fontsize=8)
+    for index, (model, rank) in enumerate(ranks.items()):
+        right = index < n_right
+        row = index if right else n_methods - 1 - index
+        y = -(first_label + label_step * row)
+        end = high - 0.3 if right else low + 0.3
+        axes.plot([rank, rank, end], [0, y, y], color="#555", linewidth=0.8)
+        axes.text(end + (-0.1 if right else 0.1), y, f"{model} ({rank:.2f})", va="center", fontsize=8,
+                  ha="left" if right else "right")
+    axes.plot([n_methods, n_methods - cd], [1.1, 1.1], color="#c00", linewidth=2)
+    axes.text(n_methods - cd / 2, 1.25, f"CD = {cd:.2f}", ha="center", fontsize=8, color="#c00")
     for number, (start, end) in enumerate(cliques):
-        y = -offset - 0.18 * number
-        axes.plot([values[start], values[end]], [y, y], color="#c00", linewidth=3, alpha=0.6)
+        y = -0.3 - bar_step * number
+        axes.plot([values[start] + 0.05, values[end] - 0.05], [y, y], color="#c00", linewidth=3, alpha=0.7,
+                  solid_capstyle="butt")
     axes.axis("off")
     axes.set_title(f"{metric_title}: average rank over {comparison.n_categories} categories "
-                   f"(Friedman p = {comparison.friedman_p_value:.3g})", fontsize=9)
+                   f"(Friedman p = {comparison.friedman_p_value:.3g}); bars: not significantly different", fontsize=9)
     return _png(figure)
 
 
@@ -172,14 +203,21 @@ def score_distributions(panels: list[tuple[str, np.ndarray, np.ndarray, float]],
         edges = np.histogram_bin_edges(values, bins=min(30, max(5, values.size // 3))) if values.size else 10
         for scores, colour, label in ((normal, "#3a7dc9", "defect-free"), (defective, "#d6452f", "defective")):
             scores = scores[np.isfinite(scores)]
-            if scores.size:
-                axes.hist(scores, bins=edges, color=colour, alpha=0.55, label=f"{label} ({scores.size})")
+            if scores.size:  # one filled step line per class: far cheaper to draw than a bar per bin
+                counts, bins = np.histogram(scores, bins=edges)
+                axes.stairs(counts, bins, fill=True, color=colour, alpha=0.55, label=label)
         if math.isfinite(threshold):
             axes.axvline(threshold, color="black", linestyle="--", linewidth=1, label="F1-optimal threshold")
-        axes.set_title(name, fontsize=9)
+        counts = f"{np.isfinite(normal).sum()} defect-free, {np.isfinite(defective).sum()} defective"
+        axes.set_title(f"{name}\n{counts}", fontsize=8)
+        axes.set_yticks([])  # counts per bin say nothing across panels; ticks are most of the drawing time
+        axes.xaxis.set_major_locator(MaxNLocator(nbins=4))
         axes.tick_params(labelsize=7)
-        axes.legend(fontsize=6, loc="upper right", frameon=False)
     for axes in list(all_axes.flat)[len(panels):]:
         axes.axis("off")
-    figure.suptitle(title, fontsize=10)
-    return _png(figure)
+    figure.suptitle(title, fontsize=10, x=0.06, ha="left")
+    handles, names = all_axes.flat[0].get_legend_handles_labels()  # one legend for every panel, not one on each
+    figure.legend(handles, names, loc="upper right", ncol=3, fontsize=8, frameon=False)
+    figure.subplots_adjust(left=0.06, right=0.98, bottom=0.08 / n_rows ** 0.5, top=1 - 0.75 / (2.4 * n_rows + 0.4),
+                           wspace=0.25, hspace=0.6)
+    return _png(figure, tight=False)

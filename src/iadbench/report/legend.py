@@ -71,14 +71,21 @@ METHODS: tuple[tuple[str, str, str], ...] = (
 
 
 def split_notes(tables: list[Table]) -> tuple[list[str], dict[str, list[str]]]:
-    """The notes that belong in the legend (those every table shares) and each table's own notes (by label).
+    """The notes that belong in the legend and each table's own notes (by label).
 
     The marking rule every tested table states ("Bold: best in its column. ‡: ...") is the legend's "Tests"
-    paragraph: it is dropped from the tables. A note printed under every table is said once, in the legend."""
+    paragraph: it is dropped from the tables. A note printed under every table is said once, in the legend
+    ("All tables: ..."); one printed under more than two (but not all) is said once there too, naming the tables
+    it applies to by their titles (a paper-scale report would repeat it under every dataset's such table)."""
     own = {table.label: [note for note in table.notes if not note.startswith("Bold: ")] for table in tables}
     counts = Counter(note for notes in own.values() for note in dict.fromkeys(notes))
-    shared = [note for note, count in counts.items() if len(tables) > 1 and count == len(tables)]
-    return shared, {label: [note for note in notes if note not in shared] for label, notes in own.items()}
+    shared = {note: "All tables" for note, count in counts.items() if len(tables) > 1 and count == len(tables)}
+    for note, count in counts.items():
+        if note not in shared and count > 2:
+            titles = dict.fromkeys(table.title for table in tables if note in own[table.label])
+            shared[note] = f"{', '.join(titles)} tables"
+    return ([f"{where}: {note}" for note, where in shared.items()],
+            {label: [note for note in notes if note not in shared] for label, notes in own.items()})
 
 
 def symbols(tables: list[Table]) -> list[tuple[str, str]]:

@@ -16,7 +16,6 @@ touch files.
 from __future__ import annotations
 
 import base64
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ import yaml
 
 from iadbench.config.predict import predict_pages
 from iadbench.core.files import atomic_write, write_text
-from iadbench.report import distributions, figures, legend, paper
+from iadbench.report import distributions, figure_set, legend, pages, paper
 from iadbench.report import settings as by_setting
 from iadbench.report import video as video_report
 from iadbench.report.job_resources import JOB_RESOURCE_COLUMNS, job_resource_rows, job_resources  # noqa: F401 -- re-exported
@@ -50,7 +49,7 @@ from iadbench.report.tables import (  # noqa: F401 -- re-exported: the tables we
     report_tables,
 )
 from iadbench.report.templating import environment as _environment
-from iadbench.report.templating import latex_escape, slug  # noqa: F401 -- latex_escape re-exported
+from iadbench.report.templating import latex_escape  # noqa: F401 -- re-exported
 from iadbench.results.columns import (  # noqa: F401 -- re-exported: the report's names for metric columns
     AUPRO_LIMIT_COLUMN,
     LITERATURE_AUPRO,
@@ -89,73 +88,11 @@ def provenance(frame: pd.DataFrame) -> dict[str, str]:
     for column in PROVENANCE_COLUMNS:
         if column in frame:
             facts[column] = ", ".join(sorted({str(value) for value in frame[column].dropna()})) or NOT_APPLICABLE
-    if len(frame):
+    if len(frame) and "finished_at" in frame and frame["finished_at"].notna().any():
         facts["run dates"] = f"{frame['finished_at'].min():%Y-%m-%d %H:%M} – {frame['finished_at'].max():%Y-%m-%d %H:%M} UTC"
     return facts
 
 
-def _slug(text: str) -> str:
-    return slug(text).strip("-") or "figure"
-
-
-def _figures(frame: pd.DataFrame, tables: list[Table], comparisons: dict, labels: Labels) -> list[dict[str, str]]:
-    """{"caption", "png" (base64), "name" (a file stem: letters, digits, dashes; unique)}; drawn with printed
-    model and category names, categories in their configured order."""
-    made = []
-    ranked = ranked_metrics(frame)
-    printed = labels.apply(frame)
-    for table in tables:
-        if table.metric in ranked:
-            made.append({"caption": f"{table.dataset}: {table.title}",
-                         "png": figures.heatmap(printed, table.dataset, table.metric, table.title)})
-    for dataset in dict.fromkeys(frame.loc[frame["status"] == "ok", "dataset"]):
-        made.append({"caption": f"{dataset}: image AUROC per category",
-                     "png": figures.category_boxplot(printed, dataset, "image_AUROC")})
-    if (frame["status"] == "ok").any():
-        made.append({"caption": "Image AUROC vs throughput",
-                     "png": figures.efficiency(printed, "image_AUROC", "images_per_second", "images/s")})
-        made.append({"caption": "Image AUROC vs peak memory",
-                     "png": figures.efficiency(printed, "image_AUROC", "peak_rss_mb", "peak RSS (MB)")})
-    for metric, comparison in comparisons.items():
-        if not comparison.significant:  # no post-hoc test without a Friedman rejection (the ranks section says so)
-            continue
-        named = dataclasses.replace(comparison, average_ranks=comparison.average_ranks.rename(labels.model))
-        made.append({"caption": f"Critical difference diagram, {metric_title(metric)}",
-                     "png": figures.critical_difference(named, metric_title(metric))})
-    return made
-
-
-def _name_figures(made: list[dict[str, str]]) -> None:
-    """Give each figure a "name": a file stem from its "stem" or caption (letters, digits, dashes), unique."""
-    seen: dict[str, int] = {}
-    for figure in made:
-        stem = _slug(figure.get("stem") or figure["caption"])
-        seen[stem] = seen.get(stem, 0) + 1
-        figure["name"] = stem if seen[stem] == 1 else f"{stem}-{seen[stem]}"
-
-
-def score_distributions(frame: pd.DataFrame, evidence: Evidence | None, labels: Labels,
-                        with_figures: bool) -> list[dict[str, Any]]:
-    """Per dataset x category with scores: {"dataset", "category" (printed), "figure" (a figure dict, or None
-    without figures), "hardest" (:func:`iadbench.report.distributions.hardest_images`)}."""
-    items = []
-    for dataset in dict.fromkeys(frame["dataset"]):
-        for category in labels.order(dataset, frame.loc[frame["dataset"] == dataset, "category"]):
-            panels = distributions.panels(frame, evidence, dataset, category)
-            if not panels:
-                continue
-            printed = labels.category(dataset, category)
-            figure = None
-            if with_figures:
-                caption = (f"{dataset}: {printed}: image scores of defect-free vs defective test images "
-                           "(dashed: F1-optimal threshold)")
-                drawn = [(f"{labels.model(panel.model)} (seed {panel.seed})", panel.normal, panel.defective,
-                          panel.threshold) for panel in panels]
-                figure = {"caption": caption, "stem": f"{dataset}-{printed}-score-distributions",
-                          "png": figures.score_distributions(drawn, f"{dataset}: {printed}")}
-            items.append({"dataset": dataset, "category": printed, "figure": figure,
-                          "hardest": distributions.hardest_images(panels, labels)})
-    return items
 
 
 def all_figures(context: dict[str, Any]) -> list[dict[str, str]]:
@@ -208,14 +145,18 @@ def report_context(frame: pd.DataFrame, title: str, config: dict[str, Any] | Non
     primary = by_setting.settings_of(image_rows)[0]
     labels = labels or labels_for(all_rows["model"], config)
     evidence = evidence or None  # no file read at all: say "not computed", not "no scores" per column
-    random_weights = bool((all_rows.get("weights") == "random").any()) if len(all_rows) else False
-    failed = all_rows.loc[all_rows["status"] != "ok", [*KEY_COLUMNS, "error_type", "error_tail"]].astype(object)
+    random_weights = "weights" in all_rows and bool(all_rows["weights"].eq("random").fillna(False).any())
+    failed = all_rows.loc[all_rows["status"] != "ok", list(KEY_COLUMNS)].astype(object).assign(
+        **{column: all_rows.get(column, pd.Series(index=all_rows.index, dtype=object)).astype(object)
+           for column in ("error_type", "error_tail")})
     failed = failed.where(failed.notna(), "")  # a missing error tail is empty, not "<NA>"
     rank_metrics, rank_rows, comparisons = rank_summary(frame)
     tables = by_setting.name_primary(report_tables(frame, labels, evidence), primary, other_settings)
     extra = (by_setting.setting_tables(other_settings, labels, setting_evidence)
              + by_setting.unified_beside_one_class(image_rows, labels))
     has_references = references is not None and not references.empty
+    datasets = dataset_sections(frame, tables, labels)
+    distribution_items, jobs = figure_set.distribution_items(frame, evidence, labels, with_figures)
     context = {
         "title": title,
         "tables": tables + extra,
@@ -241,8 +182,8 @@ def report_context(frame: pd.DataFrame, title: str, config: dict[str, Any] | Non
         "audit": study_audit(frame, study_implausible_cells(by_setting.references_for(references, primary)), labels) if has_references else None,
         "flag_note": FLAG_NOTE,
         "audit_note": AUDIT_NOTE,
-        "figures": _figures(frame, tables, comparisons, labels) if with_figures else [],
-        "distributions": score_distributions(frame, evidence, labels, with_figures),
+        "figures": [],
+        "distributions": distribution_items,
         "hardest_note": distributions.HARDEST_NOTE,
         "gallery": gallery or [],
         "job_resources": job_resource_rows(resources) if resources is not None else [],
@@ -250,18 +191,25 @@ def report_context(frame: pd.DataFrame, title: str, config: dict[str, Any] | Non
         "predict_pages": predict_pages(config) if config else [],
         "video": video_report.video_context(all_rows, labels, frame_scores, with_figures, random_weights),
     }
-    context |= legend.legend_context(tables + extra) | {"datasets": dataset_sections(frame, tables, labels)}
+    context |= legend.legend_context(tables + extra) | {"datasets": datasets}
     by_setting.add_setting_tables(context["datasets"], extra)
-    _name_figures(all_figures(context))
+    if with_figures:
+        general = figure_set.general_figures(frame, tables, comparisons,
+                                             {section["name"]: section["summary"] for section in datasets}, labels)
+        context["figures"] = [figure for figure, _ in general]
+        figure_set.draw_all(general + jobs)
+    figure_set.name_figures(all_figures(context))
     context["grids"] = _grids(context)
     return context
 
 
-def _html(context: dict[str, Any], template_dir: str | Path | None) -> str:
-    return _environment(template_dir, latex=False).get_template("index.html.j2").render(**context)
+def html_pages(context: dict[str, Any], template_dir: str | Path | None) -> dict[str, str]:
+    """Each HTML page of the report by file name (:mod:`iadbench.report.pages`)."""
+    template = _environment(template_dir, latex=False).get_template("index.html.j2")
+    return {name: template.render(**page) for name, page in pages.split(context).items()}
 
 
-def _latex(context: dict[str, Any], template_dir: str | Path | None) -> tuple[str, dict[str, str]]:
+def latex_texts(context: dict[str, Any], template_dir: str | Path | None) -> tuple[str, dict[str, str]]:
     """tables.tex (every table) and each table's own LaTeX by grid name."""
     latex = _environment(template_dir, latex=True)
     tables = {grid.name: paper.latex_table(grid, latex) for grid in context["grids"]}
@@ -273,15 +221,21 @@ def render_html(frame: pd.DataFrame, template_dir: str | Path | None, title: str
                 references: pd.DataFrame | None = None, resources: pd.DataFrame | None = None,
                 evidence: Evidence | None = None) -> str:
     """The HTML report (see :func:`report_context` for the arguments)."""
-    context = report_context(frame, title, config, references=references, with_figures=with_figures,
-                             gallery=gallery, resources=resources, evidence=evidence)
-    return _html(context, template_dir)
+    return report_html_pages(frame, template_dir, title, config, with_figures=with_figures, gallery=gallery,
+                             references=references, resources=resources, evidence=evidence)["index.html"]
+
+
+def report_html_pages(frame: pd.DataFrame, template_dir: str | Path | None, title: str,
+                      config: dict[str, Any] | None = None, **options) -> dict[str, str]:
+    """Every HTML page by file name: index.html, and at scale one page per dataset (:mod:`iadbench.report.pages`);
+    ``options``: :func:`report_context`'s."""
+    return html_pages(report_context(frame, title, config, **options), template_dir)
 
 
 def render_latex(frame: pd.DataFrame, template_dir: str | Path | None, title: str, config: dict[str, Any] | None = None,
                  references: pd.DataFrame | None = None, evidence: Evidence | None = None) -> str:
     """tables.tex: every table of the report, to \\input (needs booktabs, graphicx and longtable)."""
-    return _latex(report_context(frame, title, config, references=references, evidence=evidence), template_dir)[0]
+    return latex_texts(report_context(frame, title, config, references=references, evidence=evidence), template_dir)[0]
 
 
 def render_paper(context: dict[str, Any], template_dir: str | Path | None) -> str:
@@ -297,7 +251,8 @@ def gallery_items(paths, labels: Labels | None = None) -> list[dict[str, str]]:
     items = []
     for path in map(Path, paths):
         dataset, category, model = path.parts[-4:-1]
-        items.append({"caption": f"{dataset} / {labels.category(dataset, category)} / {labels.model(model)}"
+        items.append({"dataset": dataset,
+                      "caption": f"{dataset} / {labels.category(dataset, category)} / {labels.model(model)}"
                                  f"{by_setting.gallery_setting(path)}",
                       "png": base64.b64encode(path.read_bytes()).decode()})
     return items
@@ -345,8 +300,13 @@ def build_report(*, benchmark_path: str | Path, template_dir: str | Path | None,
                              evidence=evidence.get(by_setting.settings_of(frame)[0], {}), setting_evidence=evidence,
                              frame_scores=video_report.read_frame_scores(
                                  prediction_paths, video_report.job_keys(frame)))
-    write_text(html_path, _html(context, template_dir))
-    all_tables, tables = _latex(context, template_dir)
+    written = html_pages(context, template_dir)
+    for name, html in written.items():  # index.html, then any dataset pages beside it
+        write_text(html_path if name == "index.html" else Path(html_path).with_name(name), html)
+    for stale in Path(html_path).parent.glob(pages.page_name({"id": "*"})):  # an earlier report's pages
+        if stale.name not in written:
+            stale.unlink()
+    all_tables, tables = latex_texts(context, template_dir)
     write_text(tex_path, all_tables)
     files: dict[str, bytes | str] = {}
     for grid in context["grids"]:

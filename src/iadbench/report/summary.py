@@ -12,7 +12,7 @@ from iadbench.report.labels import Labels
 from iadbench.report.tables import Cell, Table, ranked_metrics
 from iadbench.report.templating import slug
 from iadbench.results.columns import NOT_APPLICABLE, metric_title
-from iadbench.stats.ranking import compare_methods
+from iadbench.stats.ranking import RankComparison, compare_methods
 
 INCOMPLETE = "incomplete"
 INCOMPLETE_NOTE = "no mean: some category of that model has failed or partial seeds (see its table)."
@@ -35,6 +35,8 @@ class Summary:
     links: list[str]  # the id of each metric's table (same order as the metric columns)
     rows: list[tuple[str, list[Cell]]] = field(default_factory=list)  # (printed model name, cells)
     verdict: str = ""  # the rank test's result, or why there is none
+    metric: str = ""  # the metric ranked (image AUROC where present)
+    comparison: RankComparison | None = None  # its rank comparison (the dataset's CD diagram when significant)
 
     @property
     def label(self) -> str:
@@ -54,7 +56,8 @@ def dataset_summary(frame: pd.DataFrame, dataset: str, tables: list[Table], labe
     models = list(dict.fromkeys(model for table in tables for model, _ in table.rows))
     if comparison is not None:  # best rank first; unranked models after, in their configured order
         models.sort(key=lambda model: comparison.average_ranks.get(model, float("inf")))
-    summary = Summary(dataset=dataset, header=header, links=[table.label for table in tables])
+    summary = Summary(dataset=dataset, header=header, links=[table.label for table in tables],
+                      metric=ranked[0] if ranked else "", comparison=comparison)
     for model in models:
         cells = [_mean_cell(table, model) for table in tables]
         if comparison is not None:
@@ -85,6 +88,9 @@ def rank_summary(frame: pd.DataFrame) -> tuple[list[str], list[tuple[str, list[s
     comparisons = {metric: compare_methods(frame, metric) for metric in ranked_metrics(frame)}
     comparisons = {metric: comparison for metric, comparison in comparisons.items() if comparison is not None}
     models = sorted({model for comparison in comparisons.values() for model in comparison.average_ranks.index})
+    if comparisons:  # best first by the first ranked metric (image AUROC where present); unranked ones last
+        first = next(iter(comparisons.values())).average_ranks
+        models.sort(key=lambda model: first.get(model, float("inf")))
     rows = [(model, [f"{comparisons[metric].average_ranks[model]:.2f}"
                      if model in comparisons[metric].average_ranks else NOT_APPLICABLE for metric in comparisons])
             for model in models]

@@ -41,6 +41,7 @@ class Cell:
     note: str = ""  # shown on hover in the HTML: the error tail of a failed cell, the failed seeds of a partial one
     not_worse: bool = False  # not significantly worse than its column's best (‡)
     interval: str = ""  # its confidence interval, shown on hover in the HTML
+    bounds: tuple[float, float] | None = None  # the Mean column's interval (fractions), printed in the summaries
 
     @property
     def tooltip(self) -> str:
@@ -135,7 +136,7 @@ def _row_intervals(ok: pd.DataFrame, metric: str) -> dict[tuple[str, str], tuple
     low, high = f"{metric}_ci_low", f"{metric}_ci_high"
     if low not in ok or high not in ok:
         return {}
-    single = ok.groupby(["model", "category"], sort=False).filter(lambda cell: len(cell) == 1)
+    single = ok[ok.groupby(["model", "category"], sort=False)["seed"].transform("size").to_numpy() == 1]
     resamples = single.get("ci_resamples", pd.Series(pd.NA, index=single.index))
     return {(model, category): (float(lo), float(hi), int(n) if not pd.isna(n) else 0)
             for model, category, lo, hi, n in zip(single["model"], single["category"], single[low], single[high],
@@ -188,8 +189,8 @@ def metric_table(frame: pd.DataFrame, dataset: str, metric: str, title: str, lab
                 ok.groupby(["model", "category"], sort=False)["seed"].agg(list).items()}
     row_intervals = _row_intervals(ok, metric)
     failures: dict[tuple[str, str], list[tuple[Any, str]]] = {}
-    for model, category, seed, error_type, error_tail in rows.loc[
-            ~is_ok, ["model", "category", "seed", "error_type", "error_tail"]].itertuples(index=False, name=None):
+    for model, category, seed, error_type, error_tail in rows.loc[~is_ok].reindex(  # error columns may be absent
+            columns=["model", "category", "seed", "error_type", "error_tail"]).itertuples(index=False, name=None):
         failures.setdefault((model, category), []).append((seed, _failure_text(error_type, error_tail)))
     degenerate = set()
     if metric.startswith("pixel_"):
@@ -217,6 +218,9 @@ def metric_table(frame: pd.DataFrame, dataset: str, metric: str, title: str, lab
                                          if round(100 * value, 2) != best[index]])
     estimates = {(model, category, int(seed)): float(value) for model, category, seed, value
                  in ok[["model", "category", "seed", metric]].itertuples(index=False, name=None)}
+    by_cell: dict[tuple[str, str], dict[int, float]] = {}
+    for (model, category, seed), value in estimates.items():
+        by_cell.setdefault((model, category), {})[seed] = value
     test_images = _test_images(ok, metric)
     tests = significance.test_table(evidence, dataset, metric, compared, ok_seeds, name=labels.model,
                                     label=lambda category: labels.category(dataset, category), estimates=estimates)
@@ -238,10 +242,15 @@ def metric_table(frame: pd.DataFrame, dataset: str, metric: str, title: str, lab
             else:
                 spread = spreads.get(cell, math.nan) if index < len(categories) else math.nan
                 text = _percent(value) + ("" if math.isnan(spread) else f" ± {100 * spread:.2f}")
-                interval = "" if index == len(categories) else significance.interval_text(
-                    evidence, dataset, columns[index], model, metric, ok_seeds.get(cell, []), row_intervals.get(cell),
-                    estimates={seed: value for (m, c, seed), value in estimates.items() if (m, c) == cell},
-                    n_images=test_images.get(cell))
+                mean_interval = None
+                if index == len(categories):
+                    mean_interval = significance.mean_interval(evidence, dataset, categories, model, metric, by_cell,
+                                                               test_images)
+                    interval = mean_interval[2] if mean_interval else ""
+                else:
+                    interval = significance.interval_text(
+                        evidence, dataset, columns[index], model, metric, ok_seeds.get(cell, []),
+                        row_intervals.get(cell), estimates=by_cell.get(cell, {}), n_images=test_images.get(cell))
                 if index < len(categories) and not complete(*cell):
                     failed_seeds = ", ".join(str(seed) for seed, _ in failures[cell])
                     cells.append(Cell(f"{text} ({n_ok[cell]}/{n_seeds[cell]} seeds)", partial=True,
@@ -249,7 +258,8 @@ def metric_table(frame: pd.DataFrame, dataset: str, metric: str, title: str, lab
                                       interval=interval))
                 else:
                     cells.append(Cell(text, bold=round(100 * value, 2) == best[index], degenerate=cell in degenerate,
-                                      not_worse=cell in not_worse, interval=interval))
+                                      not_worse=cell in not_worse, interval=interval,
+                                      bounds=mean_interval[:2] if mean_interval else None))
         table.rows.append((model, cells))
     return table
 

@@ -95,17 +95,25 @@ class RowError(ValueError):
 
 def make_row(values: dict[str, Any]) -> pd.DataFrame:
     """A one-row frame in schema order; unknown columns (except AU-PRO limits) are an error."""
-    unknown = [key for key in values if key not in ROW_SCHEMA and not key.startswith(AUPRO_PREFIX)]
-    values = {"setting": DEFAULT_SETTING, **values}
-    if unknown:
-        raise RowError(f"row has columns outside the schema: {unknown}")
-    missing = [key for key in KEY_COLUMNS + ("status",) if key not in values]
-    if missing:
-        raise RowError(f"row lacks required columns: {missing}")
+    return make_rows([values])
+
+
+def make_rows(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """:func:`make_row` for many rows at once (one frame, dtypes applied once: fast for thousands of rows)."""
+    extra: set[str] = set()
+    rows = [{"setting": DEFAULT_SETTING, **values} for values in rows]
+    for values in rows:
+        unknown = [key for key in values if key not in ROW_SCHEMA and not key.startswith(AUPRO_PREFIX)]
+        if unknown:
+            raise RowError(f"row has columns outside the schema: {unknown}")
+        missing = [key for key in KEY_COLUMNS + ("status",) if key not in values]
+        if missing:
+            raise RowError(f"row lacks required columns: {missing}")
+        extra.update(key for key in values if key.startswith(AUPRO_PREFIX) and key not in ROW_SCHEMA)
     # (pixel_AUPRO_ci_low/high share the prefix but are schema columns, placed with the other CIs.)
-    columns = list(ROW_SCHEMA) + sorted(key for key in values if key.startswith(AUPRO_PREFIX) and key not in ROW_SCHEMA)
-    row = pd.DataFrame([{column: values.get(column) for column in columns}], columns=columns)
-    return _apply_dtypes(row)
+    columns = list(ROW_SCHEMA) + sorted(extra)
+    frame = pd.DataFrame([{column: values.get(column) for column in columns} for values in rows], columns=columns)
+    return _apply_dtypes(frame)
 
 
 def job_row(job: dict[str, Any], *, train_info: dict[str, Any], timing: dict[str, Any],

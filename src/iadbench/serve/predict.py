@@ -265,8 +265,7 @@ def write_overlays(frame: pd.DataFrame, maps: dict[str, np.ndarray], folder: str
     frame = frame.copy()
     if not maps:
         return frame
-    low = min(float(one.min()) for one in maps.values())
-    high = max(float(one.max()) for one in maps.values())
+    low, high = map_range(maps)
     for index, path in enumerate(frame["path"]):
         if path not in maps:
             continue
@@ -276,7 +275,14 @@ def write_overlays(frame: pd.DataFrame, maps: dict[str, np.ndarray], folder: str
     return frame
 
 
-def render_page(frame: pd.DataFrame, template_dir: str | Path | None, title: str, model: dict[str, Any]) -> str:
+def map_range(maps: dict[str, np.ndarray]) -> tuple[float, float] | None:
+    """The set's one colour scale: the smallest and largest value of all its maps (None without maps)."""
+    return (min(float(one.min()) for one in maps.values()), max(float(one.max()) for one in maps.values())) \
+        if maps else None
+
+
+def render_page(frame: pd.DataFrame, template_dir: str | Path | None, title: str, model: dict[str, Any],
+                scale: tuple[float, float] | None = None) -> str:
     """The HTML page of a predict set: the threshold, the gallery sorted by score (highest first), errors."""
     ok = frame[frame["status"] == "ok"].sort_values("image_score", ascending=False, kind="stable")
     errors = frame[frame["status"] != "ok"]
@@ -287,7 +293,7 @@ def render_page(frame: pd.DataFrame, template_dir: str | Path | None, title: str
     return environment(template_dir, latex=False).get_template("predict.html.j2").render(
         title=title, model=model, threshold=threshold, rows=ok.to_dict("records"),
         errors=errors.to_dict("records"), n_images=len(frame),
-        n_anomalous=int((ok["decision"] == "anomalous").sum()))
+        n_anomalous=int((ok["decision"] == "anomalous").sum()), scale=scale)
 
 
 def write_outputs(frame: pd.DataFrame, maps: dict[str, np.ndarray], out_dir: str | Path, template_dir: str | Path | None,
@@ -297,7 +303,7 @@ def write_outputs(frame: pd.DataFrame, maps: dict[str, np.ndarray], out_dir: str
     """``overlays/``, ``index.html`` and ``predictions.parquet`` (written last) under ``out_dir``."""
     out_dir = Path(out_dir)
     frame = write_overlays(frame, maps, overlays_dir or out_dir / "overlays", read_base)
-    write_text(html_path or out_dir / "index.html", render_page(frame, template_dir, title, model))
+    write_text(html_path or out_dir / "index.html", render_page(frame, template_dir, title, model, map_range(maps)))
     atomic_write(parquet_path or out_dir / "predictions.parquet", lambda temporary: frame.to_parquet(temporary))
     return frame
 

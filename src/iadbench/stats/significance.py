@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from iadbench.stats import paired, uncertainty
-from iadbench.stats.evidence import Evidence, replicates_of, scores_of
+from iadbench.stats.evidence import Evidence, arrays_of, replicates_of, scores_of
 
 ALPHA = 0.05
 INTERVAL_NOTE = ("Hover a cell for its 95% confidence interval: a bootstrap over the test images (defect-free and "
@@ -105,15 +105,22 @@ class TableTests:
 def _pair_p(evidence: Evidence, best: tuple, other: tuple, metric: str,
             estimates: dict[tuple[str, str, int], float]) -> tuple[float, str]:
     """p of one seed's comparison, or NaN and why it cannot be made ({best}/{other} name the models)."""
-    first, second = scores_of(evidence, best), scores_of(evidence, other)
-    a, b = first.set_index("image_path"), second.set_index("image_path")
-    if len(a) != len(b) or not a.index.is_unique or set(a.index) != set(b.index):
-        return math.nan, "{best} and {other} scored different test images"
-    b = b.reindex(a.index)
-    if not np.array_equal(a["label"].to_numpy() > 0, b["label"].to_numpy() > 0):
-        return math.nan, "{best} and {other} disagree on the images' labels"
+    first, second = arrays_of(evidence, best), arrays_of(evidence, other)
+    if first.unique and len(first.paths) == len(second.paths) and np.array_equal(first.paths, second.paths):
+        labels, scores_best, scores_other = first.labels, first.scores, second.scores  # same images, same order
+        if not np.array_equal(labels, second.labels):
+            return math.nan, "{best} and {other} disagree on the images' labels"
+    else:
+        a, b = scores_of(evidence, best).set_index("image_path"), scores_of(evidence, other).set_index("image_path")
+        if len(a) != len(b) or not a.index.is_unique or set(a.index) != set(b.index):
+            return math.nan, "{best} and {other} scored different test images"
+        b = b.reindex(a.index)
+        labels = a["label"].to_numpy() > 0
+        scores_best, scores_other = a["image_score"].to_numpy(), b["image_score"].to_numpy()
+        if not np.array_equal(labels, b["label"].to_numpy() > 0):
+            return math.nan, "{best} and {other} disagree on the images' labels"
     if metric == DELONG_METRIC:
-        *_, p = paired.delong_test(a["image_score"], b["image_score"], a["label"])
+        *_, p = paired.delong_test(scores_best, scores_other, labels)
         return (p, "") if math.isfinite(p) else (math.nan, "DeLong's test needs two test images of each class")
     rep_best, rep_other = replicates_of(evidence, best, metric), replicates_of(evidence, other, metric)
     for model, replicates in (("{best}", rep_best), ("{other}", rep_other)):
@@ -139,7 +146,7 @@ def _column(evidence: Evidence, dataset: str, category: str, metric: str, best: 
     for model in (best, *others):
         if any(scores_of(evidence, (dataset, category, model, seed)) is None for seed in seeds[model, category]):
             return {}, f"{name(model)} has no per-image scores"
-    labels = scores_of(evidence, (dataset, category, best, seeds[best, category][0]))["label"].to_numpy() > 0
+    labels = arrays_of(evidence, (dataset, category, best, seeds[best, category][0])).labels
     if labels.all() or not labels.any():
         return {}, (f"the test set has one class only ({int((~labels).sum())} defect-free, "
                     f"{int(labels.sum())} defective images)")
@@ -218,3 +225,36 @@ def interval_text(evidence: Evidence | None, dataset: str, category: str, model:
         return ""
     return (f"{100 * level:g}% CI [{100 * low:.2f}, {100 * high:.2f}] (logit bootstrap over test images, "
             f"{resamples} resamples{pooled})")
+
+
+def mean_interval(evidence: Evidence | None, dataset: str, categories: list[str], model: str, metric: str,
+                  estimates: dict[tuple[str, str], dict[int, float]], n_images: dict[tuple[str, str], int],
+                  level: float = uncertainty.CI_LEVEL) -> tuple[float, float, str] | None:
+    """The interval of a model's mean over ``categories`` (the tables' Mean column): per seed, the categories'
+    bootstrap replicates averaged resample by resample (the categories' test sets are resampled independently,
+    so the averages are replicates of the mean), then pooled over seeds as for a cell, around the seeds' means
+    of the rows' values (``estimates`` by (model, category), then seed), over all the categories' test images.
+    (low, high, its hover text), or None unless every category has the same seeds, their values, their
+    test-image counts and replicates."""
+    if evidence is None or not categories:
+        return None
+    seeds = sorted(estimates.get((model, categories[0]), {}))
+    if not seeds or any(sorted(estimates.get((model, category), {})) != seeds for category in categories):
+        return None
+    if any(not n_images.get((model, category)) for category in categories):
+        return None
+    samples, values = [], []
+    for seed in seeds:
+        replicates = [replicates_of(evidence, (dataset, category, model, seed), metric) for category in categories]
+        if any(sample is None for sample in replicates) or len({len(sample) for sample in replicates}) != 1:
+            return None
+        samples.append(np.mean(np.stack(replicates).astype(np.float64), axis=0))
+        values.append(float(np.mean([estimates[model, category][seed] for category in categories])))
+    if not all(map(math.isfinite, values)) or not all(np.isfinite(sample).any() for sample in samples):
+        return None
+    total = sum(n_images[model, category] for category in categories)
+    low, high = uncertainty.combine_seed_intervals(samples, values, total, level)
+    pooled = f"; {len(seeds)} seeds pooled" if len(seeds) > 1 else ""
+    return low, high, (f"{100 * level:g}% CI [{100 * low:.2f}, {100 * high:.2f}] of the mean over {len(categories)} "
+                       f"categories (logit bootstrap over each category's test images, {len(samples[0])} "
+                       f"resamples{pooled})")

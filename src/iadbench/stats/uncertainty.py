@@ -181,7 +181,8 @@ def save_replicates(path: str | Path, names: Sequence[str], replicates: np.ndarr
 def load_replicates(path: str | Path) -> dict[str, np.ndarray]:
     """Metric name -> its replicates (float32) from a ``bootstrap.npz`` (empty for a failed job)."""
     with np.load(path, allow_pickle=False) as data:
-        return {str(name): data["replicates"][:, index] for index, name in enumerate(data["metrics"])}
+        replicates = data["replicates"]  # read once: each access of an npz member reads and parses it again
+        return {str(name): replicates[:, index] for index, name in enumerate(data["metrics"])}
 
 
 # Curves of many resamples at once
