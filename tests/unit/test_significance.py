@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
-from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
+from sklearn.metrics import f1_score, average_precision_score, precision_recall_curve, roc_auc_score
 
 from iadbench.metrics import measures as metrics
 from iadbench.report.tables import metric_table
@@ -79,7 +79,7 @@ def test_best_is_bold_the_indistinguishable_is_marked_the_clearly_worse_is_not(m
     assert not worse.not_worse and not worse.bold
     assert not any(cell.not_worse for cell in (cells(table, model)["Mean"] for model in ("twin", "worse")))
     method = "DeLong" if metric == "image_AUROC" else f"paired bootstrap over the same {RESAMPLES} stratified"
-    assert method in table.notes[0] and "Holm-corrected over the table's 2 comparisons, counted as all 3 pairs" \
+    assert method in table.notes[0] and "corrected over the table's 2 comparisons by Holm's step-down counting all 3 pairs" \
         in table.notes[0]
     assert "α = 0.05" in table.notes[0]
 
@@ -103,6 +103,22 @@ def test_holm_runs_over_every_pair_of_the_table():
     tests = significance.test_table(evidence, "d", "image_AUROC", columns, seeds)
     expected = holm([raw[model] for _ in ("c1", "c2") for model in ("medium", "worse")], family=6)
     assert tests.family == 6 and list(tests.adjusted.values()) == pytest.approx(list(expected), rel=1e-9)
+
+
+def test_step_down_drops_the_pairs_of_a_cell_declared_worse():
+    """One column of 4 cells (6 pairs) and one of 3 (3 pairs): the multiplier starts at 9 pairs; each cell declared
+    worse removes its k - 1 pairs (Holm would remove one); running maximum, NaN untouched."""
+    raw = {("w1", "a"): 1e-4, ("w2", "a"): 2e-4, ("m", "a"): 0.01, ("x", "b"): 0.004, ("y", "b"): 0.2,
+           ("z", "b"): math.nan}
+    adjusted = significance.step_down(raw, {"a": 4, "b": 3})
+    # standing cells: a 4, b 3 -> 4*3/2 + 3*2/2 = 9; then a 3: 7.5; then a 2: 6; then b 2: 5 (after m: a 1: 4.5)
+    expected = {("w1", "a"): 9 * 1e-4, ("w2", "a"): 7.5 * 2e-4, ("x", "b"): 6 * 0.004, ("m", "a"): 5 * 0.01,
+                ("y", "b"): 3.5 * 0.2}
+    for key, value in expected.items():
+        assert adjusted[key] == pytest.approx(value, rel=1e-12), key
+    assert math.isnan(adjusted["z", "b"])
+    holm_m = holm([raw[key] for key in expected], family=9)[3]  # Holm's multiplier for m: 9 - 3 = 6
+    assert holm_m == pytest.approx(6 * 0.01) and adjusted["m", "a"] < holm_m
 
 
 def test_several_seeds_keep_the_largest_p():
@@ -195,6 +211,16 @@ def f1_max_score(labels, scores):
         return np.nanmax(2 * precision * recall / (precision + recall))
 
 
+def f1_max_threshold(labels, scores):
+    precision, recall, thresholds = precision_recall_curve(labels, scores)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return thresholds[np.nanargmax((2 * precision * recall / (precision + recall))[:-1])]
+
+
+def f1_at_threshold(threshold):
+    return lambda labels, scores: f1_score(labels, scores >= threshold)
+
+
 @pytest.mark.parametrize(("metric", "score"), [("image_AP", average_precision_score), ("image_F1_max", f1_max_score)])
 @pytest.mark.parametrize("other", ["twin", "worse"])
 def test_studentized_p_equals_a_slow_scikit_learn_bootstrap(metric, score, other):
@@ -205,9 +231,13 @@ def test_studentized_p_equals_a_slow_scikit_learn_bootstrap(metric, score, other
     evidence = {("d", "c", model, 0): job_evidence(scores[model], 0) for model in ("best", other)}
     counts = resample_counts(LABELS, RESAMPLES, 0, keys=PATHS)
     differences = []
+    replicate = {model: score for model in ("best", other)}
+    if metric == "image_F1_max":  # the replicates are F1 at F1-max's threshold on all images (scikit-learn's curve)
+        replicate = {model: f1_at_threshold(f1_max_threshold(LABELS, scores[model])) for model in ("best", other)}
     for multiplicity in counts:
         index = np.repeat(np.arange(LABELS.size), multiplicity)
-        differences.append(score(LABELS[index], scores["best"][index]) - score(LABELS[index], scores[other][index]))
+        differences.append(replicate["best"](LABELS[index], scores["best"][index])
+                           - replicate[other](LABELS[index], scores[other][index]))
     observed = {model: score(LABELS, scores[model]) for model in ("best", other)}
     z = (observed["best"] - observed[other]) / np.std(differences, ddof=1)
     slow_p = 2 * stats.norm.sf(abs(z))
@@ -268,7 +298,7 @@ def test_a_clearly_worse_model_is_marked_worse_in_a_210_comparison_table():
     assert len(tests.adjusted) == 210
     worse = PAPER_MODELS[-1]
     assert all((worse, category) not in tests.not_worse for category in PAPER_CATEGORIES)
-    assert "Holm-corrected over the table's 210 comparisons, counted as all 1575 pairs" in tests.notes()[0]
+    assert "corrected over the table's 210 comparisons by Holm's step-down counting all 1575 pairs" in tests.notes()[0]
 
 
 def test_equal_models_keep_the_error_rate():

@@ -73,11 +73,18 @@ def test_image_replicates_are_exact_metrics_of_the_resampled_images(decimals):
     full = image_replicates(scores, labels, np.ones((1, labels.size), np.int32))[0]
     expected = metrics.image_metrics(scores, labels)
     assert full == pytest.approx([expected["image_AUROC"], expected["image_AP"], expected["image_F1_max"]], abs=1e-12)
+    # F1-max's threshold on all images, found by brute force: the replicates' F1 is taken there
+    f1_at = {t: 2 * np.sum(labels[scores >= t]) / (np.sum(scores >= t) + labels.sum()) for t in np.unique(scores)}
+    threshold = max(f1_at, key=f1_at.get)
+    assert f1_at[threshold] == pytest.approx(expected["image_F1_max"], abs=1e-12)
     counts = resample_counts(labels, 5, seed=0)
     for row, multiplicity in zip(image_replicates(scores, labels, counts), counts, strict=True):
         index = np.repeat(np.arange(labels.size), multiplicity)
         drawn = metrics.image_metrics(scores[index], labels[index])
-        assert row == pytest.approx([drawn["image_AUROC"], drawn["image_AP"], drawn["image_F1_max"]], abs=1e-12)
+        hits, truth = scores[index] >= threshold, labels[index] > 0
+        f1 = 2 * np.sum(hits & truth) / (hits.sum() + truth.sum())
+        assert row == pytest.approx([drawn["image_AUROC"], drawn["image_AP"], f1], abs=1e-12)
+        assert f1 <= drawn["image_F1_max"] + 1e-12
 
 
 def test_intervals_contain_the_estimate_and_narrow_with_more_images():
