@@ -228,12 +228,9 @@ def _normalised_area(fpr: np.ndarray, pro: np.ndarray, limit: float) -> np.ndarr
 
 
 def image_replicates(scores, labels, counts: np.ndarray) -> np.ndarray:
-    """(resamples, 3) image AUROC, AP and F1 of each row of ``counts``; exact (thresholds: every distinct
-    score, tied images entering together). F1 is taken at the threshold that maximises it on all the images
-    (F1-max's own threshold), not re-maximised in each resample: to first order F1-max varies as the F1 at its
-    maximising threshold does (the envelope theorem), a smooth ratio of counts; the bootstrap of the re-maximised
-    maximum (a non-smooth statistic) is too narrow: two equal models' z had sd 1.07 and 2-4x the normal tails
-    (fixed threshold: 0.96; docs/statistics.md)."""
+    """(resamples, 3) image AUROC, AP and F1 of each row of ``counts``, exact (tied images enter together). F1 at
+    F1-max's threshold on all images, not re-maximised: to first order F1-max varies as the F1 at its maximising
+    threshold (envelope theorem); the re-maximised bootstrap is too narrow (docs/statistics.md)."""
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     positive = np.asarray(labels).reshape(-1) > 0
     _, group = np.unique(-scores, return_inverse=True)  # group 0 holds the highest score
@@ -241,8 +238,8 @@ def image_replicates(scores, labels, counts: np.ndarray) -> np.ndarray:
     starts = np.flatnonzero(np.r_[True, np.diff(group[order]) > 0])
     def curves(block):
         block = block.astype(np.float64)[:, order]
-        tp = np.cumsum(np.add.reduceat(block * positive[order], starts, axis=1), axis=1)
-        return tp, np.cumsum(np.add.reduceat(block * ~positive[order], starts, axis=1), axis=1)
+        return tuple(np.cumsum(np.add.reduceat(block * side, starts, axis=1), axis=1)
+                     for side in (positive[order], ~positive[order]))
 
     tp, fp = curves(np.ones((1, scores.size)))
     with np.errstate(invalid="ignore", divide="ignore"):
