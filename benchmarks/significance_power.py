@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--power-tables", type=int, default=2, help="tables with a planted gap (default 2)")
     parser.add_argument("--null-tables", type=int, default=40, help="tables without (default 40)")
-    parser.add_argument("--pixel-null-tables", type=int, default=4, help="of those, with pixel maps (default 4)")
+    parser.add_argument("--pixel-null-tables", type=int, default=6, help="of those, with pixel maps (default 6)")
     parser.add_argument("--coverage-simulations", type=int, default=400)
     parser.add_argument("--resamples", type=int, default=500)
     parser.add_argument("--thresholds", type=int, default=512, help="pixel grid points (small maps)")

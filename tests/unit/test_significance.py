@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
-from sklearn.metrics import average_precision_score, f1_score, precision_recall_curve, roc_auc_score
+from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
 
 from iadbench.metrics import measures as metrics
 from iadbench.report.tables import metric_table
@@ -211,17 +211,28 @@ def f1_max_score(labels, scores):
         return np.nanmax(2 * precision * recall / (precision + recall))
 
 
-def f1_max_threshold(labels, scores):
-    precision, recall, thresholds = precision_recall_curve(labels, scores)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return thresholds[np.nanargmax((2 * precision * recall / (precision + recall))[:-1])]
+@pytest.mark.parametrize("other", ["twin", "worse"])
+def test_jackknife_f1_max_test_equals_a_slow_scikit_learn_jackknife(other):
+    """F1-max of the images with one left out, scored by scikit-learn; stratified jackknife variance; z and p from
+    scipy: the report's F1-max p (from the score tables) is the same."""
+    scores = model_scores(0)
+    evidence = {("d", "c", model, 0): job_evidence(scores[model], 0) for model in ("best", other)}
+    keep = ~np.eye(LABELS.size, dtype=bool)
+    left_out = np.array([f1_max_score(LABELS[row], scores["best"][row]) - f1_max_score(LABELS[row], scores[other][row])
+                         for row in keep])
+    variance = sum((part.size - 1) / part.size * np.sum((part - part.mean()) ** 2)
+                   for part in (left_out[LABELS > 0], left_out[LABELS == 0]))
+    z = (f1_max_score(LABELS, scores["best"]) - f1_max_score(LABELS, scores[other])) / np.sqrt(variance)
+    slow_p = 2 * stats.norm.sf(abs(z))
+    tests = significance.test_table(evidence, "d", "image_F1_max", {"c": ("best", [other])},
+                                    {("best", "c"): [0], (other, "c"): [0]})
+    assert tests.adjusted[other, "c"] == pytest.approx(slow_p, rel=1e-9, abs=1e-15)
+    assert "jackknife" in tests.notes()[0]
+    if other == "worse":
+        assert slow_p < 0.05
 
 
-def f1_at_threshold(threshold):
-    return lambda labels, scores: f1_score(labels, scores >= threshold)
-
-
-@pytest.mark.parametrize(("metric", "score"), [("image_AP", average_precision_score), ("image_F1_max", f1_max_score)])
+@pytest.mark.parametrize(("metric", "score"), [("image_AP", average_precision_score)])
 @pytest.mark.parametrize("other", ["twin", "worse"])
 def test_studentized_p_equals_a_slow_scikit_learn_bootstrap(metric, score, other):
     """Each resample's images expanded and scored by scikit-learn, z = the full-set difference over the
@@ -231,13 +242,9 @@ def test_studentized_p_equals_a_slow_scikit_learn_bootstrap(metric, score, other
     evidence = {("d", "c", model, 0): job_evidence(scores[model], 0) for model in ("best", other)}
     counts = resample_counts(LABELS, RESAMPLES, 0, keys=PATHS)
     differences = []
-    replicate = {model: score for model in ("best", other)}
-    if metric == "image_F1_max":  # the replicates are F1 at F1-max's threshold on all images (scikit-learn's curve)
-        replicate = {model: f1_at_threshold(f1_max_threshold(LABELS, scores[model])) for model in ("best", other)}
     for multiplicity in counts:
         index = np.repeat(np.arange(LABELS.size), multiplicity)
-        differences.append(replicate["best"](LABELS[index], scores["best"][index])
-                           - replicate[other](LABELS[index], scores[other][index]))
+        differences.append(score(LABELS[index], scores["best"][index]) - score(LABELS[index], scores[other][index]))
     observed = {model: score(LABELS, scores[model]) for model in ("best", other)}
     z = (observed["best"] - observed[other]) / np.std(differences, ddof=1)
     slow_p = 2 * stats.norm.sf(abs(z))

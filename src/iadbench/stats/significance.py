@@ -5,7 +5,8 @@ over seeds) is bold, with every cell equal to it at the printed precision. Every
 compared with the best one *on the same test images*:
 
 * image AUROC: DeLong's test of the two correlated AUROCs (:func:`iadbench.stats.paired.delong_test`) on the
-  jobs' ``scores.parquet``, aligned by image path;
+  jobs' ``scores.parquet``, aligned by image path; image F1-max: the jackknife test on the same scores
+  (:func:`iadbench.stats.paired.jackknife_f1_max_test`: a maximum over thresholds is no smooth statistic);
 * any other metric: a studentized paired bootstrap test, ``p = studentized_p(replicates_best - replicates_other,
   observed)`` over the jobs' ``bootstrap.npz`` replicates (the same resamples of the same images: they are seeded
   by the seed and keyed by image path): z = the rows' difference on the full test set (``estimates``; without
@@ -56,6 +57,7 @@ INTERVAL_NOTE = ("Hover a cell for its 95% confidence interval: a bootstrap over
                  "test-set and the seed-to-seed spread.")
 NOT_WORSE_MARK = "‡"
 DELONG_METRIC = "image_AUROC"
+JACKKNIFE_METRIC = "image_F1_max"  # a maximum over thresholds: a jackknife test on the scores, not the bootstrap
 CellKey = tuple[str, str]  # model, category
 
 
@@ -87,6 +89,9 @@ class TableTests:
         if self.adjusted:
             if self.metric == DELONG_METRIC:
                 method = "a two-sided DeLong test of the two AUROCs on the same test images"
+            elif self.metric == JACKKNIFE_METRIC:
+                method = ("a two-sided jackknife test on the same test images (the difference on all test images "
+                          "divided by its leave-one-image-out standard error)")
             else:
                 method = (f"a two-sided paired bootstrap over the same {self.n_resamples} stratified resamples of "
                           "the test images for both models (the difference on all test images divided by its "
@@ -119,6 +124,9 @@ def _pair_p(evidence: Evidence, best: tuple, other: tuple, metric: str,
     if metric == DELONG_METRIC:
         *_, p = paired.delong_test(a["image_score"], b["image_score"], a["label"])
         return (p, "") if math.isfinite(p) else (math.nan, "DeLong's test needs two test images of each class")
+    if metric == JACKKNIFE_METRIC:
+        _, p = paired.jackknife_f1_max_test(a["image_score"], b["image_score"], a["label"])
+        return (p, "") if math.isfinite(p) else (math.nan, "the jackknife test needs two test images of each class")
     rep_best, rep_other = replicates_of(evidence, best, metric), replicates_of(evidence, other, metric)
     for model, replicates in (("{best}", rep_best), ("{other}", rep_other)):
         if replicates is None:
@@ -174,7 +182,7 @@ def test_table(evidence: Evidence | None, dataset: str, metric: str, columns: di
                        several_seeds=any(len(value) > 1 for value in seeds.values()))
     if evidence is None:
         return tests
-    if metric != DELONG_METRIC and not any(metric in job.replicates for job in evidence.values()):
+    if metric not in (DELONG_METRIC, JACKKNIFE_METRIC) and not any(metric in job.replicates for job in evidence.values()):
         tests.unsupported = True  # one note for the table, not one per column
         return tests
     raw: dict[CellKey, float] = {}

@@ -227,10 +227,10 @@ def _normalised_area(fpr: np.ndarray, pro: np.ndarray, limit: float) -> np.ndarr
     return np.sum(area, axis=1) / limit
 
 
-def image_replicates(scores, labels, counts: np.ndarray) -> np.ndarray:
+def image_replicates(scores, labels, counts: np.ndarray, remaximise: bool = False) -> np.ndarray:
     """(resamples, 3) image AUROC, AP and F1 of each row of ``counts``, exact (tied images enter together). F1 at
-    F1-max's threshold on all images, not re-maximised: to first order F1-max varies as the F1 at its maximising
-    threshold (envelope theorem); the re-maximised bootstrap is too narrow (docs/statistics.md)."""
+    F1-max's threshold on all images (``remaximise``: F1-max itself): to first order F1-max varies as the F1 at its
+    maximising threshold (envelope theorem); the re-maximised bootstrap is too narrow (docs/statistics.md)."""
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     positive = np.asarray(labels).reshape(-1) > 0
     _, group = np.unique(-scores, return_inverse=True)  # group 0 holds the highest score
@@ -247,9 +247,9 @@ def image_replicates(scores, labels, counts: np.ndarray) -> np.ndarray:
     out = np.empty((counts.shape[0], 3))
     for start in range(0, counts.shape[0], _BLOCK):
         tp, fp = curves(counts[start:start + _BLOCK])
-        auroc, ap, _ = _curve_metrics(tp, fp)
+        auroc, ap, f1_max = _curve_metrics(tp, fp)
         with np.errstate(invalid="ignore", divide="ignore"):
-            f1 = 2 * tp[:, cut] / (tp[:, cut] + fp[:, cut] + tp[:, -1])
+            f1 = f1_max if remaximise else 2 * tp[:, cut] / (tp[:, cut] + fp[:, cut] + tp[:, -1])
         f1[tp[:, -1] == 0] = np.nan
         out[start:start + _BLOCK] = np.stack([auroc, ap, f1], axis=1)
     return out
