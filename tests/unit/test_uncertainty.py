@@ -190,7 +190,20 @@ def test_pixel_replicates_are_the_metrics_of_the_drawn_images():
     for row, multiplicity in zip(pixel_replicates(statistics, counts), counts, strict=True):
         index = np.repeat(np.arange(10), multiplicity)
         drawn = metrics.pixel_metrics(maps[index], masks[index], fpr_limits=(0.3,))
-        assert row == pytest.approx([drawn["pixel_AUROC"], drawn["pixel_AP"], drawn["pixel_AUPRO_30"]], abs=2e-3)
+        # 16,000 pixels: binned AP within ~5e-3 here (docs/statistics.md); AUROC and AU-PRO far closer
+        assert row == pytest.approx([drawn["pixel_AUROC"], drawn["pixel_AP"], drawn["pixel_AUPRO_30"]], abs=5e-3)
+        assert row[[0, 2]] == pytest.approx([drawn["pixel_AUROC"], drawn["pixel_AUPRO_30"]], abs=1e-4)
+
+
+def test_binned_ap_of_resamples_stays_within_the_stated_error():
+    """docs/statistics.md: binned pixel AP on bootstrap resamples within 1e-3 of the exact AP of the drawn images from
+    ~1e5 pixels up (24 images of 64^2; measured 5.6e-4 at worst over 30 resamples of three such sets)."""
+    maps, masks = category(n_images=24, size=64, seed=1)
+    statistics = pixel_statistics(maps, masks, (0.3,))
+    counts = resample_counts(masks.any(axis=(1, 2)), 6, seed=1)
+    for row, multiplicity in zip(pixel_replicates(statistics, counts), counts, strict=True):
+        index = np.repeat(np.arange(24), multiplicity)
+        assert abs(row[1] - metrics.pixel_metrics(maps[index], masks[index], fpr_limits=(0.3,))["pixel_AP"]) < 1e-3
 
 
 def test_pixel_statistics_take_images_of_different_sizes():
