@@ -98,7 +98,7 @@ def test_build_report_reads_the_evidence_files_into_every_output(repo_root, tmp_
     twin = next(line for line in csv.splitlines() if line.startswith("twin,"))
     assert twin.split(",")[1].endswith("‡")
     markdown = (out / "tables" / "d-image-AUROC.md").read_text()
-    assert "Holm-corrected over the table's 2 comparisons" in markdown
+    assert "corrected over the table's 2 comparisons by Holm's step-down" in markdown
     tex = (out / "tables" / "d-image-AUROC.tex").read_text()
     assert "\\textsuperscript{\\ddag}" in tex and "$\\alpha$ = 0.05" in tex
     figure_names = [path.name for path in (out / "figures").iterdir()]
