@@ -14,7 +14,7 @@ from iadbench.report.tables import metric_table
 from iadbench.results.rows import make_row
 from iadbench.stats import significance
 from iadbench.stats.evidence import JobEvidence
-from iadbench.stats.paired import delong_test, holm, studentized_p
+from iadbench.stats.paired import delong_test, holm, jackknife_f1_max_test, studentized_p
 from iadbench.stats.uncertainty import (
     IMAGE_NAMES,
     combine_seed_intervals,
@@ -324,3 +324,18 @@ def test_equal_models_keep_the_error_rate():
     assert false_tables <= 2
     assert 0.0 <= np.mean(np.array(raw) < 0.05) <= 0.12
     assert stats.kstest(raw, "uniform").pvalue > 0.01
+
+
+def test_equal_models_keep_the_error_rate_for_f1_max():
+    """F1-max's jackknife test on null tables: a false "worse" in at most ~5 % of them, and the raw p of two equal
+    models at most about uniform (the jackknife errs on the safe side: share under 0.05 not above ~0.05)."""
+    false_tables, raw = 0, []
+    for seed in range(20):
+        evidence, _, columns, seeds = paper_evidence(worse_gap=0.0, seed=seed)
+        tests = significance.test_table(evidence, "d", "image_F1_max", columns, seeds)
+        false_tables += len(tests.not_worse) < len(tests.adjusted)
+        for model_a, model_b in (("m00", "m01"), ("m02", "m03"), ("m04", "m05")):
+            a, b = (evidence["d", "c00", model, seed].scores for model in (model_a, model_b))
+            raw.append(jackknife_f1_max_test(a["image_score"], b["image_score"], a["label"])[1])
+    assert false_tables <= 2
+    assert np.mean(np.array(raw) < 0.05) <= 0.12 and np.mean(np.array(raw) > 0.5) >= 0.3
