@@ -64,7 +64,8 @@ def test_report_shows_distributions_intervals_and_marks(repo_root):
     assert "d: C1: image scores of defect-free vs defective test images" in html
     assert '<table class="hardest">' in html and "crack/" in html
     assert 'class="not-worse" title="95% CI [' in html and "(logit bootstrap over test images, 400 resamples)" in html
-    assert "‡</td>" in html and "not significantly worse than the column&#39;s best at α = 0.05" in html
+    assert "‡</td>" in html and "not significantly worse than the column&#39;s best on the same test images" in html
+    assert "corrected together (Holm-type step-down" in html and "α = 0.05" in html
 
 
 def write_evidence_files(root, frame, evidence):
