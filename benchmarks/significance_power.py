@@ -140,17 +140,38 @@ def coverage(rng, simulations: int, resamples: int) -> tuple[float, float]:
     return logit_hits / simulations, percentile_hits / simulations
 
 
+def binned_error(rng, size: int, thresholds: int, categories: int, resamples: int) -> dict[str, float]:
+    """Largest |grid replicate - exact metric of the resampled images| per pixel metric, over ``resamples``
+    bootstrap resamples of each of ``categories`` test sets (one model at AUROC 0.97 each)."""
+    worst: dict[str, float] = {}
+    for category in range(categories):
+        data = category_data(rng, size)
+        labels, paths, masks, *_ = data
+        d, noise = separation(BEST), np.sqrt(1 - RHO ** 2)
+        maps = (d * masks + RHO * data[4] + noise * rng.normal(size=masks.shape)).astype(np.float32)
+        counts = uncertainty.resample_counts(labels, resamples, category, keys=paths)
+        statistic = uncertainty.pixel_statistics(maps, masks, (0.3,), n_thresholds=thresholds)
+        for row, multiplicity in zip(uncertainty.pixel_replicates(statistic, counts), counts, strict=True):
+            index = np.repeat(np.arange(labels.size), multiplicity)
+            exact = metrics.pixel_metrics(maps[index], masks[index], fpr_limits=(0.3,))
+            for name, value in zip(statistic.names, row, strict=True):
+                worst[name] = max(worst.get(name, 0.0), abs(float(value) - exact[name]))
+    return worst
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--power-tables", type=int, default=2, help="tables with a planted gap (default 2)")
-    parser.add_argument("--null-tables", type=int, default=20, help="tables without (default 20)")
-    parser.add_argument("--pixel-null-tables", type=int, default=4, help="of those, with pixel maps (default 4)")
+    parser.add_argument("--null-tables", type=int, default=40, help="tables without (default 40)")
+    parser.add_argument("--pixel-null-tables", type=int, default=6, help="of those, with pixel maps (default 6)")
     parser.add_argument("--coverage-simulations", type=int, default=400)
     parser.add_argument("--resamples", type=int, default=500)
     parser.add_argument("--thresholds", type=int, default=512, help="pixel grid points (small maps)")
     parser.add_argument("--size", type=int, default=24, help="pixel map side (default 24)")
     parser.add_argument("--curve", action="store_true", help="also print power per gap 0.02 ... 0.25 (image metrics)")
     parser.add_argument("--curve-tables", type=int, default=1)
+    parser.add_argument("--binned-resamples", type=int, default=10,
+                        help="resamples per test set whose exact pixel metrics are compared with the grid's")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
@@ -171,6 +192,12 @@ def main(argv: list[str] | None = None) -> int:
     logit_coverage, percentile_coverage = coverage(rng, args.coverage_simulations, 2 * args.resamples)
     print(f"coverage of AUROC {BEST} ({N_NORMAL} + {N_DEFECTIVE} images, {args.coverage_simulations} test sets): "
           f"logit {logit_coverage:.3f}, percentile {percentile_coverage:.3f}")
+    for size, thresholds in ((args.size, args.thresholds), (args.size, uncertainty.N_THRESHOLDS),
+                             (4 * args.size, uncertainty.N_THRESHOLDS)):
+        worst = binned_error(rng, size, thresholds, categories=2, resamples=args.binned_resamples)
+        print(f"binned replicates vs exact, largest error over {2 * args.binned_resamples} resamples "
+              f"(maps {size}^2, {thresholds} thresholds): "
+              + ", ".join(f"{name} {error:.1e}" for name, error in worst.items()))
     if args.curve:
         print("gap -> power (min over image AUROC, AP, F1-max; per metric in brackets)")
         for gap in CURVE_GAPS:

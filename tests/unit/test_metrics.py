@@ -26,9 +26,11 @@ from iadbench.metrics.measures import (
     pixel_f1_max,
     pixel_metrics,
     pro_curve,
+    thresholded_pro,
 )
 
-PIXEL_KEYS = {"pixel_AUROC", "pixel_AP", "pixel_F1_max", "pixel_AUPRO", "pixel_AUPRO_30", "pixel_AUPRO_05"}
+PIXEL_KEYS = {"pixel_AUROC", "pixel_AP", "pixel_F1_max", "pixel_PRO", "pixel_AUPRO", "pixel_AUPRO_30",
+              "pixel_AUPRO_05"}
 
 
 # --- oracles: the definitions read literally, one threshold at a time (tiny inputs only) ----------------
@@ -114,6 +116,41 @@ def test_two_regions_by_hand(two_regions):
     assert values["pixel_AP"] == pytest.approx((2 + 3 / 4 + 4 / 5 + 5 / 7) / 5, abs=1e-12)
     assert values["pixel_F1_max"] == pytest.approx(10 / 12, abs=1e-12)
     assert all(type(value) is float for value in values.values())
+
+
+def test_the_studys_pro_by_hand(two_regions):
+    """anomalib's PRO at one threshold: the mean over regions of the share of each region's pixels scored strictly
+    above it. Region A (2 x 2: 0.9, 0.8, 0.4, 0.2), region B (one pixel: 0.6)."""
+    assert thresholded_pro(*two_regions, 0.5) == pytest.approx((2 / 4 + 1) / 2, abs=1e-12)
+    assert thresholded_pro(*two_regions, 0.95) == 0.0
+    assert thresholded_pro(*two_regions, -1.0) == 1.0  # every pixel marked: every region covered
+    # pixel_PRO is read at F1-max's threshold: 0.2 (TP 5, FP 2: F1 10/12); strictly above it: A 3/4, B 1.
+    assert f1_optimal_threshold(*two_regions)[0] == pytest.approx(0.2)
+    assert pixel_metrics(*two_regions)["pixel_PRO"] == pytest.approx((3 / 4 + 1) / 2, abs=1e-12)
+    # Images of different sizes, as lists: the regions of all images count once each.
+    maps, masks = two_regions
+    wide_map, wide_mask = np.pad(maps[0], ((0, 0), (0, 3))), np.pad(masks[0], ((0, 0), (0, 3)))
+    assert thresholded_pro([maps[0], wide_map], [masks[0], wide_mask], 0.5) == pytest.approx(0.75, abs=1e-12)
+
+
+def test_a_map_worse_than_chance_saturates_the_studys_pro():
+    """Defects scored lower than the background (pixel AUROC near 0): the best F1 is reached by marking every
+    pixel, so PRO, read at that threshold, is nearly 1 (all but the lowest pixel): the threshold's artefact."""
+    scores = np.linspace(0.2, 1.0, 100, dtype=np.float64).reshape(1, 10, 10)
+    mask = np.zeros((1, 10, 10), dtype=bool)
+    mask[0, :5, :5] = True
+    scores[mask] = np.linspace(0.01, 0.25, 25)  # the 25 defect pixels: the lowest scores but a few
+    values = pixel_metrics(scores, mask)
+    assert values["pixel_AUROC"] < 0.05
+    assert f1_optimal_threshold(scores, mask)[0] == pytest.approx(0.01)  # every pixel marked
+    assert values["pixel_PRO"] == pytest.approx(24 / 25, abs=1e-12)  # strictly above: the 0.01 pixel left out
+    assert values["pixel_AUPRO_30"] < 0.01  # AU-PRO is not fooled
+
+
+def test_pro_without_a_region_or_threshold_is_nan(two_regions):
+    maps, masks = two_regions
+    assert np.isnan(thresholded_pro(maps, np.zeros_like(masks), 0.5))
+    assert np.isnan(thresholded_pro(maps, masks, float("nan")))
 
 
 def test_two_regions_curve_by_hand(two_regions):
@@ -209,7 +246,7 @@ def test_pixel_metrics_sorts_once():
 
 def test_keys_follow_limits(two_regions):
     values = pixel_metrics(*two_regions, fpr_limits=(0.05, 0.3, 1.0))
-    assert values.keys() == {"pixel_AUROC", "pixel_AP", "pixel_F1_max", "pixel_AUPRO", "pixel_AUPRO_05",
+    assert values.keys() == {"pixel_AUROC", "pixel_AP", "pixel_F1_max", "pixel_PRO", "pixel_AUPRO", "pixel_AUPRO_05",
                              "pixel_AUPRO_30", "pixel_AUPRO_100"}
     assert values["pixel_AUPRO"] == values["pixel_AUPRO_05"]
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ENTRY = '    MetricColumn("image_invented", "Image Invented", "image", report_order=7),\n'
+ENTRY = '    MetricColumn("image_invented", "Image Invented", "image", report_order=8),\n'
 
 # Run against the edited copy of the package.
 CHECK = r"""

@@ -1,5 +1,5 @@
 """Reference CSVs: the study's file checked cell by cell against the study's own text, the reader's
-validation, and the audit of the study's implausible cells."""
+validation, and the audit of the study's cells (threshold-saturated PRO, degenerate scores)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,15 @@ import pandas as pd
 import pytest
 
 from iadbench.report.references import (
+    DEGENERATE,
     MEAN_CATEGORY,
     NOT_REPORTED,
     REFERENCE_COLUMNS,
+    SATURATED,
     STUDY_SOURCE,
     read_references,
     reference_files,
-    study_implausible_cells,
+    study_audit_cells,
 )
 from iadbench.results.columns import metric_names
 
@@ -34,7 +36,7 @@ MODELS = {"CFA": "cfa", "CFLOW": "cflow", "CSFLOW": "csflow", "DFKDE": "dfkde", 
 MVTEC = {"bottle", "cable", "capsule", "carpet", "grid", "hazelnut", "leather", "metal_nut", "pill", "screw",
          "tile", "toothbrush", "transistor", "wood", "zipper"}
 CAPTION_METRICS = {"Image Level AUROC": "image_AUROC", "Pixel Level AUROC": "pixel_AUROC",
-                   "Pixel Level PRO": "pixel_AUPRO"}
+                   "Pixel Level PRO": "pixel_PRO"}
 
 
 def seed_tables() -> dict[str, tuple[str, dict[tuple[str, str], float | None]]]:
@@ -74,7 +76,7 @@ def seed():
 
 
 def test_study_file_has_every_cell_of_the_study(study, seed):
-    assert set(seed) == {"image_AUROC", "pixel_AUROC", "pixel_AUPRO"}
+    assert set(seed) == {"image_AUROC", "pixel_AUROC", "pixel_PRO"}
     assert len(study) == sum(len(cells) for _, cells in seed.values()) == 15 * 15 * 3
     assert set(study["source"]) == {STUDY_SOURCE}
     assert set(study["dataset"]) == {"mvtec_ad"}
@@ -89,8 +91,8 @@ def test_study_file_has_every_cell_of_the_study(study, seed):
             else:
                 assert round(100 * row["value"], 2) == expected, (metric, key, row["value"])
                 assert NOT_REPORTED not in row["note"], (metric, key)
-        if metric == "pixel_AUPRO":  # the study's PRO is anomalib's, at its default FPR limit
-            assert rows["note"].str.contains("0.3").all()
+        if metric == "pixel_PRO":  # the study's PRO is anomalib 1.x's thresholded PRO, not AU-PRO
+            assert rows["note"].str.contains("threshold 0.5 of min-max normalised maps").all()
 
 
 def test_study_file_row_and_column_sums(study, seed):
@@ -201,21 +203,24 @@ def test_no_files_give_an_empty_frame():
     assert list(frame.columns) == list(REFERENCE_COLUMNS) and frame.empty
 
 
-def test_study_implausible_cells_on_the_study(study):
-    audit = study_implausible_cells(study)
-    assert list(audit.columns) == ["dataset", "category", "model", "image_AUROC", "pixel_AUROC", "pixel_AUPRO",
-                                   "reason"]
+def test_study_audit_cells_on_the_study(study):
+    audit = study_audit_cells(study)
+    assert list(audit.columns) == ["dataset", "category", "model", "image_AUROC", "pixel_AUROC", "pixel_PRO",
+                                   "kind", "reason"]
+    assert not audit["reason"].str.contains("implausible|contradict").any()
     cells = audit.set_index(["model", "category"])
     capsule = cells.loc[("cfa", "capsule")]
-    assert capsule["pixel_AUROC"] == pytest.approx(0.1496) and capsule["pixel_AUPRO"] == pytest.approx(1.0)
-    assert "worse than chance" in capsule["reason"] and "PRO ≥ 99%" in capsule["reason"]
-    # Every CFA category but grid, screw, pill, toothbrush: pixel AUROC below chance with PRO of about 100%.
-    pixel_rule = audit[audit["reason"].str.contains("worse than chance")]
-    assert set(pixel_rule["model"]) == {"cfa"}
-    assert set(pixel_rule["category"]) == MVTEC - {"grid", "screw", "pill", "toothbrush"}
-    constant = audit[audit["reason"].str.contains("constant score")]
+    assert capsule["pixel_AUROC"] == pytest.approx(0.1496) and capsule["pixel_PRO"] == pytest.approx(1.0)
+    assert capsule["kind"] == SATURATED and "threshold-saturated PRO" in capsule["reason"]
+    # Every CFA category but grid, screw, pill, toothbrush: pixel AUROC below chance with PRO of about 100%: the
+    # F1-optimal threshold sits near the bottom of such maps (explained, not called implausible).
+    saturated = audit[audit["kind"].str.contains(SATURATED)]
+    assert set(saturated["model"]) == {"cfa"}
+    assert set(saturated["category"]) == MVTEC - {"grid", "screw", "pill", "toothbrush"}
+    constant = audit[audit["kind"].str.contains(DEGENERATE)]
     assert set(zip(constant["model"], constant["category"])) == {
         ("cfa", "carpet"), ("cfa", "bottle"), ("cfa", "leather")}
+    assert "image AUROC exactly 50%" in cells.loc[("cfa", "bottle"), "reason"]
     assert not audit["model"].isin(["dfkde", "ganomaly", "rkde"]).any()  # not-reported PRO never triggers
 
 
@@ -223,16 +228,16 @@ def test_each_audit_rule_alone():
     def cell(category, image, pixel, pro):
         return [{"dataset": "d", "category": category, "model": "m", "variant": "", "metric": metric,
                  "value": value, "source": STUDY_SOURCE, "table": "t", "note": ""}
-                for metric, value in (("image_AUROC", image), ("pixel_AUROC", pixel), ("pixel_AUPRO", pro))]
+                for metric, value in (("image_AUROC", image), ("pixel_AUROC", pixel), ("pixel_PRO", pro))]
 
-    frame = pd.DataFrame([*cell("a", 0.9, 0.45, 0.92),   # below chance, PRO high but < 0.99
-                          *cell("b", 0.9, 0.55, 0.995),  # PRO ≥ 0.99 with pixel AUROC < 0.6
+    frame = pd.DataFrame([*cell("a", 0.9, 0.45, 0.92),   # below chance, PRO high: saturated
+                          *cell("b", 0.9, 0.55, 0.995),  # PRO ~ 1 with pixel AUROC < 0.6: saturated
                           *cell("c", 0.5, 0.9, 0.5),     # a constant image score
-                          *cell("d", 0.9, 0.45, 0.85),   # below chance, PRO low: consistent
+                          *cell("d", 0.9, 0.45, 0.85),   # below chance, PRO not saturated: nothing to say
+                          *cell("f", 0.9, 0.65, 1.0),    # a fair pixel AUROC: PRO 100 may be real
                           *cell("e", 0.9, math.nan, math.nan)])
-    reasons = study_implausible_cells(frame).set_index("category")["reason"].to_dict()
-    assert reasons == {"a": "pixel AUROC < 50% (worse than chance) with PRO ≥ 90%",
-                       "b": "PRO ≥ 99% with pixel AUROC < 60%",
-                       "c": "image AUROC exactly 50% (a constant score)"}
+    audit = study_audit_cells(frame).set_index("category")
+    assert audit["kind"].to_dict() == {"a": SATURATED, "b": SATURATED, "c": DEGENERATE}
+    assert audit.loc["c", "reason"] == "image AUROC exactly 50% (a constant score)"
     other_source = frame.assign(source="a paper")
-    assert study_implausible_cells(other_source).empty
+    assert study_audit_cells(other_source).empty

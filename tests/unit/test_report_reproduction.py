@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from iadbench.report.labels import Labels, labels_for
-from iadbench.report.references import study_implausible_cells
+from iadbench.report.references import study_audit_cells
 from iadbench.report.render import render_html, render_latex
 from iadbench.report.reproduction import (
     Ours,
@@ -33,7 +33,8 @@ CONFIG = {"datasets": {"mvtec_ad": {"type": "mvtec_ad"}},
 def frame():
     rows = [make_row({"dataset": "mvtec_ad", "category": category, "model": model, "seed": seed, "status": "ok",
                       "image_AUROC": score, "pixel_AUROC": score - 0.02, "pixel_AUPRO": score - 0.1,
-                      "pixel_AUPRO_30": score - 0.1, "pixel_AUPRO_05": score - 0.3, "weights": "random",
+                      "pixel_AUPRO_30": score - 0.1, "pixel_AUPRO_05": score - 0.3, "pixel_PRO": score - 0.05,
+                      "weights": "random",
                       "finished_at": pd.Timestamp("2026-01-01", tz="UTC")})
             for (model, category), scores in SCORES.items() for seed, score in enumerate(scores)]
     return pd.concat(rows, ignore_index=True)
@@ -78,10 +79,23 @@ def test_latex_has_one_long_table_per_metric(frame, references, repo_root):
 
 def test_pixel_aupro_reference_is_ours_at_fpr_03(frame, references):
     tables = {table.metric: table for table in reproduction_tables(frame, references, labels_for(SCORES), {})}
-    assert set(tables) == {"image_AUROC", "pixel_AUROC", "pixel_AUPRO"}
+    assert set(tables) == {"image_AUROC", "pixel_AUROC", "pixel_AUPRO", "pixel_PRO"}
     assert tables["pixel_AUPRO"].column == "pixel_AUPRO_30"
-    padim = next(row for row in tables["pixel_AUPRO"].rows if row.model == "PaDiM" and row.category == "Screw")
-    assert padim.ours == "71.00 ± 1.41"  # pixel_AUPRO_30, not pixel_AUPRO_05 (51.00)
+    cfa = next(row for row in tables["pixel_AUPRO"].rows if row.model == "CFA" and row.category == "Screw")
+    assert cfa.ours == "61.00 ± 1.41"  # pixel_AUPRO_30, not pixel_AUPRO_05 (41.00)
+    assert not tables["pixel_AUPRO"].beside_title and cfa.beside == ""
+
+
+def test_the_studys_pro_is_our_thresholded_pro_with_au_pro_beside(frame, references):
+    """The study's PRO (anomalib's, one threshold) compares with our pixel_PRO, like with like; our AU-PRO at FPR
+    0.3 is printed beside it, in HTML and LaTeX."""
+    tables = {table.metric: table for table in reproduction_tables(frame, references, labels_for(SCORES), {})}
+    pro = tables["pixel_PRO"]
+    assert pro.column == "pixel_PRO" and pro.beside_title == "Ours, Pixel AU-PRO (FPR ≤ 0.3)"
+    padim = next(row for row in pro.rows if row.model == "PaDiM" and row.category == "Screw")
+    assert padim.ours == "76.00 ± 1.41" and padim.beside == "71.00 ± 1.41"
+    study = pro.kinds.index("study")
+    assert padim.comparisons[study].value == "30.00"  # the study's PaDiM screw PRO
 
 
 def test_rows_follow_the_studys_category_order_and_the_mean_says_its_coverage(frame, references):
@@ -117,12 +131,12 @@ def test_variants_naming_our_backbone_are_preferred():
     assert not variant_matches("ResNet-18", "")
 
 
-def test_study_audit_lists_implausible_cells_with_ours(frame, references, repo_root):
-    audit = study_audit(frame, study_implausible_cells(references), Labels())
+def test_study_audit_lists_the_studys_cells_with_ours(frame, references, repo_root):
+    audit = study_audit(frame, study_audit_cells(references), Labels())
     cfa_bottle = next(row for row in audit.rows if row["model"] == "CFA" and row["category"] == "Bottle")
     # The study's CFA on bottle: image AUROC exactly 50 %, pixel AUROC 24.52 with PRO 100: ours beside.
-    assert cfa_bottle["study"][0] == "50.00" and cfa_bottle["ours"] == ["96.00", "94.00", "86.00"]
-    assert "image AUROC exactly 50%" in cfa_bottle["reason"]
+    assert cfa_bottle["study"][0] == "50.00" and cfa_bottle["ours"] == ["96.00", "94.00", "91.00"]  # PRO: ours
+    assert "image AUROC exactly 50%" in cfa_bottle["reason"] and "threshold-saturated PRO" in cfa_bottle["reason"]
     assert audit.metric_titles == ["Image AUROC", "Pixel AUROC", "PRO"]
     # Datasets we did not run are not audited.
-    assert study_audit(frame.assign(dataset="embedded"), study_implausible_cells(references), Labels()) is None
+    assert study_audit(frame.assign(dataset="embedded"), study_audit_cells(references), Labels()) is None

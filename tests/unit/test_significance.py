@@ -14,7 +14,7 @@ from iadbench.report.tables import metric_table
 from iadbench.results.rows import make_row
 from iadbench.stats import significance
 from iadbench.stats.evidence import JobEvidence
-from iadbench.stats.paired import delong_test, holm, studentized_p
+from iadbench.stats.paired import delong_test, holm, jackknife_f1_max_test, studentized_p
 from iadbench.stats.uncertainty import (
     IMAGE_NAMES,
     combine_seed_intervals,
@@ -79,7 +79,7 @@ def test_best_is_bold_the_indistinguishable_is_marked_the_clearly_worse_is_not(m
     assert not worse.not_worse and not worse.bold
     assert not any(cell.not_worse for cell in (cells(table, model)["Mean"] for model in ("twin", "worse")))
     method = "DeLong" if metric == "image_AUROC" else f"paired bootstrap over the same {RESAMPLES} stratified"
-    assert method in table.notes[0] and "Holm-corrected over the table's 2 comparisons, counted as all 3 pairs" \
+    assert method in table.notes[0] and "corrected over the table's 2 comparisons by Holm's step-down counting all 3 pairs" \
         in table.notes[0]
     assert "α = 0.05" in table.notes[0]
 
@@ -103,6 +103,22 @@ def test_holm_runs_over_every_pair_of_the_table():
     tests = significance.test_table(evidence, "d", "image_AUROC", columns, seeds)
     expected = holm([raw[model] for _ in ("c1", "c2") for model in ("medium", "worse")], family=6)
     assert tests.family == 6 and list(tests.adjusted.values()) == pytest.approx(list(expected), rel=1e-9)
+
+
+def test_step_down_drops_the_pairs_of_a_cell_declared_worse():
+    """One column of 4 cells (6 pairs) and one of 3 (3 pairs): the multiplier starts at 9 pairs; each cell declared
+    worse removes its k - 1 pairs (Holm would remove one); running maximum, NaN untouched."""
+    raw = {("w1", "a"): 1e-4, ("w2", "a"): 2e-4, ("m", "a"): 0.01, ("x", "b"): 0.004, ("y", "b"): 0.2,
+           ("z", "b"): math.nan}
+    adjusted = significance.step_down(raw, {"a": 4, "b": 3})
+    # standing cells: a 4, b 3 -> 4*3/2 + 3*2/2 = 9; then a 3: 7.5; then a 2: 6; then b 2: 5 (after m: a 1: 4.5)
+    expected = {("w1", "a"): 9 * 1e-4, ("w2", "a"): 7.5 * 2e-4, ("x", "b"): 6 * 0.004, ("m", "a"): 5 * 0.01,
+                ("y", "b"): 3.5 * 0.2}
+    for key, value in expected.items():
+        assert adjusted[key] == pytest.approx(value, rel=1e-12), key
+    assert math.isnan(adjusted["z", "b"])
+    holm_m = holm([raw[key] for key in expected], family=9)[3]  # Holm's multiplier for m: 9 - 3 = 6
+    assert holm_m == pytest.approx(6 * 0.01) and adjusted["m", "a"] < holm_m
 
 
 def test_several_seeds_keep_the_largest_p():
@@ -195,7 +211,28 @@ def f1_max_score(labels, scores):
         return np.nanmax(2 * precision * recall / (precision + recall))
 
 
-@pytest.mark.parametrize(("metric", "score"), [("image_AP", average_precision_score), ("image_F1_max", f1_max_score)])
+@pytest.mark.parametrize("other", ["twin", "worse"])
+def test_jackknife_f1_max_test_equals_a_slow_scikit_learn_jackknife(other):
+    """F1-max of the images with one left out, scored by scikit-learn; stratified jackknife variance; z and p from
+    scipy: the report's F1-max p (from the score tables) is the same."""
+    scores = model_scores(0)
+    evidence = {("d", "c", model, 0): job_evidence(scores[model], 0) for model in ("best", other)}
+    keep = ~np.eye(LABELS.size, dtype=bool)
+    left_out = np.array([f1_max_score(LABELS[row], scores["best"][row]) - f1_max_score(LABELS[row], scores[other][row])
+                         for row in keep])
+    variance = sum((part.size - 1) / part.size * np.sum((part - part.mean()) ** 2)
+                   for part in (left_out[LABELS > 0], left_out[LABELS == 0]))
+    z = (f1_max_score(LABELS, scores["best"]) - f1_max_score(LABELS, scores[other])) / np.sqrt(variance)
+    slow_p = 2 * stats.norm.sf(abs(z))
+    tests = significance.test_table(evidence, "d", "image_F1_max", {"c": ("best", [other])},
+                                    {("best", "c"): [0], (other, "c"): [0]})
+    assert tests.adjusted[other, "c"] == pytest.approx(slow_p, rel=1e-9, abs=1e-15)
+    assert "jackknife" in tests.notes()[0]
+    if other == "worse":
+        assert slow_p < 0.05
+
+
+@pytest.mark.parametrize(("metric", "score"), [("image_AP", average_precision_score)])
 @pytest.mark.parametrize("other", ["twin", "worse"])
 def test_studentized_p_equals_a_slow_scikit_learn_bootstrap(metric, score, other):
     """Each resample's images expanded and scored by scikit-learn, z = the full-set difference over the
@@ -260,15 +297,16 @@ def paper_evidence(worse_gap: float, seed: int = 0):
     return evidence, estimates, columns, seeds
 
 
-def test_a_clearly_worse_model_is_marked_worse_in_a_210_comparison_table():
+@pytest.mark.parametrize("metric", ["image_AP", "image_F1_max"])
+def test_a_clearly_worse_model_is_marked_worse_in_a_210_comparison_table(metric):
     """The floor test: a bootstrap p of 2(tail + 1)/(B + 1) never beats Holm over 210 comparisons; the studentized
-    p does when the gap is clear."""
+    p (AP) and the jackknife p (F1-max) do when the gap is clear."""
     evidence, estimates, columns, seeds = paper_evidence(worse_gap=1.8)
-    tests = significance.test_table(evidence, "d", "image_AP", columns, seeds, estimates=estimates)
+    tests = significance.test_table(evidence, "d", metric, columns, seeds, estimates=estimates)
     assert len(tests.adjusted) == 210
     worse = PAPER_MODELS[-1]
     assert all((worse, category) not in tests.not_worse for category in PAPER_CATEGORIES)
-    assert "Holm-corrected over the table's 210 comparisons, counted as all 1575 pairs" in tests.notes()[0]
+    assert "corrected over the table's 210 comparisons by Holm's step-down counting all 1575 pairs" in tests.notes()[0]
 
 
 def test_equal_models_keep_the_error_rate():
@@ -309,3 +347,18 @@ def test_the_mean_over_categories_gets_an_interval_from_the_categories_replicate
     del evidence["d", "b", "m", 1]  # a category without replicates for a seed: no interval rather than a wrong one
     assert mean_interval(evidence, "d", categories, "m", "image_AP", values, n_images) is None
     assert mean_interval(None, "d", categories, "m", "image_AP", values, n_images) is None
+
+
+def test_equal_models_keep_the_error_rate_for_f1_max():
+    """F1-max's jackknife test on null tables: a false "worse" in at most ~5 % of them, and the raw p of two equal
+    models at most about uniform (the jackknife errs on the safe side: share under 0.05 not above ~0.05)."""
+    false_tables, raw = 0, []
+    for seed in range(20):
+        evidence, _, columns, seeds = paper_evidence(worse_gap=0.0, seed=seed)
+        tests = significance.test_table(evidence, "d", "image_F1_max", columns, seeds)
+        false_tables += len(tests.not_worse) < len(tests.adjusted)
+        for model_a, model_b in (("m00", "m01"), ("m02", "m03"), ("m04", "m05")):
+            a, b = (evidence["d", "c00", model, seed].scores for model in (model_a, model_b))
+            raw.append(jackknife_f1_max_test(a["image_score"], b["image_score"], a["label"])[1])
+    assert false_tables <= 2
+    assert np.mean(np.array(raw) < 0.05) <= 0.12 and np.mean(np.array(raw) > 0.5) >= 0.3

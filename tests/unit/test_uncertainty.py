@@ -73,11 +73,18 @@ def test_image_replicates_are_exact_metrics_of_the_resampled_images(decimals):
     full = image_replicates(scores, labels, np.ones((1, labels.size), np.int32))[0]
     expected = metrics.image_metrics(scores, labels)
     assert full == pytest.approx([expected["image_AUROC"], expected["image_AP"], expected["image_F1_max"]], abs=1e-12)
+    # F1-max's threshold on all images, found by brute force: the replicates' F1 is taken there
+    f1_at = {t: 2 * np.sum(labels[scores >= t]) / (np.sum(scores >= t) + labels.sum()) for t in np.unique(scores)}
+    threshold = max(f1_at, key=f1_at.get)
+    assert f1_at[threshold] == pytest.approx(expected["image_F1_max"], abs=1e-12)
     counts = resample_counts(labels, 5, seed=0)
     for row, multiplicity in zip(image_replicates(scores, labels, counts), counts, strict=True):
         index = np.repeat(np.arange(labels.size), multiplicity)
         drawn = metrics.image_metrics(scores[index], labels[index])
-        assert row == pytest.approx([drawn["image_AUROC"], drawn["image_AP"], drawn["image_F1_max"]], abs=1e-12)
+        hits, truth = scores[index] >= threshold, labels[index] > 0
+        f1 = 2 * np.sum(hits & truth) / (hits.sum() + truth.sum())
+        assert row == pytest.approx([drawn["image_AUROC"], drawn["image_AP"], f1], abs=1e-12)
+        assert f1 <= drawn["image_F1_max"] + 1e-12
 
 
 def test_intervals_contain_the_estimate_and_narrow_with_more_images():
@@ -183,7 +190,20 @@ def test_pixel_replicates_are_the_metrics_of_the_drawn_images():
     for row, multiplicity in zip(pixel_replicates(statistics, counts), counts, strict=True):
         index = np.repeat(np.arange(10), multiplicity)
         drawn = metrics.pixel_metrics(maps[index], masks[index], fpr_limits=(0.3,))
-        assert row == pytest.approx([drawn["pixel_AUROC"], drawn["pixel_AP"], drawn["pixel_AUPRO_30"]], abs=2e-3)
+        # 16,000 pixels: binned AP within ~5e-3 here (docs/statistics.md); AUROC and AU-PRO far closer
+        assert row == pytest.approx([drawn["pixel_AUROC"], drawn["pixel_AP"], drawn["pixel_AUPRO_30"]], abs=5e-3)
+        assert row[[0, 2]] == pytest.approx([drawn["pixel_AUROC"], drawn["pixel_AUPRO_30"]], abs=1e-4)
+
+
+def test_binned_ap_of_resamples_stays_within_the_stated_error():
+    """docs/statistics.md: binned pixel AP on bootstrap resamples within 1e-3 of the exact AP of the drawn images from
+    ~1e5 pixels up (24 images of 64^2; measured 5.6e-4 at worst over 30 resamples of three such sets)."""
+    maps, masks = category(n_images=24, size=64, seed=1)
+    statistics = pixel_statistics(maps, masks, (0.3,))
+    counts = resample_counts(masks.any(axis=(1, 2)), 6, seed=1)
+    for row, multiplicity in zip(pixel_replicates(statistics, counts), counts, strict=True):
+        index = np.repeat(np.arange(24), multiplicity)
+        assert abs(row[1] - metrics.pixel_metrics(maps[index], masks[index], fpr_limits=(0.3,))["pixel_AP"]) < 1e-3
 
 
 def test_pixel_statistics_take_images_of_different_sizes():

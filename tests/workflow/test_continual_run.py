@@ -8,7 +8,7 @@ import yaml
 from workflow_helpers import make_workdir, run_snakemake
 
 TASK_STEPS = {"brick": 1, "grass": 2, "gravel": 3, "washer": 3}
-METRICS = ["image_AUROC", "image_AP", "image_F1_max", "pixel_AUROC", "pixel_AP", "pixel_F1_max", "pixel_AUPRO",
+METRICS = ["image_AUROC", "image_AP", "image_F1_max", "pixel_AUROC", "pixel_AP", "pixel_F1_max", "pixel_PRO", "pixel_AUPRO",
            "pixel_AUPRO_30", "pixel_AUPRO_05"]
 
 

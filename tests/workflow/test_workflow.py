@@ -14,7 +14,7 @@ def test_rows_one_per_category_and_model(finished_run):
         (category, model) for category in ("washer", "grass") for model in ("padim", "dfm")
     )
     assert (rows["status"] == "ok").all(), rows[["model", "category", "error_tail"]]
-    for metric in ("image_AUROC", "image_AP", "pixel_AUROC", "pixel_AP", "pixel_AUPRO"):
+    for metric in ("image_AUROC", "image_AP", "pixel_AUROC", "pixel_AP", "pixel_AUPRO", "pixel_PRO"):
         assert rows[metric].between(0, 1).all(), rows[metric]
     # Two different models do not give identical numbers everywhere.
     by_model = rows.pivot_table(index="category", columns="model", values="pixel_AUROC")
@@ -41,8 +41,9 @@ def test_report_shows_the_computed_numbers(finished_run):
     assert "data:image/png;base64," in html
     # Each cell's interval on hover, and each table's paired tests against its column's best.
     assert 'title="95% CI [' in html and "(logit bootstrap over test images, 2000 resamples)" in html
-    assert "not significantly worse than the column&#39;s best at α = 0.05" in html
-    assert "Holm-corrected over the table&#39;s" in html
+    # The marking rule lives in the legend (its "Tests" paragraph), said once for every table.
+    assert "not significantly worse than the column&#39;s best on the same test images" in html
+    assert "corrected together (Holm-type step-down" in html and "α = 0.05" in html
     assert '<h2 id="score-distributions">Score distributions</h2>' in html and '<table class="hardest">' in html
     # Every job's benchmark TSV (wall time, RSS, I/O) beside its log, summarised in the report.
     assert (finished_run / "results" / "benchmarks" / "train" / "one_class" / "embedded" / "washer" / "padim" / "0.tsv").exists()

@@ -33,9 +33,10 @@ import logging
 from collections.abc import Sequence
 
 import numpy as np
+from scipy import ndimage
 
-from iadbench.metrics.checks import _check_fpr_limits, _check_real, _score_label_blocks
-from iadbench.metrics.ranks import _pixel_statistics, _rank_statistics
+from iadbench.metrics.checks import _check_fpr_limits, _check_real, _maps_and_masks, _score_label_blocks
+from iadbench.metrics.ranks import _EIGHT_CONNECTED, _pixel_statistics, _rank_statistics
 
 logger = logging.getLogger(__name__)
 
@@ -163,13 +164,15 @@ def pixel_metrics(maps, masks, fpr_limits: Sequence[float] = (0.3, 0.05)) -> dic
     """Every pixel metric from one sort of all pixels of the category (the evaluate rule calls this).
 
     Keys: ``pixel_AUROC``, ``pixel_AP``, ``pixel_F1_max`` (definitions of :func:`image_auroc`,
-    :func:`image_ap`, :func:`image_f1_max` over pixels), ``pixel_AUPRO_<percent>`` for each FPR limit
+    :func:`image_ap`, :func:`image_f1_max` over pixels), ``pixel_PRO`` (:func:`thresholded_pro` at the
+    threshold of ``pixel_F1_max``, the study's PRO), ``pixel_AUPRO_<percent>`` for each FPR limit
     (:func:`au_pro`; 0.3 -> ``pixel_AUPRO_30``, 0.05 -> ``pixel_AUPRO_05``) and ``pixel_AUPRO``, the
     value at the first limit. Values are python floats, NaN (logged) where undefined.
     """
     limits = _check_fpr_limits(fpr_limits)
     stats = _pixel_statistics(maps, masks, fpr_limits=limits)
-    values = {"pixel_AUROC": stats.auroc, "pixel_AP": stats.ap, "pixel_F1_max": stats.f1_max}
+    values = {"pixel_AUROC": stats.auroc, "pixel_AP": stats.ap, "pixel_F1_max": stats.f1_max,
+              "pixel_PRO": thresholded_pro(maps, masks, stats.f1_threshold)}
     for limit in limits:
         values[f"pixel_AUPRO_{round(limit * 100):02d}"] = stats.au_pro[limit]
     if limits:
@@ -190,6 +193,34 @@ def pixel_ap(maps, masks) -> float:
 def pixel_f1_max(maps, masks) -> float:
     """Pixel F1-max: :func:`image_f1_max`'s definition over all pixels of all images."""
     return _pixel_statistics(maps, masks).f1_max
+
+
+def thresholded_pro(maps, masks, threshold: float) -> float:
+    """PRO at one threshold, anomalib's ``PRO`` metric (the study's): ``(1/N) sum_k |P ∩ C_k| / |C_k|`` over
+    the N regions C_k (8-connected components of each image's ``mask > 0``) of all images, P the pixels scored
+    strictly above ``threshold`` (anomalib: ``predictions > threshold``). Each region counts once, whatever its
+    size; no defect-free pixel enters, so a map that marks every pixel anomalous scores 1.
+
+    The study (anomalib 1.x, ``Engine(pixel_metrics=["AUROC", "PRO"])``) ran anomalib's default ``PRO(threshold=0.5)``
+    on min-max normalised maps, whose 0.5 is the adaptive pixel threshold (the F1-optimal threshold on the
+    validation set, which for MVTec AD is the test set): :func:`pixel_metrics` passes the pixel F1-max threshold.
+    NaN (logged) without a region or with a NaN threshold.
+    """
+    maps, masks = _maps_and_masks(maps, masks)
+    if not np.isfinite(threshold):
+        logger.warning("PRO undefined: no threshold (no anomalous pixel); reporting NaN")
+        return float("nan")
+    overlaps = []
+    for one_map, mask in zip(maps, masks, strict=True):
+        regions, n_regions = ndimage.label(np.asarray(mask) > 0, structure=_EIGHT_CONNECTED)
+        if n_regions:
+            inside = regions.reshape(-1)
+            hit = np.bincount(inside, weights=np.asarray(one_map).reshape(-1) > threshold, minlength=n_regions + 1)
+            overlaps.append(hit[1:] / np.bincount(inside, minlength=n_regions + 1)[1:])
+    if not overlaps:
+        logger.warning("PRO undefined: no defect region in the masks; reporting NaN")
+        return float("nan")
+    return float(np.mean(np.concatenate(overlaps)))
 
 
 def au_pro(maps, masks, fpr_limit: float = 0.3) -> float:

@@ -26,39 +26,38 @@ TEXTS: dict[str, str] = {
                "several. A cell is complete when every one of its seeds succeeded; bold, the Mean column, the "
                "summaries and the average ranks use complete cells only."),
     "intervals": ("Hover a cell for its 95% confidence interval: a bootstrap over the test images (defect-free and "
-                  "defective images resampled separately), taken on the logit scale, where a metric's spread does "
-                  "not shrink towards 1, with a floor for a model that separates perfectly (see Methods). With "
-                  "several seeds the seeds' bootstrap resamples are pooled, each seed weighing the same, so the "
-                  "interval holds both the test-set and the seed-to-seed spread. A run without stored resamples "
-                  "shows no interval."),
+                  "defective images resampled separately), read on the logit scale with a Wilson-type floor, so it "
+                  "keeps its level near 100. With several seeds the seeds' resamples are pooled, each seed weighing "
+                  "the same. A run without stored resamples shows no interval."),
     "tests": ("In each category column every complete cell is compared with the best one on the same test images: "
-              "image AUROC by DeLong's test of two correlated AUROCs, every other metric by a studentized paired "
-              "bootstrap over the same resamples of the test images; with several seeds each seed is tested on "
-              "its own and the largest p is kept. The p-values are Holm-corrected per column at α = 0.05, counting "
-              "every pair of cells in it, because the column's best is itself picked from the data. The Mean column "
-              "is not tested: across categories the methods are ranked instead (Friedman test, then Nemenyi's "
-              "critical difference)."),
+              "image AUROC by DeLong's test, image F1-max by a jackknife test, every other metric by a studentized "
+              "paired bootstrap over the same resamples; with several seeds each seed is tested on its own and the "
+              "largest p is kept. A table's p-values are corrected together (Holm-type step-down counting every pair "
+              "of cells in each column, since the best is picked from the data), at α = 0.05. The Mean column is "
+              "not tested: methods are ranked instead (Friedman test, then Nemenyi's critical difference)."),
     "ap": "AP is step-wise average precision (scikit-learn's definition), not a trapezoid.",
 }
 
 # (method, how the report uses it, reference): the Methods section.
 METHODS: tuple[tuple[str, str, str], ...] = (
     ("Bootstrap confidence intervals",
-     ("95% intervals over stratified resamples of the test images on the logit scale: the full-test-set value "
-      "after the add-half correction (v·n + ½)/(n + 1) ± 1.96 standard deviations of the resampled logits, at "
-      "least the Wilson-type floor 1/√(n v (1 − v)) of a proportion over n images; seeds pooled with equal "
-      "weight."),
+     ("95% logit intervals over stratified resamples of the test images (add-half correction, Wilson-type floor); "
+      "seeds pooled with equal weight."),
      "B. Efron and R. J. Tibshirani, An Introduction to the Bootstrap, Chapman & Hall, 1993."),
     ("DeLong's test",
      "Two-sided test of two correlated image AUROCs measured on the same test images.",
      ("E. R. DeLong, D. M. DeLong and D. L. Clarke-Pearson, Comparing the areas under two or more correlated "
      "receiver operating characteristic curves: a nonparametric approach, Biometrics 44(3), 837–845, 1988.")),
+    ("Jackknife test (image F1-max)",
+     ("Two-sided; the difference over its leave-one-image-out standard error (F1-max is a maximum over "
+      "thresholds, which the bootstrap reproduces poorly; the jackknife variance errs on the large side)."),
+     "B. Efron and C. Stein, The jackknife estimate of variance, The Annals of Statistics 9(3), 586–596, 1981."),
     ("Paired bootstrap test",
-     ("Two-sided and studentized: the difference on all test images divided by its standard deviation over the "
-      "same resamples for both models, read on the normal distribution (not floored by the resample count)."),
+     "Two-sided; the difference on all test images over the standard deviation of the paired resampled differences.",
      "B. Efron and R. J. Tibshirani, An Introduction to the Bootstrap, Chapman & Hall, 1993."),
     ("Holm's correction",
-     "The p-values of one column's comparisons, adjusted together (step-down, family-wise error at α).",
+     ("One table's p-values adjusted together by a step-down counting every pair of cells within each column "
+      "(family-wise error at α; docs/statistics.md)."),
      ("S. Holm, A simple sequentially rejective multiple test procedure, Scandinavian Journal of Statistics 6(2), "
      "65–70, 1979.")),
     ("Friedman test and Nemenyi critical difference",

@@ -132,13 +132,14 @@ def hardest_grid(dataset: str, items: list[dict], note: str) -> Grid:
 
 def reproduction_grid(table, note: str) -> Grid:
     """A :class:`iadbench.report.reproduction.ReproductionTable`: every row names its model (CSV rows stand alone)."""
-    header = ["Method", "Category", "Ours", *["value", "Δ"] * len(table.kinds)]
-    spans = [("", 3), *((title, 2) for title in table.kind_titles)]
+    beside = [table.beside_title] if table.beside_title else []
+    header = ["Method", "Category", "Ours", *beside, *["value", "Δ"] * len(table.kinds)]
+    spans = [("", 3 + len(beside)), *((title, 2) for title in table.kind_titles)]
     rows, groups = [], set()
     for index, row in enumerate(table.rows):
         if row.first and index:
             groups.add(index)
-        line = [GridCell(row.model), GridCell(row.category), GridCell(row.ours)]
+        line = [GridCell(row.model), GridCell(row.category), GridCell(row.ours), *(GridCell(row.beside) for _ in beside)]
         for comparison in row.comparisons:
             line += [GridCell(comparison.value), GridCell(comparison.delta, bold=comparison.flagged)]
         rows.append(line)
@@ -148,14 +149,14 @@ def reproduction_grid(table, note: str) -> Grid:
 
 
 def audit_grid(audit, note: str) -> Grid:
-    """A :class:`iadbench.report.reproduction.AuditTable`: the study's implausible cells, ours beside."""
+    """A :class:`iadbench.report.reproduction.AuditTable`: the study's cells that need a word, ours beside."""
     header = ["Method", "Category", *["study", "ours"] * len(audit.metrics), "Reason"]
     spans = [("", 2), *((title, 2) for title in audit.metric_titles), ("", 1)]
     rows = [[GridCell(row["model"]), GridCell(row["category"]),
              *(GridCell(text) for pair in zip(row["study"], row["ours"], strict=True) for text in pair),
              GridCell(row["reason"])] for row in audit.rows]
-    return Grid(name=audit.label, caption="Study audit: the study's internally implausible cells, ours beside "
-                "(percent).", header=header, rows=rows,
+    return Grid(name=audit.label, caption="Study audit: the study's cells that need a word (threshold-saturated PRO, "
+                "degenerate scores), ours beside (percent).", header=header, rows=rows,
                 align=["l", "l"] + ["r"] * (2 * len(audit.metrics)) + [r"p{0.25\linewidth}"], notes=[note],
                 long=True, font="footnotesize", spans=spans)
 

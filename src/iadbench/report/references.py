@@ -9,6 +9,7 @@ One row per dataset × category × model × variant × metric × source, columns
 - ``variant``: the backbone or setting the number belongs to, as the source names it;
 - ``metric``: our column name: ``image_AUROC``, ``pixel_AUROC``, ``pixel_AP``, ... A published
   ``pixel_AUPRO`` is AU-PRO integrated to FPR 0.3, the literature's (and anomalib's default) limit;
+  ``pixel_PRO`` is the per-region overlap at one threshold (anomalib's ``PRO`` metric, the study's "PRO");
 - ``value``: a fraction in [0, 1]; empty where the source shows a cell but reports no number (the study's
   "-"): the row stays, so a table prints a dash where the source does instead of losing the row;
 - ``source``, ``table``: where the number is printed, precisely enough to find it again;
@@ -17,7 +18,7 @@ One row per dataset × category × model × variant × metric × source, columns
 Files:
 
 - ``study_mvtec_ad.csv``: the study's three tables (15 models × 15 categories × image AUROC, pixel AUROC,
-  PRO), every cell, ``-`` kept as an empty value noted ``not reported``;
+  PRO: ``pixel_PRO``, thresholded, not AU-PRO), every cell, ``-`` kept as an empty value noted ``not reported``;
 - ``anomalib_mvtec_ad.csv``: anomalib's model READMEs (per category and mean, per backbone);
 - ``papers_mvtec_ad.csv``: the original papers' numbers (mean, and per category where a paper tables them).
 
@@ -43,12 +44,14 @@ KEY_COLUMNS = ("dataset", "category", "model", "variant", "metric", "source")
 
 STUDY_SOURCE = ("Evaluating State-of-the-art Methods for Industrial Anomaly Detection "
                 "(the study, midterm presentation)")
-STUDY_METRICS = ("image_AUROC", "pixel_AUROC", "pixel_AUPRO")
-# Thresholds of the study audit (fractions).
+# The study's PRO is anomalib's thresholded PRO (iadbench.metrics.measures.thresholded_pro), our pixel_PRO.
+STUDY_METRICS = ("image_AUROC", "pixel_AUROC", "pixel_PRO")
+# Thresholds of the study audit (fractions) and its kinds of cells.
 CHANCE = 0.5
 NEAR_PERFECT_PRO = 0.9
-PERFECT_PRO = 0.99
 POOR_PIXEL_AUROC = 0.6
+SATURATED = "threshold-saturated"
+DEGENERATE = "degenerate"
 
 
 def _read_one(path) -> pd.DataFrame:
@@ -109,17 +112,24 @@ def read_references(paths) -> pd.DataFrame:
     return frame[[*REFERENCE_COLUMNS, *extra]]
 
 
-def study_implausible_cells(references: pd.DataFrame, source: str = STUDY_SOURCE) -> pd.DataFrame:
-    """The study's cells that contradict themselves, one row per dataset × category × model with the study's
-    :data:`STUDY_METRICS` values and a ``reason`` (several joined by "; "):
+def study_audit_cells(references: pd.DataFrame, source: str = STUDY_SOURCE) -> pd.DataFrame:
+    """The study's cells a reader needs a word on, one row per dataset × category × model with the study's
+    :data:`STUDY_METRICS` values, a ``kind`` and a ``reason`` (several joined by "; "):
 
-    - pixel AUROC below chance (< 0.5) while PRO ≥ 0.9: a map that ranks defect regions near-perfectly
-      (PRO) cannot rank the pixels worse than chance (pixel AUROC) at the same time;
-    - PRO ≥ 0.99 with pixel AUROC < 0.6: near-perfect region overlap with barely better-than-chance pixels;
-    - image AUROC exactly 0.5: what a constant score gives (every image tied), not a measurement.
+    - *threshold-saturated* (kind :data:`SATURATED`): pixel AUROC < 0.6 with PRO ≥ 0.9. Not a contradiction: the
+      study's PRO is read at one threshold (anomalib 1.x ``PRO``: 0.5 on min-max normalised maps, i.e. the
+      F1-optimal pixel threshold; :func:`iadbench.metrics.measures.thresholded_pro`). A map that ranks pixels near
+      or below chance reaches its best F1 near its lowest score, marking nearly every pixel anomalous, and so
+      covers every defect region: PRO ≈ 100 is the threshold's artefact, not localisation;
+    - *degenerate* (kind :data:`DEGENERATE`): image AUROC exactly 0.5, what a constant score gives (every image
+      tied), not a measurement.
+
+    (Read as AU-PRO, as it was once stored, the saturated cells looked like contradictions: a map that covers
+    regions at low false-positive rates cannot rank pixels worse than chance. A thresholded PRO implies no such
+    thing; no rule between the two is a contradiction, so none is called one.)
 
     ``references`` as :func:`read_references` returns; rows of other sources and means are ignored."""
-    columns = ["dataset", "category", "model", *STUDY_METRICS, "reason"]
+    columns = ["dataset", "category", "model", *STUDY_METRICS, "kind", "reason"]
     rows = references[(references["source"] == source) & (references["category"] != MEAN_CATEGORY)]
     if rows.empty:
         return pd.DataFrame({column: pd.Series(dtype=float if column in STUDY_METRICS else str)
@@ -130,16 +140,17 @@ def study_implausible_cells(references: pd.DataFrame, source: str = STUDY_SOURCE
     found = []
     for record in wide.to_dict("records"):
         image, pixel, pro = (record[metric] for metric in STUDY_METRICS)
-        reasons = []
+        kinds, reasons = [], []
         # NaN compares False everywhere: a not-reported value never triggers a rule.
-        if pixel < CHANCE and pro >= NEAR_PERFECT_PRO:
-            reasons.append("pixel AUROC < 50% (worse than chance) with PRO ≥ 90%")
-        if pro >= PERFECT_PRO and pixel < POOR_PIXEL_AUROC:
-            reasons.append("PRO ≥ 99% with pixel AUROC < 60%")
+        if pixel < POOR_PIXEL_AUROC and pro >= NEAR_PERFECT_PRO:
+            kinds.append(SATURATED)
+            reasons.append("threshold-saturated PRO: pixel AUROC < 60% with PRO ≥ 90%, the F1-optimal threshold "
+                           "marks nearly every pixel anomalous")
         if math.isclose(image, CHANCE, abs_tol=1e-9):
+            kinds.append(DEGENERATE)
             reasons.append("image AUROC exactly 50% (a constant score)")
         if reasons:
-            found.append({**record, "reason": "; ".join(reasons)})
+            found.append({**record, "kind": "; ".join(kinds), "reason": "; ".join(reasons)})
     result = pd.DataFrame(found, columns=columns)
     result[list(STUDY_METRICS)] = result[list(STUDY_METRICS)].astype(float)
     return result.sort_values(["dataset", "model", "category"], ignore_index=True)

@@ -29,7 +29,7 @@ from iadbench.report import settings as by_setting
 from iadbench.report import video as video_report
 from iadbench.report.job_resources import JOB_RESOURCE_COLUMNS, job_resource_rows, job_resources  # noqa: F401 -- re-exported
 from iadbench.report.labels import Labels, labels_for
-from iadbench.report.references import study_implausible_cells
+from iadbench.report.references import study_audit_cells
 from iadbench.report.reproduction import (
     FLAG_NOTE,
     backbones_of,
@@ -72,8 +72,9 @@ RANDOM_WEIGHTS_NOTE = (
     "Backbones were randomly initialised (weights: random). These numbers exercise the pipeline; "
     "they are not comparable with published, pretrained results."
 )
-AUDIT_NOTE = ("Cells of the study that contradict themselves (e.g. a near-perfect PRO beside a below-chance pixel AUROC; the reason column says which); "
-              "ours: mean over seeds of complete cells; PRO: AU-PRO at FPR ≤ 0.3.")
+AUDIT_NOTE = ("Threshold-saturated: the study's PRO is anomalib's PRO at one threshold (the F1-optimal pixel one), not "
+              "AU-PRO; a map ranking pixels near or below chance is best thresholded near its lowest score and covers "
+              "every defect region (PRO near 100): no contradiction. Degenerate: image AUROC exactly 50. Ours: seeds' mean.")
 PROVENANCE_COLUMNS = (
     "python_version", "torch_version", "anomalib_version", "torchvision_version", "timm_version",
     "lightning_version", "torchmetrics_version", "freia_version", "numpy_version", "sklearn_version",
@@ -179,7 +180,7 @@ def report_context(frame: pd.DataFrame, title: str, config: dict[str, Any] | Non
                                             backbones_of(config))
         + by_setting.setting_reproduction(other_settings, references, labels, backbones_of(config))
         if has_references else [],
-        "audit": study_audit(frame, study_implausible_cells(by_setting.references_for(references, primary)), labels) if has_references else None,
+        "audit": study_audit(frame, study_audit_cells(by_setting.references_for(references, primary)), labels) if has_references else None,
         "flag_note": FLAG_NOTE,
         "audit_note": AUDIT_NOTE,
         "figures": [],

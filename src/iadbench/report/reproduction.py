@@ -3,7 +3,8 @@
 Reference files (``config/reference/*.csv``, read by :func:`iadbench.report.references.read_references`) carry a
 *source kind*: a ``source_kind`` column where the file has one, else the file name's prefix
 (``study_*.csv`` → study, ``anomalib_*.csv`` → anomalib, anything else → paper). Per reference metric
-(a published ``pixel_AUPRO`` is ours at FPR ≤ 0.3, :func:`~iadbench.results.columns.our_column`) there is one
+(a published ``pixel_AUPRO`` is ours at FPR ≤ 0.3, :func:`~iadbench.results.columns.our_column`; the study's
+``pixel_PRO``, thresholded, is our ``pixel_PRO``, with our AU-PRO at FPR ≤ 0.3 printed beside it) there is one
 long table: a row per model × category plus the model's mean, our mean ± std over seeds (complete cells
 only, as the report's tables), each kind's value and our delta to it, flagged where
 |delta| > max(2 std, 1 point).
@@ -25,7 +26,7 @@ from iadbench.datasets import DATASET_CATEGORIES
 from iadbench.report.labels import Labels
 from iadbench.report.references import MEAN_CATEGORY, read_references
 from iadbench.report.templating import slug
-from iadbench.results.columns import NOT_APPLICABLE, metric_title, our_column, percent
+from iadbench.results.columns import LITERATURE_AUPRO, NOT_APPLICABLE, metric_title, our_column, percent
 from iadbench.stats.ranking import complete_cells
 
 # Source kinds, in the order their columns are printed, and their column titles.
@@ -34,6 +35,9 @@ FILE_KINDS = {"study": "study", "anomalib": "anomalib", "papers": "paper", "pape
 # Smallest delta worth a flag, as a fraction: one point of a percentage.
 FLAG_FLOOR = 0.01
 FLAG_MARK = "*"
+# A reference metric whose table also prints another of our columns: the study's PRO (one threshold) beside our
+# AU-PRO at FPR <= 0.3, so a reader sees both the like-with-like comparison and the literature's localisation metric.
+BESIDE = {"pixel_PRO": LITERATURE_AUPRO}
 FLAG_NOTE = (f"{FLAG_MARK}: |Δ| > max(2 std, 1 point), std being ours over seeds (0 with one seed). Δ = ours − "
              "reference, in points. Ours: mean ± std over seeds of complete cells (every seed succeeded).")
 
@@ -69,6 +73,7 @@ class ReproductionRow:
     comparisons: list[Comparison]
     first: bool = False  # the model's first row (prints the model)
     mean: bool = False
+    beside: str = ""  # ours in the table's BESIDE column ("" without one)
 
 
 @dataclass
@@ -80,6 +85,7 @@ class ReproductionTable:
     rows: list[ReproductionRow] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     setting: str = DEFAULT_SETTING  # ours and the references of one setting (iadbench.report.settings)
+    beside_title: str = ""  # title of the BESIDE column of ours ("" without one)
 
     @property
     def title(self) -> str:
@@ -215,6 +221,9 @@ def reproduction_table(frame: pd.DataFrame, references: pd.DataFrame, dataset: s
     full = not known or set(known) <= set(categories)
     mean_label = "Mean" if full else f"Mean ({len(categories)} of {len(known)})"
     table = ReproductionTable(dataset=dataset, metric=metric, column=column, kinds=kinds)
+    beside = our_values(frame, dataset, BESIDE[metric]) if metric in BESIDE else None
+    if beside:
+        table.beside_title = f"Ours, {metric_title(BESIDE[metric])}"
     used: dict[str, None] = {}
     for model in models:
         for category in [*categories, MEAN_CATEGORY]:
@@ -233,14 +242,15 @@ def reproduction_table(frame: pd.DataFrame, references: pd.DataFrame, dataset: s
             printed = mean_label if category == MEAN_CATEGORY else labels.category(dataset, category)
             table.rows.append(ReproductionRow(labels.model(model), printed, _ours_text(ours.get((model, category))),
                                               comparisons, first=category == categories[0],
-                                              mean=category == MEAN_CATEGORY))
+                                              mean=category == MEAN_CATEGORY,
+                                              beside=_ours_text(beside.get((model, category))) if beside else ""))
     table.sources = list(used)
     return table
 
 
 def reference_metrics(references: pd.DataFrame) -> list[str]:
-    """Reference metrics in the report's order (image AUROC, pixel AUROC, AU-PRO, then the rest)."""
-    order = ["image_AUROC", "pixel_AUROC", "pixel_AUPRO"]
+    """Reference metrics in the report's order (image AUROC, pixel AUROC, AU-PRO, PRO, then the rest)."""
+    order = ["image_AUROC", "pixel_AUROC", "pixel_AUPRO", "pixel_PRO"]
     present = list(dict.fromkeys(references["metric"]))
     return [metric for metric in order if metric in present] + [metric for metric in present if metric not in order]
 
@@ -258,8 +268,8 @@ def reproduction_tables(frame: pd.DataFrame, references: pd.DataFrame, labels: L
 
 @dataclass
 class AuditTable:
-    """The study's internally implausible cells (:func:`iadbench.report.references.study_implausible_cells`), ours
-    beside each of its values."""
+    """The study's cells that need a word (:func:`iadbench.report.references.study_audit_cells`: threshold-saturated
+    PRO, degenerate scores), ours beside each of its values."""
 
     metrics: list[str]  # reference metrics with a value in the audit
     rows: list[dict] = field(default_factory=list)  # model, category, reason, study: [...], ours: [...]
@@ -268,12 +278,13 @@ class AuditTable:
 
     @property
     def metric_titles(self) -> list[str]:
-        """Short (the audit has two columns per metric, plus its reasons): PRO is AU-PRO at FPR ≤ 0.3."""
+        """Short (the audit has two columns per metric, plus its reasons): PRO is the study's, at one threshold."""
         return [AUDIT_TITLES.get(metric, metric_title(our_column(metric))) for metric in self.metrics]
 
 
 AUDIT_KEYS = ("dataset", "category", "model", "reason")
-AUDIT_TITLES = {"image_AUROC": "Image AUROC", "pixel_AUROC": "Pixel AUROC", "pixel_AUPRO": "PRO"}
+AUDIT_TITLES = {"image_AUROC": "Image AUROC", "pixel_AUROC": "Pixel AUROC", "pixel_PRO": "PRO",
+                "pixel_AUPRO": "AU-PRO"}
 
 
 def _wide_audit(implausible: pd.DataFrame) -> pd.DataFrame:

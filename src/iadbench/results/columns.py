@@ -37,6 +37,8 @@ METRICS: tuple[MetricColumn, ...] = (
     MetricColumn("pixel_AP", "Pixel AP", "pixel", interval=True, report_order=4),
     MetricColumn("pixel_F1_max", "Pixel F1-max (oracle: test-set-optimal threshold)", "pixel", report_order=6),
     MetricColumn("pixel_AUPRO", "Pixel AU-PRO (first configured FPR limit)", "pixel", interval=True, report_order=2),
+    # The study's PRO (anomalib's PRO metric): region overlap at one threshold, the pixel F1-optimal one.
+    MetricColumn("pixel_PRO", "Pixel PRO (at the F1-optimal pixel threshold)", "pixel", report_order=7),
     MetricColumn("frame_AUROC", "Frame AUROC (micro: all frames pooled)", "frame"),
     MetricColumn("frame_AUROC_macro", "Frame AUROC (macro: mean over videos)", "frame"),
     # The operating point (iadbench.metrics.operating_point): image metrics at a threshold set without test labels.

@@ -106,7 +106,7 @@ def evaluate_predictions(predictions: dict[str, np.ndarray], resolution: str, fp
         if not np.any(has_truth & (np.asarray(labels).reshape(-1) > 0)):
             masks = None  # no anomalous image with a mask: nothing for pixel metrics to find
             limits = [f"pixel_AUPRO_{round(limit * 100):02d}" for limit in fpr_limits]
-            values.update(dict.fromkeys(["pixel_AUROC", "pixel_AP", "pixel_F1_max", *limits]
+            values.update(dict.fromkeys(["pixel_AUROC", "pixel_AP", "pixel_F1_max", "pixel_PRO", *limits]
                                         + (["pixel_AUPRO"] if limits else []), float("nan")))
         elif not has_truth.all():
             keep = np.flatnonzero(has_truth)

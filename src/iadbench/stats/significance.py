@@ -5,26 +5,30 @@ over seeds) is bold, with every cell equal to it at the printed precision. Every
 compared with the best one *on the same test images*:
 
 * image AUROC: DeLong's test of the two correlated AUROCs (:func:`iadbench.stats.paired.delong_test`) on the
-  jobs' ``scores.parquet``, aligned by image path;
+  jobs' ``scores.parquet``, aligned by image path; image F1-max: the jackknife test on the same scores
+  (:func:`iadbench.stats.paired.jackknife_f1_max_test`: a maximum over thresholds is no smooth statistic);
 * any other metric: a studentized paired bootstrap test, ``p = studentized_p(replicates_best - replicates_other,
   observed)`` over the jobs' ``bootstrap.npz`` replicates (the same resamples of the same images: they are seeded
-  by the seed and keyed by image path): z = the rows' difference on the full test set (``estimates``; for pixel
-  metrics, whose replicates are computed on a threshold grid, and without row values: the replicates' mean
-  difference) / the standard deviation of the replicates' differences, p two-sided normal. Counting replicates
+  by the seed and keyed by image path): z = the rows' difference on the full test set (``estimates``; without
+  row values: the replicates' mean difference) / the standard deviation of the replicates' differences, p
+  two-sided normal (image F1-max: the replicates are F1 at F1-max's threshold, see
+  :func:`iadbench.stats.uncertainty.image_replicates`). Counting replicates
   on either side of 0 would floor p at ~2 / B (1e-3 for B = 2000), which Holm over a 210-comparison table can
   never pass;
 * several seeds: each seed is tested on its own and the *largest* p is kept (conservative: a cell counts as
   different only when every seed says so).
 
-The p-values of all the table's comparisons are Holm-corrected together (the family is the table: one dataset x
+The p-values of all the table's comparisons are corrected together (Holm-type step-down) (the family is the table: one dataset x
 metric, every category's comparisons with its best). That keeps the chance of *any* false "worse" in a table at
 ``ALPHA``; a family per column would allow one in ~54 % of 15-category tables with no difference at all.
 Because the best cell is chosen from the same data, Holm counts every pair of cells within each tested column
 (k cells: k (k - 1) / 2 pairs; 1,575 in a 15 x 15 table) though only the k - 1 pairs with the best are tested:
 counting only those, the column's largest gap between equal models (the range of 15 estimates) would be read as
 a difference: with exactly calibrated p-values ~26 % of 15 x 15 null tables would get a false "worse" (~4 %
-counting all pairs). See docs/statistics.md for the measured power and error rates. The
-price, power at paper scale, is measured in ``benchmarks/significance_power.py`` (docs/statistics.md); a cell whose adjusted p is at least
+counting all pairs). The step-down (:func:`step_down`) then lets a cell declared worse drop its k - 1 pairs
+from the count (Holm drops one): valid, since a false "worse" can only involve the cells truly as good as the
+best. The price, power at paper scale, is measured in ``benchmarks/significance_power.py``
+(docs/statistics.md); a cell whose adjusted p is at least
 ``ALPHA`` is *not significantly worse* (‡). The Mean column is not tested (across categories the report ranks
 methods and runs the Friedman test instead). A column whose test set has one class, or where a compared model
 lacks scores or replicates, is not tested at all: the table's note names it and why.
@@ -53,6 +57,7 @@ INTERVAL_NOTE = ("Hover a cell for its 95% confidence interval: a bootstrap over
                  "test-set and the seed-to-seed spread.")
 NOT_WORSE_MARK = "‡"
 DELONG_METRIC = "image_AUROC"
+JACKKNIFE_METRIC = "image_F1_max"  # a maximum over thresholds: a jackknife test on the scores, not the bootstrap
 CellKey = tuple[str, str]  # model, category
 
 
@@ -84,6 +89,9 @@ class TableTests:
         if self.adjusted:
             if self.metric == DELONG_METRIC:
                 method = "a two-sided DeLong test of the two AUROCs on the same test images"
+            elif self.metric == JACKKNIFE_METRIC:
+                method = ("a two-sided jackknife test on the same test images (the difference on all test images "
+                          "divided by its leave-one-image-out standard error)")
             else:
                 method = (f"a two-sided paired bootstrap over the same {self.n_resamples} stratified resamples of "
                           "the test images for both models (the difference on all test images divided by its "
@@ -92,9 +100,10 @@ class TableTests:
                      if self.several_seeds else "")
             count = len(self.adjusted)
             notes.append(f"Bold: best in its column. {NOT_WORSE_MARK}: not significantly worse than the column's best "
-                         f"at α = {self.alpha:g} by {method}{seeds}; Holm-corrected over the table's {count} "
-                         f"comparison{'s' if count != 1 else ''}, counted as all {self.family} pairs of cells "
-                         "within its columns, because each column's best is itself picked from the data. "
+                         f"at α = {self.alpha:g} by {method}{seeds}; corrected over the table's {count} "
+                         f"comparison{'s' if count != 1 else ''} by Holm's step-down counting all {self.family} "
+                         "pairs of cells within its columns (each column's best is itself picked from the data), "
+                         "a cell marked worse no longer counting its pairs. "
                          "The Mean column is not tested.")
         if self.untested:
             notes.append("Not tested (no marking): " + "; ".join(f"{category}: {reason}"
@@ -122,6 +131,9 @@ def _pair_p(evidence: Evidence, best: tuple, other: tuple, metric: str,
     if metric == DELONG_METRIC:
         *_, p = paired.delong_test(scores_best, scores_other, labels)
         return (p, "") if math.isfinite(p) else (math.nan, "DeLong's test needs two test images of each class")
+    if metric == JACKKNIFE_METRIC:
+        _, p = paired.jackknife_f1_max_test(a["image_score"], b["image_score"], a["label"])
+        return (p, "") if math.isfinite(p) else (math.nan, "the jackknife test needs two test images of each class")
     rep_best, rep_other = replicates_of(evidence, best, metric), replicates_of(evidence, other, metric)
     for model, replicates in (("{best}", rep_best), ("{other}", rep_other)):
         if replicates is None:
@@ -130,9 +142,9 @@ def _pair_p(evidence: Evidence, best: tuple, other: tuple, metric: str,
         return math.nan, "{best} and {other} have different numbers of bootstrap resamples"
     differences = rep_best.astype(np.float64) - rep_other.astype(np.float64)
     observed = [estimates.get((key[2], key[1], key[3]), math.nan) for key in (best, other)]
-    # Pixel replicates live on a threshold grid (~1e-3 from the exact values): their own mean difference, so the
-    # grid's error never reads as a difference between two models; image replicates are exact.
-    observed_difference = math.nan if metric.startswith("pixel_") else observed[0] - observed[1]
+    # The rows' exact difference; the replicates (pixel ones on a threshold grid) only give its spread. Without
+    # row values: the replicates' mean difference (the grid's bias, measured ~0.05 sd, nearly cancels in it).
+    observed_difference = observed[0] - observed[1]
     if not math.isfinite(observed_difference):
         observed_difference = float(np.nanmean(differences)) if np.isfinite(differences).any() else math.nan
     p = paired.studentized_p(differences, observed_difference)
@@ -177,7 +189,7 @@ def test_table(evidence: Evidence | None, dataset: str, metric: str, columns: di
                        several_seeds=any(len(value) > 1 for value in seeds.values()))
     if evidence is None:
         return tests
-    if metric != DELONG_METRIC and not any(metric in job.replicates for job in evidence.values()):
+    if metric not in (DELONG_METRIC, JACKKNIFE_METRIC) and not any(metric in job.replicates for job in evidence.values()):
         tests.unsupported = True  # one note for the table, not one per column
         return tests
     raw: dict[CellKey, float] = {}
@@ -191,15 +203,39 @@ def test_table(evidence: Evidence | None, dataset: str, metric: str, columns: di
             tests.untested.append((label(category), reason))
         raw |= {(model, category): p for model, p in p_values.items()}
         family += len(p_values) * (len(p_values) + 1) // 2
-    adjusted = paired.holm(list(raw.values()), family=family)
     tests.family = family
-    tests.adjusted = {key: float(p) for key, p in zip(raw, adjusted, strict=True)}
+    tests.adjusted = step_down(raw, {category: len(others) + 1 for category, (_, others) in columns.items()})
     lengths = {len(replicates) for key in evidence.values() for replicates in key.replicates.values()}
     tests.n_resamples = max(lengths) if lengths else uncertainty.N_RESAMPLES
     return tests
 
 
 test_table.__test__ = False  # not a pytest test, whatever its name
+
+
+def step_down(raw: dict[CellKey, float], sizes: dict[str, int]) -> dict[CellKey, float]:
+    """Adjusted p of the comparisons with each column's best (``raw``: (model, category) -> p; ``sizes``: cells
+    compared per category, the best included): Holm's step-down, the multiplier at each step the number of
+    (unordered) pairs that could still give a false "worse": (cells of the column not yet declared worse) x
+    (cells of the column - 1) / 2, summed over the columns. NaN stays NaN and is no test.
+
+    Valid family-wise: let T_c be the cells truly as good as column c's best (their "not worse" is true). At the
+    first false rejection no cell of T_c has been declared worse, so the multiplier is at least
+    M = sum_c |T_c| (k_c - 1) / 2; and a false "worse" for j in T_c needs some cell i of the column (the observed
+    best, whichever it is, no better than j in truth) to beat j by the critical z: at most |T_c| (k_c - 1)
+    one-sided chances of alpha / (2 M) each, alpha in all. With no difference anywhere this is Holm over all
+    k (k - 1) / 2 pairs of each column (the best is picked from the data); each cell declared worse removes
+    its k - 1 pairs (Holm removes one)."""
+    order = sorted((key for key, p in raw.items() if math.isfinite(p)), key=lambda key: raw[key])
+    standing = {category: sizes[category] for category in {category for _, category in raw}}
+    adjusted = dict.fromkeys(raw, math.nan)
+    running = 0.0
+    for key in order:
+        multiplier = sum(count * (sizes[category] - 1) / 2 for category, count in standing.items())
+        running = max(running, min(1.0, multiplier * raw[key]))
+        adjusted[key] = running
+        standing[key[1]] -= 1
+    return adjusted
 
 
 def interval_text(evidence: Evidence | None, dataset: str, category: str, model: str, metric: str, seeds: list[int],
