@@ -31,7 +31,7 @@ def test_mvtec_ad_2_private_sets_are_exported_for_the_server(finished_protocols_
     import tifffile
     from PIL import Image
 
-    folder = finished_protocols_run / "results/train/mvtec_ad_2/can/padim/0/mvtec_ad_2_submission"
+    folder = finished_protocols_run / "results/train/one_class/mvtec_ad_2/can/padim/0/mvtec_ad_2_submission"
     tiffs = sorted((folder / "anomaly_images" / "can").rglob("*.tiff"))
     pngs = sorted((folder / "anomaly_images_thresholded" / "can").rglob("*.png"))
     assert [path.parent.name for path in tiffs] == ["test_private"] * 3 + ["test_private_mixed"] * 3
