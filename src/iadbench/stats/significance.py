@@ -132,7 +132,7 @@ def _pair_p(evidence: Evidence, best: tuple, other: tuple, metric: str,
         *_, p = paired.delong_test(scores_best, scores_other, labels)
         return (p, "") if math.isfinite(p) else (math.nan, "DeLong's test needs two test images of each class")
     if metric == JACKKNIFE_METRIC:
-        _, p = paired.jackknife_f1_max_test(a["image_score"], b["image_score"], a["label"])
+        _, p = paired.jackknife_f1_max_test(scores_best, scores_other, labels)
         return (p, "") if math.isfinite(p) else (math.nan, "the jackknife test needs two test images of each class")
     rep_best, rep_other = replicates_of(evidence, best, metric), replicates_of(evidence, other, metric)
     for model, replicates in (("{best}", rep_best), ("{other}", rep_other)):
