@@ -9,11 +9,11 @@ metric here lives in [0, 1] and MVTec numbers sit near 1, where the sampling dis
 spread shrinks with the value; the percentile interval then covers AUROC 0.97 (40 + 80 images) in ~91 % and
 0.99 in ~87 % of simulations, and a perfect separation gets [1, 1]. On the logit scale the spread is near
 constant; the floor keeps a perfect (or near perfect) model's interval honest: 120 images separated perfectly
-give [0.94, 1] instead of [1, 1] (bounds are widened, if need be, to hold the uncorrected estimate). Measured
-coverage (docs/statistics.md): ~0.95 at AUROC 0.97-0.995. Each resample draws the defect-free and the
-anomalous test images separately with replacement, keeping both counts (stratified). The generator is
-seeded from the job's seed (a row is deterministic) and draws images in the order of their paths: two
-models of a category with the same seed draw the same images in resample ``b`` (paired replicates).
+give [0.94, 1] instead of [1, 1] (bounds widened, if need be, to hold the uncorrected estimate); coverage ~0.95 at
+AUROC 0.97-0.995 (docs/statistics.md). Each resample draws the defect-free and the anomalous test images separately
+with replacement, keeping both counts (stratified). The generator is seeded from the job's seed (a row is
+deterministic) and draws images in the order of their paths: two models of a category with the same seed draw
+the same images in resample ``b`` (paired replicates).
 
 * Image metrics (:func:`image_replicates`): exact in every resample (thresholds at every distinct score); F1 at
   F1-max's threshold on all images (see there).
