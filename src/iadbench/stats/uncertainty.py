@@ -39,8 +39,7 @@ pooled (each seed weighing the same), so it holds both the seed-to-seed and the 
 
 **Paired comparisons** on the same test images: :func:`delong_test` (AUROC), :func:`paired_bootstrap`
 (any metric, the same resamples for both models; :func:`studentized_p`), :func:`holm` for several comparisons
-(all in :mod:`iadbench.stats.paired`).
-"""
+(all in :mod:`iadbench.stats.paired`)."""
 
 from __future__ import annotations
 
