@@ -98,7 +98,7 @@ def register_export(subparsers) -> None:
 def run_export(args: argparse.Namespace) -> int:
     config = load_config(args.config, SCHEMA_PATH)
     job = Job(*args.job)
-    out = args.out or args.results / "export" / "/".join(map(str, job))
+    out = args.out or args.results / "export" / job.path
     record = export_job(results_dir=args.results, job=job, config=config, out_dir=out,
                         formats=args.formats or config["export"]["formats"], tolerance=config["export"]["tolerance"],
                         repeats=config["export"]["timing_repeats"])

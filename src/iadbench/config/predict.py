@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from iadbench.config.base import ConfigError, Job, config_hash, train_config
+from iadbench.config.settings import DEFAULT_SETTING
 from iadbench.datasets import dataset_categories
 
 SOURCES = ("job", "best", "hub")
@@ -92,6 +93,8 @@ def best_job(benchmark_path: str | Path, dataset: str, category: str, metric: st
                  & frame[metric].notna()]
     if models is not None:
         rows = rows[rows["model"].isin(models)]
+    if "setting" in rows:  # a deployed model is one category's: one-class jobs only (iadbench.config.settings)
+        rows = rows[rows["setting"].fillna(DEFAULT_SETTING) == DEFAULT_SETTING]
     if rows.empty:
         raise ConfigError(f"{where}: no successful job with a {metric} value")
     means = rows.groupby("model")[metric].mean().sort_index(kind="stable")

@@ -256,13 +256,13 @@ def export_job(*, results_dir: str | Path, job: Job, config: dict[str, Any], out
             provenance.package_version("onnxruntime"), "openvino_version": provenance.package_version("openvino"),
             "onnx_version": provenance.package_version("onnx"), **provenance.versions()}
     try:
-        job_model = load_job_model(results_dir, *job, config, asset_dir=asset_dir)
-        predictions = load_predictions(Path(results_dir, "train", *map(str, job), "predictions.npz"))
+        job_model = load_job_model(results_dir, job.dataset, job.category, job.model, job.seed, config, asset_dir=asset_dir)
+        predictions = load_predictions(Path(results_dir, "train", job.path, "predictions.npz"))
         record = {**base, **export_model(job_model, [str(path) for path in predictions["image_paths"]], out_dir,
                                          formats=formats, tolerance=tolerance, repeats=repeats, threads=threads,
                                          saved_scores=predictions["scores"])}
     except Exception as error:  # the job's model cannot be loaded or read: a failed record, no crash
-        logger.exception("exporting %s failed", "/".join(map(str, job)))
+        logger.exception("exporting %s failed", job.path)
         failure = _failure(error, "load")
         record = {**base, "status": "failed", "reason": failure["reason"], "error_tail": failure["error_tail"],
                   "formats": {}}

@@ -83,10 +83,10 @@ def job_manifest(results_dir: str | Path, dataset: str, category: str, model: st
     evaluated row's image_*/pixel_* values when ``results/evaluate/<job>/row.parquet`` exists, else {}.
     """
     job, trained_by = _job_spec(config, dataset, category, model, seed)
-    name = job_path(*job)
+    name = job.path
     results_dir = Path(results_dir)
     train_dir = results_dir / "train" / name
-    command = train_command(results_dir, *job, configfile=configfile)
+    command = train_command(results_dir, job.dataset, job.category, job.model, job.seed, configfile=configfile)
     info_path, checkpoint = train_dir / "train_info.json", train_dir / CHECKPOINT_NAME
     if not checkpoint.exists() or not info_path.exists():
         raise JobModelError(f"job {name} has no checkpoint ({checkpoint} is missing); train it with `{command}`")

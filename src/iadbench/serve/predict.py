@@ -330,8 +330,9 @@ def load_source(entry: dict[str, Any], config: dict[str, Any] | None, results_di
         job = best_job(Path(results_dir) / "benchmark.parquet", spec["dataset"], spec["category"],
                        spec.get("metric", "image_AUROC"), list(config["models"]))
         logger.info("best %s of %s/%s: %s", spec.get("metric", "image_AUROC"), spec["dataset"], spec["category"],
-                    "/".join(map(str, job)))
-        job_model = load_job_model(results_dir, *job, config, asset_dir, configfile)
+                    job.path)
+        job_model = load_job_model(results_dir, job.dataset, job.category, job.model, job.seed, config, asset_dir,
+                                   configfile)
         job_model.source = (f"the best job of {spec['dataset']}/{spec['category']} by "
                             f"{spec.get('metric', 'image_AUROC')}, {job_model.source}")
         return job_model
