@@ -1,6 +1,6 @@
 """The official MVTec AD PRO algorithm, written out plainly: the oracle our one-sort engine is checked against.
 
-Used by tests/unit/test_metrics.py and benchmarks/bench_metrics.py; kept out of ``iadbench`` because no
+Used by tests/unit/metrics/test_metrics.py and benchmarks/bench_metrics.py; kept out of ``iadbench`` because no
 pipeline path runs it. Independent of ``iadbench.metrics.measures`` (no packed keys, no chunks, no shared helpers),
 so a bug there cannot hide here.
 """

@@ -176,3 +176,16 @@ def test_module_size(module):
     lines = len(MODULES[module].read_text().splitlines())
     limit = ABOUT_MAX_LINES if module in LONG_MODULES else MAX_LINES
     assert lines <= limit, f"{module}: {lines} lines (split it, or give the reason)"
+
+
+# Tests of the whole project rather than one subpackage: they stay at the top of tests/unit.
+PROJECT_TESTS = {"test_envs.py", "test_installed_wheel.py", "test_layout.py", "test_paper_configs.py", "test_recipes.py"}
+
+
+def test_unit_tests_mirror_the_package():
+    """tests/unit/<subpackage>/ for each subpackage's tests; at the top only the whole project's."""
+    unit = Path(__file__).resolve().parent
+    subpackages = {path.name for path in PACKAGE.iterdir() if (path / "__init__.py").exists()}
+    folders = {path.name for path in unit.iterdir() if path.is_dir() and path.name != "__pycache__"}
+    assert folders <= subpackages, f"tests/unit folders that are no subpackage: {sorted(folders - subpackages)}"
+    assert {path.name for path in unit.glob("test_*.py")} == PROJECT_TESTS

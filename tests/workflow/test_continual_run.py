@@ -19,7 +19,7 @@ def continual_config(repo_root) -> dict:
 @pytest.fixture(scope="session")
 def continual_run(repo_root, tmp_path_factory):
     """The continual outputs, and the main benchmark's PatchCore row of step 1's category (to compare with;
-    PaDiM's step 1 is compared with its standalone job in tests/unit/test_continual.py)."""
+    PaDiM's step 1 is compared with its standalone job in tests/unit/continual/test_continual.py)."""
     workdir = tmp_path_factory.mktemp("continual")
     config_path = make_workdir(repo_root, workdir, continual_config(repo_root))
     run_snakemake(workdir, config_path, targets=("continual", "results/evaluate/one_class/embedded/brick/patchcore/0/row.parquet"))

@@ -22,13 +22,13 @@ from iadbench.continual.results import RUN_KEYS, accuracy_matrix
 from iadbench.core.files import write_text
 from iadbench.models.specs import MODEL_SPECS
 from iadbench.report.templating import environment
-from iadbench.results.columns import NOT_APPLICABLE, metric_title
+from iadbench.results.columns import NOT_APPLICABLE, metric_columns_named, metric_title
 from iadbench.results.rows import metric_columns
 
 # (summary column, printed name, better direction): bold marks the best mean of each column.
 SUMMARY_COLUMNS = (("ACC", "ACC", "max"), ("FM", "FM", "min"), ("BWT", "BWT", "max"),
                    ("relative_FM", "Relative FM", "min"))
-FIGURE_METRICS = ("image_AUROC", "pixel_AUROC")
+FIGURE_METRICS = metric_columns_named("image_AUROC", "pixel_AUROC")
 DEFINITIONS = (
     "a_l,j: the metric on task j after training step l (a task of several categories: the mean over them). "
     "With T tasks: ACC = mean over j of a_T,j; FM (Forgetting Measure, Chaudhry et al. 2018) = mean over j < T "

@@ -34,6 +34,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from iadbench.results.columns import metric_columns_named
+
 REFERENCE_COLUMNS = ("dataset", "category", "model", "variant", "metric", "value", "source", "table", "note")
 # A file may omit these: old files have no category (their numbers are means) and most rows need no note.
 OPTIONAL_DEFAULTS = {"category": "mean", "note": ""}
@@ -45,7 +47,7 @@ KEY_COLUMNS = ("dataset", "category", "model", "variant", "metric", "source")
 STUDY_SOURCE = ("Evaluating State-of-the-art Methods for Industrial Anomaly Detection "
                 "(the study, midterm presentation)")
 # The study's PRO is anomalib's thresholded PRO (iadbench.metrics.measures.thresholded_pro), our pixel_PRO.
-STUDY_METRICS = ("image_AUROC", "pixel_AUROC", "pixel_PRO")
+STUDY_METRICS = metric_columns_named("image_AUROC", "pixel_AUROC", "pixel_PRO")
 # Thresholds of the study audit (fractions) and its kinds of cells.
 CHANCE = 0.5
 NEAR_PERFECT_PRO = 0.9

@@ -81,6 +81,15 @@ PROTOCOL_COLUMNS = {
 }
 
 
+def metric_columns_named(*names: str) -> tuple[str, ...]:
+    """``names``, each checked against the table (a selection of metric columns elsewhere, e.g. the study's, names
+    no column this table lacks: a renamed or misspelt one fails at import, not in a report)."""
+    unknown = [name for name in names if name not in {metric.name for metric in METRICS}]
+    if unknown:
+        raise ValueError(f"not metric columns of iadbench.results.columns.METRICS: {unknown}")
+    return names
+
+
 def metric_names(level: str | None = None, *, interval: bool | None = None) -> tuple[str, ...]:
     """The names of the table's metric columns (of one ``level``; with or without an interval), in row order."""
     return tuple(metric.name for metric in METRICS if level in (None, metric.level)

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from iadbench.results.columns import metric_columns_named
 from iadbench.stats import paired, uncertainty
 from iadbench.stats.evidence import Evidence, arrays_of, replicates_of, scores_of
 
@@ -56,8 +57,8 @@ INTERVAL_NOTE = ("Hover a cell for its 95% confidence interval: a bootstrap over
                  "seeds the seeds' resamples are pooled, each seed weighing the same, so the interval holds both the "
                  "test-set and the seed-to-seed spread.")
 NOT_WORSE_MARK = "‡"
-DELONG_METRIC = "image_AUROC"
-JACKKNIFE_METRIC = "image_F1_max"  # a maximum over thresholds: a jackknife test on the scores, not the bootstrap
+# DeLong's test for AUROC; F1-max, a maximum over thresholds, gets a jackknife test on the scores, not the bootstrap.
+DELONG_METRIC, JACKKNIFE_METRIC = metric_columns_named("image_AUROC", "image_F1_max")
 CellKey = tuple[str, str]  # model, category
 
 

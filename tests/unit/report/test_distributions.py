@@ -1,9 +1,13 @@
 """Score distributions and hardest images in the report, and the report built from the jobs' evidence files."""
 
 import base64
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "stats"))  # the significance tests' table builder
 from test_significance import build
 
 from iadbench.report import figures, paper

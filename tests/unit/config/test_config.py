@@ -7,7 +7,7 @@ from iadbench.config.base import ConfigError, config_hash, job_config, jobs
 from iadbench.config.load import load_config, validate_config
 from iadbench.datasets.embedded import CATEGORIES
 
-SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
 
 
 def minimal() -> dict:

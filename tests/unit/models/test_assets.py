@@ -23,7 +23,7 @@ from iadbench.models.assets import (
 )
 from iadbench.models.required_assets import check_assets, fetch_assets, required_assets
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "datasets"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "datasets"))
 from archives import ArchiveServer, sha256, zip_bytes
 
 RESNET18 = {"init_args": {"backbone": "resnet18", "layers": ["layer1", "layer2"]}}

@@ -67,3 +67,11 @@ def test_make_rows_is_make_row_for_many():
     pd.testing.assert_frame_equal(together, one_by_one[together.columns])
     with pytest.raises(RowError, match="outside the schema"):
         make_rows([*rows, {**rows[0], "typo": 1}])
+
+
+def test_a_selection_of_metric_columns_names_only_columns_of_the_one_table():
+    from iadbench.results.columns import metric_columns_named
+
+    assert metric_columns_named("image_AUROC", "pixel_PRO") == ("image_AUROC", "pixel_PRO")
+    with pytest.raises(ValueError, match=r"\['image_AUROCC'\]"):
+        metric_columns_named("image_AUROC", "image_AUROCC")

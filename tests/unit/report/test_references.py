@@ -23,11 +23,11 @@ from iadbench.report.references import (
 )
 from iadbench.results.columns import metric_names
 
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[3]
 REFERENCE_DIR = ROOT / "config" / "reference"
 STUDY_FILE = REFERENCE_DIR / "study_mvtec_ad.csv"
 # The study's text lives in the `shared/` folder beside the repository (CI keeps a copy beside the clone).
-SEED = Path(__file__).parents[3] / "shared" / "seed" / "000_0e2f227d0fa2046c.txt"
+SEED = Path(__file__).parents[4] / "shared" / "seed" / "000_0e2f227d0fa2046c.txt"
 
 MODELS = {"CFA": "cfa", "CFLOW": "cflow", "CSFLOW": "csflow", "DFKDE": "dfkde", "DFM": "dfm", "DRAEM": "draem",
           "DSR": "dsr", "FASTFLOW": "fastflow", "GANomaly": "ganomaly", "PaDiM": "padim",

@@ -18,7 +18,7 @@ from iadbench.config.continual import (
 )
 from iadbench.config.load import validate_config
 
-SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
 TASKS = [["brick"], ["grass"], ["gravel", "washer"]]
 
 
