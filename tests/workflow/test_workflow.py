@@ -1,10 +1,15 @@
 """End to end: snakemake on a tiny config, checked by content, twice for determinism."""
 
 import shutil
+import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from workflow_helpers import TINY_CONFIG, make_workdir, run_snakemake
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit" / "report"))  # the Chromium layout checks
+from test_report_layout import CHROMIUM, assert_reads_cleanly
 
 
 @pytest.mark.slow
@@ -178,3 +183,10 @@ def test_plan_lint_and_summary_change_nothing(finished_run):
                 assert not changed, f"snakemake {' '.join(extra)} changed {name}/: {sorted(changed)[:10]}"
     finally:
         stale.unlink(missing_ok=True)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium not installed (apt-get install chromium)")
+def test_the_runs_report_reads_cleanly_in_chromium(finished_run, tmp_path):
+    """The report a real run writes (figures, gallery, provenance), laid out as the synthetic one is."""
+    assert_reads_cleanly((finished_run / "results" / "report" / "index.html").read_text(), tmp_path)
