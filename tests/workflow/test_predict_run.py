@@ -92,8 +92,8 @@ def test_best_model_set_with_bad_and_resized_files(predicted):
     benchmark = pd.read_parquet(workdir / "results/benchmark.parquet")
     grass = benchmark[(benchmark["category"] == "grass") & (benchmark["status"] == "ok")]
     best = grass.loc[grass["image_AUROC"].idxmax(), "model"]
-    assert (frame["job"] == f"embedded/grass/{best}/0").all()
-    assert (frame["model_source"] == f"the best job of embedded/grass by image_AUROC, job embedded/grass/{best}/0").all()
+    assert (frame["job"] == f"one_class/embedded/grass/{best}/0").all()
+    assert (frame["model_source"] == f"the best job of embedded/grass by image_AUROC, job one_class/embedded/grass/{best}/0").all()
     assert (frame["threshold_method"] == "fpr").all() and (frame["test_fpr"] <= 0.25).all()
     html = (workdir / "results/predict/new_images/index.html").read_text()
     assert "corrupt.png" in html and "Files not scored" in html
@@ -109,12 +109,12 @@ def test_cli_predict_and_its_errors(predicted):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "1 not readable" in result.stdout
     frame = pd.read_parquet(workdir / "cli_out" / "predictions.parquet")
-    assert (frame["job"] == "embedded/washer/dfm/0").all() and (frame["max_fpr"] == 0.2).all()
+    assert (frame["job"] == "one_class/embedded/washer/dfm/0").all() and (frame["max_fpr"] == 0.2).all()
     assert frame["status"].tolist().count("error") == 1 and (workdir / "cli_out" / "index.html").is_file()
     missing = subprocess.run([*command[:5], "embedded/washer/dfm/3", *command[6:]], check=False, cwd=workdir,
                              capture_output=True, text=True, timeout=600)
     assert missing.returncode == 2
-    assert "job embedded/washer/dfm/3 has no checkpoint" in missing.stderr
+    assert "job one_class/embedded/washer/dfm/3 has no checkpoint" in missing.stderr
     assert (f"snakemake --cores all results/train/one_class/embedded/washer/dfm/3/model.ckpt --configfile {config_path}"
             in missing.stderr)
     offline = {**os.environ, "HF_HUB_CACHE": str(workdir / "hf"), "HF_HUB_OFFLINE": "1"}

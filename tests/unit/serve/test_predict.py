@@ -24,7 +24,7 @@ from iadbench.serve.predict import (
 )
 
 JOB = ("embedded", "washer", "padim", 0)
-JOB_DIR = "train/embedded/washer/padim/0"
+JOB_DIR = "train/one_class/embedded/washer/padim/0"
 
 
 def test_f1_threshold_is_the_rows():
@@ -73,7 +73,7 @@ def test_expand_images_folders_globs_and_misses(tmp_path):
 @pytest.fixture(scope="module")
 def loaded(trained_job):
     results, config = trained_job
-    return load_job_model(results, *JOB, config)
+    return load_job_model(results, *JOB[:4], config)
 
 
 def _bad_inputs(folder, an_image):
@@ -166,11 +166,11 @@ def test_hub_model_loads_offline_from_the_cache(trained_job, loaded, tmp_path, m
     cache = tmp_path / "hf" / "hub"
     write_safetensors(results / JOB_DIR / "model.ckpt", tmp_path / "model.safetensors")
     _hub_cache(cache, "owner/padim-washer", {"model.safetensors": tmp_path / "model.safetensors",
-                                             "iadbench_job.json": json.dumps(job_manifest(results, *JOB, config))})
+                                             "iadbench_job.json": json.dumps(job_manifest(results, *JOB[:4], config))})
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     from_hub = load_hub_model("owner/padim-washer")
-    assert from_hub.source == "Hugging Face Hub model owner/padim-washer" and from_hub.name == "embedded/washer/padim/0"
+    assert from_hub.source == "Hugging Face Hub model owner/padim-washer" and from_hub.name == "one_class/embedded/washer/padim/0"
     predictions = load_predictions(results / JOB_DIR / "predictions.npz")
     frame, _ = score_images(from_hub, [str(path) for path in predictions["image_paths"]])
     assert np.abs(frame["image_score"].to_numpy() - predictions["scores"]).max() < 1e-5
@@ -200,7 +200,7 @@ def test_a_pickle_in_a_hub_repo_is_never_run(trained_job, tmp_path, monkeypatch,
     evil = tmp_path / "evil.ckpt"
     torch.save({"state_dict": {}, "hyper_parameters": {"x": Planted(marker)}}, evil)
     write_safetensors(results / JOB_DIR / "model.ckpt", tmp_path / "model.safetensors")
-    manifest = json.dumps(job_manifest(results, *JOB, config))
+    manifest = json.dumps(job_manifest(results, *JOB[:4], config))
     cache = tmp_path / "hf" / "hub"
     _hub_cache(cache, "owner/pickle-only", {"model.ckpt": evil, "iadbench_job.json": manifest})
     _hub_cache(cache, "owner/disguised", {"model.safetensors": evil, "iadbench_job.json": manifest})
@@ -216,5 +216,5 @@ def test_a_pickle_in_a_hub_repo_is_never_run(trained_job, tmp_path, monkeypatch,
                     template_dir=repo_root / "src" / "iadbench" / "report" / "templates")
     with pytest.raises(JobModelError, match=r"owner/disguised: cannot load checkpoint .*not a safetensors file"):
         load_hub_model("owner/disguised")
-    assert load_hub_model("owner/both").name == "embedded/washer/padim/0"  # the pickle beside it never read
+    assert load_hub_model("owner/both").name == "one_class/embedded/washer/padim/0"  # the pickle beside it never read
     assert not marker.exists() and not (tmp_path / "out").exists()

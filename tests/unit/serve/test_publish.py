@@ -194,6 +194,6 @@ def test_published_safetensors_score_exactly_as_the_jobs_checkpoint(trained_job,
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     paths = [str(path) for path in load_predictions(results / "train" / JOB.path / "predictions.npz")["image_paths"]]
     from_hub, _ = score_images(load_hub_model("someone/p-embedded-washer-padim-0"), paths)
-    from_job, _ = score_images(load_job_model(results, *JOB, config), paths)
+    from_job, _ = score_images(load_job_model(results, *JOB[:4], config), paths)
     assert (from_hub["status"] == "ok").all() and len(from_hub) == len(paths)
     np.testing.assert_array_equal(from_hub["image_score"].to_numpy(), from_job["image_score"].to_numpy())
