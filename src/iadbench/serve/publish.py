@@ -160,8 +160,8 @@ def model_card(job: Job, manifest: dict[str, Any], row: pd.Series | dict[str, An
         job=job._asdict(), model_name=model_name, manifest=manifest, metrics=metrics,
         random_weights=_random_weights(config), exported=exported, export=export_record,
         repo_id=repo_id or f"{publish['namespace'] or NAMESPACE_PLACEHOLDER}/{publish['repo_prefix']}-{job_folder_name(job)}",
-        versions={key: str(row.get(key) or "") for key in ("anomalib_version", "torch_version",
-                                                             "iadbench_version", "git_commit")},
+        versions={key: "" if is_missing(row.get(key)) else str(row.get(key))  # pd.NA has no truth value
+                  for key in ("anomalib_version", "torch_version", "iadbench_version", "git_commit")},
         model_spec_yaml=yaml.safe_dump({job.model: manifest["model_spec"]}, sort_keys=False).rstrip())
     return ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}")
 

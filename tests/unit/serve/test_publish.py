@@ -197,3 +197,17 @@ def test_published_safetensors_score_exactly_as_the_jobs_checkpoint(trained_job,
     from_job, _ = score_images(load_job_model(results, *JOB[:4], config), paths)
     assert (from_hub["status"] == "ok").all() and len(from_hub) == len(paths)
     np.testing.assert_array_equal(from_hub["image_score"].to_numpy(), from_job["image_score"].to_numpy())
+
+
+def test_a_model_card_reads_missing_versions_as_unknown():
+    """Rows read back from Parquet hold pd.NA where a version was not recorded: the card says unknown."""
+    from iadbench.serve.publish import model_card
+
+    config = {"publish": {"license": "cc-by-nc-sa-4.0", "namespace": None, "repo_prefix": "iadbench"},
+              "weights": "random"}
+    manifest = {"dataset_type": "embedded", "image_size": 64, "weights": "random", "image_F1_threshold": None,
+                "config_hash": "abc", "model_spec": {"init_args": {}}}
+    row = pd.Series({**JOB._asdict(), "image_AUROC": 0.75, "anomalib_version": pd.NA, "torch_version": "2.9",
+                     "iadbench_version": pd.NA, "git_commit": pd.NA}, dtype=object)
+    card = model_card(JOB, manifest, row, config, exported=[])
+    assert "commit `unknown`" in card.text and "0.75" in card.content
