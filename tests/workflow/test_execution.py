@@ -143,10 +143,6 @@ def test_failed_jobs_rerun_only_when_asked_and_up_to_the_cap(failed_run, monkeyp
     assert "rule train" not in run_snakemake(workdir, config_path, "-n").stdout
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "since the session-6 merges the rerun does not retrain: Snakemake holds metadata for the train outputs the "
-    "orphan wrote, and the row ends failed with StalePredictions (the guard keeps the numbers honest); the rerun "
-    "trigger is still to be found (closing note of session 6)"))
 def test_an_orphaned_training_job_keeps_its_folder(repo_root, tmp_path, monkeypatch, support_on_path):
     """kill -9 of Snakemake alone leaves its training child running: no new run may start beside it, and
     the row of the rerun says what it ran (the new config), not what the orphan trained."""

@@ -108,9 +108,11 @@ def job_lock(job_dir: str | Path) -> Iterator[int]:
         os.close(descriptor)
 
 
-# Job folders under results/: <stage>/<dataset>/<category>/<model>/<seed>, and the continual setting's
-# continual/train/<sequence>/<model>/<seed>/<strategy>/step<t> (+ /<category> for its evaluations).
-JOB_FOLDER_PATTERNS = ("*/*/*/*/*", "timing/*/*/*", "continual/*/*/*/*/*/*", "continual/evaluate/*/*/*/*/*/*")
+# Job folders under results/: <stage>/<setting>/<dataset>/<category>/<model>/<seed> (iadbench.config.base.Job.path;
+# timing: one per model, no seed), the continual setting's continual/train/<sequence>/<model>/<seed>/<strategy>/
+# step<t> (+ /<category> for its evaluations), and folders of trees written before the setting level.
+JOB_FOLDER_PATTERNS = ("*/*/*/*/*/*", "timing/*/*/*/*", "*/*/*/*/*", "timing/*/*/*", "continual/*/*/*/*/*/*",
+                       "continual/evaluate/*/*/*/*/*/*")
 
 
 def busy_jobs(results_dir: str | Path) -> list[str]:
