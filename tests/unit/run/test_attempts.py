@@ -17,7 +17,7 @@ from iadbench.run.attempts import (
 
 
 def job_dir(tmp_path):
-    path = tmp_path / "results" / "train" / "embedded" / "washer" / "padim" / "0"
+    path = tmp_path / "results" / "train" / "one_class" / "embedded" / "washer" / "padim" / "0"  # a Job.path
     path.mkdir(parents=True)
     return path
 
@@ -35,7 +35,7 @@ def test_memory_failure_retries_while_attempts_remain_then_is_final(tmp_path):
                   results_dir=tmp_path / "results") == 3
     ledger = attempts.read_ledger(folder)
     assert [record["final"] for record in ledger] == [False, False, True]
-    archived = tmp_path / "results" / "failed_attempts" / "train" / "embedded" / "washer" / "padim" / "0"
+    archived = tmp_path / "results" / "failed_attempts" / "train" / "one_class" / "embedded" / "washer" / "padim" / "0"
     assert sorted(path.name for path in archived.iterdir()) == ["attempt-1", "attempt-2", "attempt-3"]
     assert (archived / "attempt-3" / "train.log").read_text() == "killed while fitting\n"
     assert json.loads((archived / "attempt-1" / "error.json").read_text())["error_tail"] == "tail"
