@@ -21,9 +21,8 @@ def test_download_tiny_mvtec_ad_from_local_server_gives_a_row(repo_root, tmp_pat
     with ArchiveServer({"mvtec_anomaly_detection.tar.xz": archive}) as server:
         dataset = {"type": "mvtec_ad", "categories": ["bottle"], "checksum": sha256(archive),
                    "url": server.url("mvtec_anomaly_detection.tar.xz")}
-        # Two training images: a hold-out would leave PaDiM one image (a NaN covariance); this test is the download.
-        config = {**TINY_CONFIG, "datasets": {"mvtec_ad": dataset}, "models": PADIM,
-                  "operating_point": {"holdout_share": 0}}
+        # Two training images and the default hold-out: training keeps both (one gives PaDiM NaN maps).
+        config = {**TINY_CONFIG, "datasets": {"mvtec_ad": dataset}, "models": PADIM}
         config_path = make_workdir(repo_root, tmp_path, config)
         run_snakemake(tmp_path, config_path)
         assert len(server.gets("mvtec_anomaly_detection.tar.xz")) == 1  # downloaded once

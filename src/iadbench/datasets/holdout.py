@@ -5,8 +5,9 @@ Decided per job by :func:`calibration_rule`, so that paper comparability costs a
 * the dataset's own defect-free validation split, ``<category>/validation/good`` (MVTec AD 2 and MVTec
   LOCO AD ship one), scored by the trained model; the training set is untouched (no hold-out);
 * otherwise a seeded hold-out of the training images (:func:`holdout_paths`): ``ceil(holdout_share * N)``
-  of the ``N`` training images, at least ``holdout_min`` (default 1, the fewest a threshold needs) and never
-  more than half of them, drawn by ``numpy.random.default_rng(seed)`` from the paths sorted by name. They
+  of the ``N`` training images, at least ``holdout_min`` (default 1, the fewest a threshold needs), never
+  more than half of them and never so many that training keeps fewer than 2 (a category of 2 images holds
+  out none and has no operating point), drawn by ``numpy.random.default_rng(seed)`` from the paths sorted by name. They
   are removed from training before the model sees them and are never in the test set (the test set comes
   from the test folders). ``holdout_share: 0`` holds out nothing: the model trains on every image, as
   the papers do, and a category without a validation split then has no operating point.
@@ -30,16 +31,20 @@ HOLDOUT = "train_holdout"
 NONE = "none"
 # The hold-out's defaults (workflow/schemas/config.schema.yaml, operating_point:, says the same).
 DEFAULTS = {"holdout_share": 0.1, "holdout_min": 1}
+# Training keeps at least this many images: PaDiM's covariance and the other Gaussian fits need two, and
+# one image gives NaN anomaly maps (a 2-image category held out 1 before and failed its gallery).
+MIN_TRAIN_IMAGES = 2
 IMAGE_SUFFIXES = (".png", ".PNG", ".jpg", ".JPG", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
 def holdout_count(n_train: int, share: float, minimum: int) -> int:
     """How many of ``n_train`` training images are held out: 0 when ``share`` is 0 (no hold-out), else
-    ``max(minimum, ceil(share * n))``, at most half of them (so training keeps the larger part); 0 below 2
-    images."""
-    if n_train < 2 or share <= 0:
+    ``max(minimum, ceil(share * n))``, at most half of them (so training keeps the larger part) and never so
+    many that training keeps fewer than ``MIN_TRAIN_IMAGES``: 0 below 3 images."""
+    if share <= 0:
         return 0
-    return min(max(int(minimum), math.ceil(share * n_train)), n_train // 2)
+    wanted = max(int(minimum), math.ceil(share * n_train))
+    return max(0, min(wanted, n_train // 2, n_train - MIN_TRAIN_IMAGES))
 
 
 def holdout_paths(train_paths, seed: int, share: float, minimum: int,

@@ -17,6 +17,9 @@ def test_holdout_count_rule():
     assert holdout.holdout_count(24, 0.1, 1) == 3     # the defaults: ceil(0.1 * 24)
     assert holdout.holdout_count(5, 0.1, 1) == 1      # at least one image: the fewest a threshold needs
     assert holdout.holdout_count(100, 0.0, 5) == 0    # holdout_share 0: nothing held out, whatever the minimum
+    assert holdout.holdout_count(2, 0.1, 1) == 0      # training keeps two images (one gives PaDiM NaN maps)
+    assert holdout.holdout_count(3, 0.1, 1) == 1
+    assert holdout.holdout_count(4, 0.5, 5) == 2
 
 
 def test_no_holdout_trains_on_everything():
