@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from iadbench.core.files import read_json, write_json, write_text
-from iadbench.models.asset_table import TABLE, library_versions, recordable, recorded_assets, table_entry, table_text
+from iadbench.models.asset_table import (
+    TABLE,
+    library_versions,
+    recordable,
+    recorded_assets,
+    table_entry,
+    table_text,
+)
 from iadbench.models.assets import (
     FETCH_COMMAND,
     Asset,

@@ -13,7 +13,14 @@ import yaml
 
 from iadbench.config.base import model_image_size
 from iadbench.config.load import SCHEMA_PATH, validate_config
-from iadbench.models.asset_table import TABLE, library_versions, read_table, recorded_assets, table_key, table_text
+from iadbench.models.asset_table import (
+    TABLE,
+    library_versions,
+    read_table,
+    recorded_assets,
+    table_key,
+    table_text,
+)
 from iadbench.models.required_assets import built_assets, record_asset_table
 
 REPO = Path(__file__).resolve().parents[3]
