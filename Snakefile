@@ -21,6 +21,10 @@ include: "workflow/rules/publish.smk"
 include: "workflow/rules/predict.smk"
 
 
+onstart:
+    exit_if_downloads_unreachable()
+
+
 onerror:
     exit_on_missing_assets()
 

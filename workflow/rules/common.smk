@@ -8,6 +8,8 @@ from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
 from iadbench.models.assets import ASSET_DIR
+from iadbench.models.offline_check import downloads_summary
+from iadbench.models.required_assets import missing_assets_summary
 from iadbench.run.attempts import busy_jobs, retry_round
 from iadbench.config.base import (
     ConfigError,
@@ -159,12 +161,33 @@ def missing_assets_record(model):
     return f"results/logs/fetch_assets/{model}.missing.json"
 
 
-def exit_on_missing_assets():
-    """A failed run whose fetch_assets jobs could not reach the network ends with one summary of every
-    missing asset (URL, where to place it by hand) and exit status 2."""
-    from iadbench.models.required_assets import missing_assets_summary  # only on failure: keeps the parse light
+def missing_archive_record(dataset):
+    return f"results/logs/download_dataset/{dataset}.missing.json"
 
-    summary = missing_assets_summary([missing_assets_record(model) for model in config["models"]], RUN_STARTED)
+
+def exit_if_downloads_unreachable():
+    """Before any job starts: the run's fetch_assets and download_dataset jobs checked in this process (recorded
+    asset table, one probe per host; no torch). When a download cannot be reached, one summary and status 2."""
+    todo = list(workflow.dag.needrun_jobs())
+    models = sorted({job.wildcards["model"] for job in todo if job.rule.name == "fetch_assets"})
+    datasets = sorted({job.wildcards["dataset"] for job in todo if job.rule.name == "download_dataset"})
+    if not models and not datasets:
+        return
+    summary = downloads_summary(
+        [(model, config["models"][model], model_image_size(config, model)) for model in models],
+        [(name, source_spec(config["datasets"][name]), Path("resources/datasets") / name) for name in datasets],
+        ASSET_DIR, config["assets"]["mirror"])
+    if summary:
+        print(summary, file=sys.stderr, flush=True)
+        sys.exit(2)
+
+
+def exit_on_missing_assets():
+    """A failed run whose fetch_assets or download_dataset jobs could not reach the network ends with one
+    summary of every missing download (URL, where to place it by hand) and exit status 2."""
+    records = [missing_assets_record(model) for model in config["models"]]
+    records += [missing_archive_record(dataset) for dataset in config["datasets"]]
+    summary = missing_assets_summary(records, RUN_STARTED)
     if summary:
         print(summary, file=sys.stderr, flush=True)
         sys.exit(2)

@@ -1,16 +1,27 @@
 """Which published weights and data a model loads with ``weights: pretrained`` (recorded by building it
-with every loader patched), and fetching or checking them once for compute nodes without internet."""
+with every loader patched, or read from the table of recorded answers without torch), and fetching or
+checking them once for compute nodes without internet."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from iadbench.core.files import read_json, write_json
+from iadbench.core.files import read_json, write_json, write_text
+from iadbench.models.asset_table import (
+    TABLE,
+    library_versions,
+    recordable,
+    recorded_assets,
+    table_entry,
+    table_text,
+)
 from iadbench.models.assets import (
     FETCH_COMMAND,
     Asset,
@@ -84,7 +95,14 @@ def _training_time_assets(model: Any, cache: Path) -> list[Asset]:
 
 
 def required_assets(name: str, spec: dict[str, Any], image_size: int, asset_dir: str | Path) -> list[Asset]:
-    """Every asset model ``name`` (config entry ``spec``) loads with ``weights: pretrained``."""
+    """Every asset model ``name`` (config entry ``spec``) loads with ``weights: pretrained``: the recorded
+    table's answer when it has one for these libraries (nothing imported, nothing built), else the build's."""
+    recorded = recorded_assets(name, spec, image_size)
+    return recorded if recorded is not None else built_assets(name, spec, image_size, asset_dir)
+
+
+def built_assets(name: str, spec: dict[str, Any], image_size: int, asset_dir: str | Path) -> list[Asset]:
+    """Every asset model ``name`` loads, found by building it with every weight/data loader recording."""
     cache = cache_dir(asset_dir)
     found: list[Asset] = []
     with _cache_environment(cache):
@@ -142,21 +160,47 @@ def check_assets(name: str, spec: dict[str, Any], image_size: int, asset_dir: st
 
 
 def missing_assets_summary(records: list[str | Path], since: float = 0.0) -> str:
-    """One summary of every asset the run's ``fetch_assets`` jobs could not reach (their ``missing_path``
-    records written at or after ``since``, a time stamp): name, URL and where to place it by hand. "" when none."""
+    """One summary of every download the run's jobs could not make (``fetch_assets``' and ``download_dataset``'s
+    ``missing_path`` records written at or after ``since``, a time stamp). "" when none."""
     missing = []
     for path in map(Path, records):
         if path.is_file() and path.stat().st_mtime >= since:
             record = read_json(path)
             missing += [{**entry, "model": record["model"]} for entry in record["missing"]]
+    return summary_of_missing(missing)
+
+
+def summary_of_missing(missing: list[dict[str, str]]) -> str:
+    """The summary of missing downloads (entries: name, url, place, how, reason, model: who needs it), each
+    once with everyone needing it: name, URL and where to place it by hand. "" when none."""
     if not missing:
         return ""
     unique = {entry["url"]: entry for entry in missing}  # one backbone serves several models
-    lines = [(f"MISSING ASSETS: {len(unique)} pretrained weight/data file(s) could not be downloaded (no network: "
-              f"{missing[0]['reason']}). Fetch them where the network is reachable, or place each by hand:")]
+    lines = [(f"MISSING ASSETS: {len(unique)} file(s) (pretrained weights, their data, dataset archives) could not "
+              f"be downloaded (no network: {missing[0]['reason']}). Fetch them where the network is reachable, "
+              "or place each by hand:")]
     for url, entry in unique.items():
         models = ", ".join(sorted({other["model"] for other in missing if other["url"] == url}))
         lines += [f"- {entry['name']} (for {models})", f"    url:   {url}", f"    place: {entry['place']}"]
         lines += [f"    how:   {entry['how']}"] if entry["how"] != f"put the file at {entry['place']}" else []
     lines.append(f"Then run the same command again (or `{FETCH_COMMAND}` first).")
     return "\n".join(lines)
+
+
+def record_asset_table(models: list[tuple[str, dict[str, Any], int]], path: str | Path = TABLE) -> dict[str, Any]:
+    """Build each ``(name, spec, image_size)`` and write what it loads into the table at ``path`` (entries of
+    other models are kept); returns the table. A model pointed at a folder of its own is left out."""
+    path = Path(path)
+    old = read_json(path) if path.is_file() else {"versions": None, "entries": {}}
+    entries = dict(old["entries"]) if old["versions"] == library_versions() else {}  # others: stale
+    with tempfile.TemporaryDirectory() as asset_dir:  # paths are recorded relative to the cache
+        for name, spec, image_size in models:
+            assets = built_assets(name, spec, image_size, asset_dir)
+            if recordable(assets):
+                key, entry = table_entry(name, spec, image_size, assets)
+                entries[key] = entry
+            else:
+                logger.warning("%s: assets outside the cache, not recorded", name)
+    text = table_text(entries, library_versions())
+    write_text(path, text)
+    return json.loads(text)

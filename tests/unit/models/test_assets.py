@@ -21,7 +21,7 @@ from iadbench.models.assets import (
     offline_environment,
     timm_asset,
 )
-from iadbench.models.required_assets import check_assets, fetch_assets, required_assets
+from iadbench.models.required_assets import built_assets, check_assets, fetch_assets
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "datasets"))
 from archives import ArchiveServer, sha256, zip_bytes
@@ -66,7 +66,7 @@ def _offline_python(asset_dir: Path, code: str) -> str:
          "torch/hub/checkpoints/rkde_feature_extractor.pth")}),
 ])
 def test_required_assets_are_what_the_libraries_request(tmp_path, model, spec, expected):
-    assets = required_assets(model, spec, 256, tmp_path)
+    assets = built_assets(model, spec, 256, tmp_path)
     # Hugging Face snapshots sit in a folder named after a commit: compare up to "snapshots".
     assert {(asset.url, asset.path.split("/snapshots/")[0] + "/snapshots" if "/snapshots/" in asset.path
              else asset.path) for asset in assets} == expected
@@ -77,7 +77,7 @@ def test_required_assets_are_what_the_libraries_request(tmp_path, model, spec, e
 @pytest.mark.parametrize("model", ["cfa", "csflow"])
 def test_hard_coded_torchvision_weights_are_found(tmp_path, model):
     """CFA and CS-Flow ignore pre_trained and always load torchvision weights: found all the same."""
-    (asset,) = required_assets(model, {}, 256, tmp_path)
+    (asset,) = built_assets(model, {}, 256, tmp_path)
     assert asset.url.startswith("https://download.pytorch.org/models/") and asset.sha256_prefix
     assert asset.path == f"torch/hub/checkpoints/{asset.url.rsplit('/', 1)[1]}"
 
@@ -273,7 +273,7 @@ def test_an_unreachable_mirror_fails_at_once_and_one_summary_lists_every_asset(t
         fetch_assets("patchcore", {"init_args": {"backbone": "resnet18", "layers": ["layer2"]}}, 64, tmp_path,
                      mirror=base, missing_path=records[1])
     summary = missing_assets_summary(records + [tmp_path / "absent.missing.json"])
-    assert summary.startswith("MISSING ASSETS: 1 pretrained weight/data file(s)")  # one backbone, two models
+    assert summary.startswith("MISSING ASSETS: 1 file(s)")  # one backbone, two models
     hub_file = cache / RESNET18_HF_REPO / "snapshots" / "manual" / "model.safetensors"
     assert f"url:   {base}/{RESNET18_HF_FILE}" in summary and f"place: {hub_file}" in summary
     assert "(for padim, patchcore)" in summary and "refs/main" in summary and FETCH_COMMAND in summary
