@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from iadbench.core.files import read_json, write_json
+from iadbench.models import hooks
 from iadbench.models.assets import (
     FETCH_COMMAND,
     Asset,
@@ -25,7 +26,6 @@ from iadbench.models.assets import (
     fetch_asset,
     timm_asset,
 )
-from iadbench.models import hooks
 from iadbench.models.build import build_model
 from iadbench.models.patching import replace
 from iadbench.models.specs import spec_for_class
