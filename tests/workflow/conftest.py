@@ -40,12 +40,16 @@ def finished_protocols_run(repo_root, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def settings_run(repo_root, tmp_path_factory):
-    """`config/settings.yaml` (every setting: one-class, unified, few-shot, noisy; two models, two categories)
-    run end to end once per session; the settings' workflow tests share it."""
+    """`config/settings.yaml` (every setting: one-class, unified, few-shot, noisy with padim and dfkde, zero-shot
+    with WinCLIP; two categories) run end to end once per session; the settings' workflow tests share it.
+    Execution only, not science: training and timing jobs take one core each instead of all, and two timing
+    jobs may run at once (the models are tiny; Python and torch start-up dominate, and no test reads the
+    timings), so that two jobs run side by side on CI's two cores."""
     import yaml
 
     workdir = tmp_path_factory.mktemp("settings_run")
     config = yaml.safe_load((repo_root / "config" / "settings.yaml").read_text())
     config_path = make_workdir(repo_root, workdir, config)
-    run_snakemake(workdir, config_path)
+    run_snakemake(workdir, config_path, "--set-threads", "train=1", "train_unified=1", "timing=1",
+                  "--resources", "timing=2")
     return workdir

@@ -9,14 +9,16 @@ import pytest
 import yaml
 from workflow_helpers import make_workdir, run_snakemake
 
-SETTINGS = ("one_class", "unified", "few_shot_k2", "noisy_r0.2")
+SETTINGS = ("one_class", "unified", "few_shot_k2", "noisy_r0.2")  # with padim and dfkde
 CATEGORIES = ("washer", "grass")
 MODELS = ("padim", "dfkde")
+ZERO_SHOT_MODELS = ("winclip",)  # zero_shot runs them, and they run under it only
 
 
 def test_unified_trains_once_per_dataset_model_seed(repo_root, tmp_path):
     config = yaml.safe_load((repo_root / "config" / "settings.yaml").read_text())
     config["setting"] = "unified"
+    config["models"].pop("winclip")  # a zero-shot model runs under zero_shot only
     config["seeds"] = [0, 1]
     config["datasets"]["embedded"]["categories"] = ["washer", "grass", "brick"]
     plan = run_snakemake(tmp_path, make_workdir(repo_root, tmp_path, config), "-n").stdout
@@ -35,7 +37,8 @@ def rows_of(workdir):
 def test_every_setting_has_its_rows(settings_run):
     rows = rows_of(settings_run)
     assert sorted(zip(rows["setting"], rows["category"], rows["model"])) == sorted(
-        (setting, category, model) for setting in SETTINGS for category in CATEGORIES for model in MODELS)
+        [(setting, category, model) for setting in SETTINGS for category in CATEGORIES for model in MODELS]
+        + [("zero_shot", category, model) for category in CATEGORIES for model in ZERO_SHOT_MODELS])
     not_few_shot = rows[rows["setting"] != "few_shot_k2"]
     assert (not_few_shot["status"] == "ok").all(), not_few_shot[["setting", "model", "category", "error_tail"]]
     assert not_few_shot["image_AUROC"].between(0, 1).all()
@@ -43,6 +46,30 @@ def test_every_setting_has_its_rows(settings_run):
     for setting in SETTINGS:
         assert (settings_run / "results" / "evaluate" / setting / "embedded" / "washer" / "padim" / "0"
                 / "row.parquet").exists()
+    assert (settings_run / "results" / "evaluate" / "zero_shot" / "embedded" / "washer" / "winclip" / "0"
+            / "row.parquet").exists()
+
+
+@pytest.mark.slow
+def test_zero_shot_rows_saw_no_training_image(settings_run):
+    rows = rows_of(settings_run)
+    zero_shot = rows[rows["setting"] == "zero_shot"].set_index(["category", "model"])
+    one_class = rows[rows["setting"] == "one_class"].set_index(["category", "model"])
+    assert sorted(zero_shot.index) == sorted((category, "winclip") for category in CATEGORIES)  # one per category
+    for category in CATEGORIES:
+        row = zero_shot.loc[(category, "winclip")]
+        assert row["status"] == "ok", row["error_tail"]
+        # nothing fitted, nothing held out: no training image of the category, no operating point from one
+        assert row["n_train"] == 0 and row["fit_seconds"] == 0 and row["op_source"] == "none"
+        assert row["n_test"] == one_class.loc[(category, "padim"), "n_test"]  # the same test set, all scored
+        assert 0 <= row["image_AUROC"] <= 1 and row["weights"] == "random"
+        scores = pd.read_parquet(settings_run / "results" / "evaluate" / "zero_shot" / "embedded" / category
+                                 / "winclip" / "0" / "scores.parquet")
+        assert len(scores) == row["n_test"]
+    # WinCLIP under no other setting, no other model under zero_shot
+    assert not (settings_run / "results" / "train" / "one_class" / "embedded" / "washer" / "winclip").exists()
+    assert sorted(path.name for path in (settings_run / "results" / "train" / "zero_shot" / "embedded" / "washer")
+                  .iterdir()) == ["winclip"]
 
 
 @pytest.mark.slow
@@ -104,11 +131,12 @@ def test_report_never_mixes_settings(settings_run):
     report = settings_run / "results" / "report"
     html = (report / "index.html").read_text()
     for title in ("multi-class unified", "few-shot (k = 2)", "noisy training (20 % of anomalies)",
-                  "unified beside one-class"):
+                  "unified beside one-class", "zero-shot"):
         assert title in html
     tables = {path.name for path in (report / "tables").glob("*.tex")}
     for name in ("embedded-image-AUROC", "embedded-unified-image-AUROC", "embedded-few-shot-k2-image-AUROC",
-                 "embedded-noisy-r0-2-image-AUROC", "embedded-unified-vs-one-class-image-AUROC"):
+                 "embedded-noisy-r0-2-image-AUROC", "embedded-unified-vs-one-class-image-AUROC",
+                 "embedded-zero-shot-image-AUROC"):
         assert f"{name}.tex" in tables, sorted(tables)
     rows = rows_of(settings_run)
     unified = rows[(rows["setting"] == "unified") & (rows["model"] == "padim") & (rows["category"] == "washer")]

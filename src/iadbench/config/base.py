@@ -7,10 +7,10 @@ import hashlib
 import json
 from typing import Any, NamedTuple
 
-from iadbench.config.settings import ALL_CATEGORIES, DEFAULT_SETTING, setting_names
+from iadbench.config.settings import ALL_CATEGORIES, DEFAULT_SETTING, ZERO_SHOT, setting_models, setting_names
 from iadbench.datasets import dataset_categories
 from iadbench.datasets.prepare import is_video
-from iadbench.models.registry import is_video_model
+from iadbench.models.registry import is_video_model, is_zero_shot_model, resolve_class_path
 from iadbench.models.specs import VIDEO_MODELS
 
 
@@ -57,18 +57,54 @@ def training_outputs(job: Job, results: str = "results") -> dict[str, str]:
 def jobs(config: dict[str, Any]) -> list[Job]:
     """Every setting x dataset x category x model x seed of a validated config, in a stable order; video models
     (ai_vad, fuvas, ...) pair with video datasets only, image models with image datasets only. The settings
-    (iadbench.config.settings) other than one-class run on image datasets only."""
+    (iadbench.config.settings) other than one-class run on image datasets only; zero_shot runs the zero-shot
+    models (WinCLIP), the other settings every other model."""
     video_models = {model for model, spec in config["models"].items() if is_video_model(model, spec.get("class_path"))}
+    zero_shot = zero_shot_models(config)
     return [
         Job(dataset, category, model, seed, setting)
         for setting in setting_names(config)
         for dataset, spec in config["datasets"].items()
         if setting == DEFAULT_SETTING or not is_video(spec)
         for category in dataset_categories(spec)
-        for model in config["models"]
+        for model in setting_models(setting, zero_shot)
         if (model in video_models) == is_video(spec)
         for seed in config["seeds"]
     ]
+
+
+def zero_shot_models(config: dict[str, Any]) -> dict[str, bool]:
+    """Each configured model → whether it needs no training image of the category (the zero_shot setting's)."""
+    return {model: is_zero_shot_model(model, spec.get("class_path")) for model, spec in config["models"].items()}
+
+
+# WinCLIP's arguments that the zero_shot job sets (the category's name as the prompt) or that need training
+# images (k_shot reference images): one model entry runs every category, zero-shot.
+ZERO_SHOT_FIXED_ARGS = {"class_name": None, "k_shot": 0, "few_shot_source": None}
+
+
+def check_settings(config: dict[str, Any]) -> None:
+    """Every model runs under one of the configured settings: a zero-shot model (WinCLIP) under zero_shot only,
+    every other model under the others; a zero-shot model's entry leaves its prompt and shots to the job."""
+    names = setting_names(config)
+    zero_shot = zero_shot_models(config)
+    for model, spec in config["models"].items():
+        if zero_shot[model] and ZERO_SHOT not in names:
+            raise ConfigError(f"config key 'models.{model}': a zero-shot model (no training images of the "
+                              f"category) runs under the zero_shot setting only; add zero_shot to 'setting' "
+                              f"(now: {', '.join(names)})")
+        if not zero_shot[model] and names == [ZERO_SHOT]:
+            capable = ", ".join(name for name, capable in zero_shot.items() if capable) or "none configured"
+            raise ConfigError(f"config key 'models.{model}': setting zero_shot runs models that need no training "
+                              f"image of the category (zero-shot models: {capable}), and {model} "
+                              f"({resolve_class_path(model, spec.get('class_path'))}) is not one; remove it or "
+                              "add another setting")
+        if zero_shot[model]:
+            for argument, value in ZERO_SHOT_FIXED_ARGS.items():
+                if spec.get("init_args", {}).get(argument, value) != value:
+                    raise ConfigError(f"config key 'models.{model}.init_args.{argument}': the zero_shot job "
+                                      "sets the prompt to the category's name and uses no reference image; "
+                                      "leave it unset")
 
 
 def check_tracks(config: dict[str, Any]) -> None:

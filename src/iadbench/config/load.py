@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from iadbench.config.base import ConfigError, check_tracks
+from iadbench.config.base import ConfigError, check_settings, check_tracks
 from iadbench.config.continual import check_continual
 from iadbench.config.predict import check_predict
 from iadbench.config.settings import unreadable_settings
@@ -115,6 +115,7 @@ def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str
         raise ConfigError(f"config key 'setting': {', '.join(bad)} cannot be written as a setting name "
                           "(noisy ratios have at most two decimals, e.g. 0.1 or 0.25)")
     check_tracks(config)
+    check_settings(config)
     check_continual(config)
     check_predict(config)
     config["retry_failed"] = config["retry_failed"] in (True, "true")  # `--config` passes text

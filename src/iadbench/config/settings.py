@@ -11,8 +11,9 @@ directions live.
 - ``noisy_r<ratio>``: that share of the category's anomalous test images is moved into training (as
   unlabelled training images) and out of the test set (never scored), chosen by the seed.
 
-(``zero_shot``, WinCLIP without training images, is not here yet: anomalib's WinCLIP needs ``open_clip``,
-which the environment does not install.)
+- ``zero_shot``: models that need no training image of the category (WinCLIP: its prompts name the
+  category); the job builds the model for the category and predicts its test set, nothing is fitted. It
+  pairs with the zero-shot models only, and they with it only (:func:`setting_models`).
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ DEFAULT_SETTING = "one_class"
 # The unified setting's training job: one per dataset x model x seed, over every configured category.
 ALL_CATEGORIES = "_all"
 # Wildcard pattern of a setting name (a path level).
-SETTING_PATTERN = r"one_class|unified|few_shot_k\d+|noisy_r0\.\d+"
-PLAIN = ("one_class", "unified")
+SETTING_PATTERN = r"one_class|unified|zero_shot|few_shot_k\d+|noisy_r0\.\d+"
+PLAIN = ("one_class", "unified", "zero_shot")
+ZERO_SHOT = "zero_shot"
 # The train rule's wildcards (Snakemake's own constraints are matched against the whole path, so a lookahead
 # sees what follows the wildcard): any setting but unified, any category but ALL_CATEGORIES.
 PER_CATEGORY_SETTING = rf"(?!unified/)(?:{SETTING_PATTERN})"
@@ -33,7 +35,7 @@ REAL_CATEGORY = rf"(?!{ALL_CATEGORIES}/)[A-Za-z0-9_\-]+"
 
 
 class Setting(NamedTuple):
-    kind: str  # one_class, unified, few_shot, noisy
+    kind: str  # one_class, unified, zero_shot, few_shot, noisy
     k: int | None = None  # few_shot: training images per category
     ratio: float | None = None  # noisy: share of the anomalous test images moved into training
 
@@ -54,7 +56,7 @@ def parse_setting(name: str) -> Setting:
         return Setting("few_shot", k=int(match.group(1)))
     if match := re.fullmatch(r"noisy_r(0\.\d+)", name):
         return Setting("noisy", ratio=float(match.group(1)))
-    raise ValueError(f"unknown setting {name!r} (one_class, unified, few_shot_k<k>, noisy_r<ratio>)")
+    raise ValueError(f"unknown setting {name!r} (one_class, unified, zero_shot, few_shot_k<k>, noisy_r<ratio>)")
 
 
 def _entries(value: Any) -> list[Any]:
@@ -82,7 +84,7 @@ def setting_title(name: str) -> str:
         return f"few-shot (k = {setting.k})"
     if setting.kind == "noisy":
         return f"noisy training ({format(100 * setting.ratio, 'g')} % of anomalies)"
-    return {"one_class": "one-class", "unified": "multi-class unified"}[setting.kind]
+    return {"one_class": "one-class", "unified": "multi-class unified", "zero_shot": "zero-shot"}[setting.kind]
 
 
 def unreadable_settings(config: dict[str, Any]) -> list[str]:
@@ -94,3 +96,9 @@ def unreadable_settings(config: dict[str, Any]) -> list[str]:
         if setting is None or setting.name != name or (setting.ratio is not None and round(setting.ratio, 2) != setting.ratio):
             bad.append(name)
     return bad
+
+
+def setting_models(setting: str, models: dict[str, bool]) -> list[str]:
+    """The models (name → zero-shot capable, in config order) that run under ``setting``: zero_shot runs the
+    zero-shot models, every other setting the others (a zero-shot model fitted on images would not be one)."""
+    return [model for model, zero_shot in models.items() if zero_shot == (setting == ZERO_SHOT)]

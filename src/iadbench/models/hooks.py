@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from iadbench.core.offline import DownloadForbiddenError
-from iadbench.models.assets import anomalib_download
+from iadbench.models.assets import HASH_IN_FILENAME, Asset, anomalib_download
 from iadbench.models.patching import replace
 
 logger = logging.getLogger(__name__)
@@ -247,3 +247,54 @@ def patch_fuvas(stack: contextlib.ExitStack) -> None:
 
     replace(stack, torch_model, "swin3d_b", random_swin3d_b)
     replace(stack, torch.hub, "load", refuse_hub)
+
+
+# WinCLIP (the zero_shot setting): anomalib builds open_clip's ViT-B-16-plus-240 with `laion400m_e31`, a
+# GitHub release file whose name carries its sha256 prefix (torch.hub's convention), which open_clip
+# downloads into ~/.cache/clip. iadbench fetches it into <cache>/clip/ (fetch_assets) and jobs read it there.
+OPEN_CLIP_CACHE = "clip"  # under the asset cache ($XDG_CACHE_HOME in a job: assets.offline_environment)
+
+
+def open_clip_asset(url: str) -> Asset:
+    """The asset of an open_clip weight URL: ``clip/<file name>`` in the cache, checked by its file-name digest."""
+    filename = url.split("?")[0].rsplit("/", 1)[-1]
+    match = HASH_IN_FILENAME.search(filename)
+    return Asset(name=f"open_clip {filename}", url=url, path=f"{OPEN_CLIP_CACHE}/{filename}",
+                 sha256_prefix=match.group(1) if match and match.group(1) else None)
+
+
+def patch_winclip(stack: contextlib.ExitStack) -> None:
+    """WinCLIP's CLIP with random weights: ``create_model_and_transforms`` builds the same architecture with
+    ``pretrained=None``, and open_clip's weight downloads (URL and Hugging Face, even from a local cache) refuse."""
+    import open_clip
+    from open_clip import factory
+
+    create = open_clip.create_model_and_transforms
+
+    def create_random(model_name: str, pretrained: str | None = None, *args: Any, **kwargs: Any):
+        if pretrained:
+            logger.info("weights: random: open_clip %s without its %s weights", model_name, pretrained)
+        return create(model_name, None, *args, **kwargs)
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise DownloadForbiddenError(f"weights: random forbids open_clip's pretrained weights ({args or kwargs})")
+
+    replace(stack, open_clip, "create_model_and_transforms", create_random)
+    replace(stack, factory, "download_pretrained", refuse)
+    replace(stack, factory, "download_pretrained_from_hf", refuse)
+
+
+def open_clip_from_cache(stack: contextlib.ExitStack) -> None:
+    """``weights: pretrained``: open_clip reads its URL weights from ``$XDG_CACHE_HOME/clip`` (the asset cache in
+    a job), not ``~/.cache/clip``; a missing file is a download, which the job's network guard refuses."""
+    import os
+
+    from open_clip import pretrained
+
+    download = pretrained.download_pretrained_from_url
+
+    def from_cache(url: str, cache_dir: str | None = None) -> str:
+        cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+        return download(url, cache_dir=cache_dir or str(Path(cache) / OPEN_CLIP_CACHE))
+
+    replace(stack, pretrained, "download_pretrained_from_url", from_cache)

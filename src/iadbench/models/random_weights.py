@@ -216,7 +216,8 @@ def random_weights_patches(name: str, model_class: type | None = None) -> Iterat
 def offline_model(name: str, model_spec: dict[str, Any], weights: str, pretrained_reason: str) -> Iterator[None]:
     """Inside the block no download happens: with ``weights: random`` the model (its ``class_path`` or the
     registry's) builds and runs under :func:`random_weights_patches`; with ``pretrained`` it reads the
-    fetched assets, and a download attempt fails with ``pretrained_reason``."""
+    fetched assets (the spec's ``pretrained_patches`` point a library at the cache where it would not look
+    there by itself), and a download attempt fails with ``pretrained_reason``."""
     with contextlib.ExitStack() as stack:
         if weights == "random":
             stack.enter_context(network_forbidden("weights: random forbids downloads"))
@@ -224,4 +225,7 @@ def offline_model(name: str, model_spec: dict[str, Any], weights: str, pretraine
             stack.enter_context(random_weights_patches(name, model_class))
         else:
             stack.enter_context(network_forbidden(pretrained_reason))
+            model_class = import_class(resolve_class_path(name, model_spec.get("class_path")))
+            for patch in spec_for_class(model_class, name).pretrained_patches:  # e.g. open_clip reads the cache
+                patch(stack)
         yield

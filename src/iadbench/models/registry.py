@@ -28,6 +28,15 @@ def is_video_model(name: str, class_path: str | None = None) -> bool:
     return class_path.startswith("anomalib.models.video.") or spec_of(name, class_path).video
 
 
+def is_zero_shot_model(name: str, class_path: str | None = None) -> bool:
+    """Whether a configured model needs no training image of the category (WinCLIP; the zero_shot setting): a
+    registered zero-shot model, by name or by its ``class_path`` (a subclass: by its spec, importing it)."""
+    if not class_path:
+        return name in MODEL_SPECS and MODEL_SPECS[name].zero_shot
+    return any(spec.zero_shot and spec.class_path == class_path for spec in MODEL_SPECS.values()) \
+        or spec_of(name, class_path).zero_shot
+
+
 def import_class(class_path: str) -> type:
     module_name, _, class_name = class_path.rpartition(".")
     try:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from iadbench.core.files import read_json, write_json, write_text
+from iadbench.models import hooks
 from iadbench.models.asset_table import (
     TABLE,
     library_versions,
@@ -47,6 +48,9 @@ class _Skipped(dict):
     """Stands in for a state dict while recording; ``load_state_dict`` ignores it."""
 
 
+_SKIPPED_OPEN_CLIP = "<recorded, not loaded>"  # stands in for open_clip's downloaded file while recording
+
+
 @contextlib.contextmanager
 def _recording(found: list[Asset], cache: Path) -> Iterator[None]:
     """Weight and data requests are recorded in ``found`` and skipped (the model keeps random weights)."""
@@ -57,6 +61,8 @@ def _recording(found: list[Asset], cache: Path) -> Iterator[None]:
     from torchvision.models import WeightsEnum
 
     original_load = torch.nn.Module.load_state_dict
+    open_clip_factory = sys.modules.get("open_clip.factory")
+    open_clip_load_checkpoint = open_clip_factory.load_checkpoint if open_clip_factory else None
 
     def load_state_dict(module, state_dict, *args, **kwargs):
         if isinstance(state_dict, _Skipped):
@@ -77,6 +83,17 @@ def _recording(found: list[Asset], cache: Path) -> Iterator[None]:
     def download_and_extract(root, info):
         found.append(anomalib_download(Path(root), info, cache))
 
+    def open_clip_download(cfg, *args, **kwargs):  # open_clip's weights (WinCLIP): recorded, not loaded
+        if not cfg.get("url"):
+            raise ValueError(f"open_clip weights {cfg}: only URL weights are fetched by iadbench")
+        found.append(hooks.open_clip_asset(cfg["url"]))
+        return _SKIPPED_OPEN_CLIP
+
+    def open_clip_load(model, checkpoint_path, *args, **kwargs):
+        if checkpoint_path != _SKIPPED_OPEN_CLIP:
+            return open_clip_load_checkpoint(model, checkpoint_path, *args, **kwargs)
+        return None
+
     with contextlib.ExitStack() as stack:
         replace(stack, torch.nn.Module, "load_state_dict", load_state_dict)
         replace(stack, timm_builder, "load_pretrained", load_pretrained)
@@ -85,6 +102,9 @@ def _recording(found: list[Asset], cache: Path) -> Iterator[None]:
         for module in [module for name, module in list(sys.modules.items()) if name.startswith("anomalib.models")]:
             if "download_and_extract" in vars(module):
                 replace(stack, module, "download_and_extract", download_and_extract)
+        if open_clip_factory is not None:  # installed, and imported by anomalib's WinCLIP
+            replace(stack, open_clip_factory, "download_pretrained", open_clip_download)
+            replace(stack, open_clip_factory, "load_checkpoint", open_clip_load)
         yield
 
 

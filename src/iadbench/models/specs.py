@@ -50,6 +50,8 @@ class ModelSpec:
     map_layer_argument: str = ""
     map_pooling_argument: str = ""
     video: bool = False  # a video model (anomalib.models.video): trains on clips of a video dataset
+    zero_shot: bool = False  # needs no training image of the category: runs under the zero_shot setting only
+    pretrained_patches: tuple[hooks.Patch, ...] = ()  # `weights: pretrained`: where a job reads the fetched weights
 
 
 def _timm(backbone: str, changes: str = "`pre_trained=False`") -> dict[str, str]:
@@ -170,7 +172,13 @@ MODEL_SPECS: dict[str, ModelSpec] = {spec.name: spec for spec in (
               random_weights="patch: `Teachers._get_teacher` builds with `weights=None`", tiny_run_memory="M 4.5 GB",
               random_weights_patches=(hooks.patch_uninet,)),
     ModelSpec("vlm_ad", "anomalib.models.VlmAd", "VLM-AD"),
-    ModelSpec("winclip", "anomalib.models.WinClip", "WinCLIP"),
+    ModelSpec("winclip", "anomalib.models.WinClip", "WinCLIP", task_type="segmentation", zero_shot=True,
+              backbone="open_clip ViT-B-16-plus-240 (208 M parameters), image and text towers, frozen",
+              pretrained_loads="open_clip `laion400m_e31` (a GitHub release file, sha256 prefix in its name)",
+              random_weights="patch: open_clip builds the CLIP with `pretrained=None`; its downloads refuse",
+              runtime_minutes=60, image_size_rule="ignores `image_size`: always 240 px (its pre-processor; the "
+              "CLIP's positional embedding); zero-shot only: the category name is its prompt, `k_shot` 0",
+              random_weights_patches=(hooks.patch_winclip,), pretrained_patches=(hooks.open_clip_from_cache,)),
     # anomalib 2.7's video models (the video track: video datasets only).
     ModelSpec("ai_vad", "anomalib.models.AiVad", "AI-VAD", task_type="segmentation", video=True,
               backbone="Mask R-CNN R50-FPN v2 (regions) + RAFT large (flow) + Keypoint R-CNN (pose) + CLIP ViT-B/16 "

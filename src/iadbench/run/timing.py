@@ -27,12 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from iadbench.core.files import read_json, write_json
-from iadbench.core.offline import network_forbidden
 from iadbench.models.assets import ASSET_DIR
 from iadbench.models.build import build_model
 from iadbench.models.checkpoint import load_checkpoint
-from iadbench.models.random_weights import random_weights_patches
-from iadbench.models.registry import import_class, resolve_class_path
+from iadbench.models.random_weights import offline_model
 from iadbench.run import attempts
 from iadbench.run.isolated import isolated_child
 
@@ -213,10 +211,9 @@ def _time_checkpoint(checkpoint_path, model_name, model_spec, image_size, weight
     import torch
 
     with contextlib.ExitStack() as guards:
-        guards.enter_context(network_forbidden("timing reads the trained checkpoint and never downloads"))
-        if weights == "random":  # the same architecture as training, with nothing fetched
-            model_class = import_class(resolve_class_path(model_name, model_spec.get("class_path")))
-            guards.enter_context(random_weights_patches(model_name, model_class))
+        # random: the same architecture as training, nothing fetched; pretrained: read from the asset cache
+        guards.enter_context(offline_model(model_name, model_spec, weights,
+                                           "timing reads the trained checkpoint and never downloads"))
         model = build_model(model_name, model_spec, image_size, weights, asset_dir)
     missing, unexpected = load_checkpoint(model, checkpoint_path, strict=False)
     if missing or unexpected:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from iadbench.config.settings import DEFAULT_SETTING, parse_setting
+from iadbench.config.settings import DEFAULT_SETTING, ZERO_SHOT, parse_setting
 from iadbench.core import provenance
 from iadbench.core.files import read_json, write_json
 from iadbench.datasets import datamodule_for
@@ -53,7 +53,8 @@ def _fit_and_predict(
     trains without its held-out images and saves the calibration images' scores with the predictions.
     ``setting``: few-shot and noisy jobs train and predict on the seed's selection
     (:mod:`iadbench.datasets.selection`), listed in the record; the calibration images are held out first,
-    so a few-shot job's k images and a noisy job's anomalous training images never calibrate."""
+    so a few-shot job's k images and a noisy job's anomalous training images never calibrate. A zero-shot job
+    fits nothing and holds nothing out: it builds the model for the category and predicts its test set."""
     import torch
     from anomalib.engine import Engine
     from lightning.pytorch import seed_everything
@@ -64,27 +65,33 @@ def _fit_and_predict(
     loader_args = {"num_workers": 0, "seed": seed, "train_batch_size": model_spec["train_batch_size"],
                    "eval_batch_size": model_spec["eval_batch_size"]}
     datamodule = (step.datamodule if step else datamodule_for)(dataset_spec, dataset_root, category, **loader_args)
-    calibrate = operating_point is not None and not step and not is_video(dataset_spec)
+    chosen = parse_setting(setting)
+    zero_shot = chosen.kind == ZERO_SHOT  # nothing fitted, no image of the category seen before its test set
+    calibrate = operating_point is not None and not step and not is_video(dataset_spec) and not zero_shot
     if calibrate:
         calibration.withhold(datamodule, dataset_root / category, seed, operating_point)
     # Wraps the setup after the hold-out's: the selection is drawn from the images left for training.
-    chosen = parse_setting(setting)
     selection = apply_selection(datamodule, chosen.kind, seed, k=chosen.k, ratio=chosen.ratio)
     step_info = step.restore(model) if step else {}
     # fit_seconds: training only (validation passes, run on the test set each epoch, and checkpoint
     # writes left out; memory-bank building counted); fit_wall_seconds: all of engine.fit.
     clock = training_clock()
     with tempfile.TemporaryDirectory(prefix="iadbench-engine-") as engine_dir:
-        engine = Engine(
+        engine = (_zero_shot_engine() if zero_shot else Engine)(
             default_root_dir=engine_dir, logger=False, enable_progress_bar=False, devices=1,
             max_epochs=model_spec["max_epochs"], deterministic="warn", callbacks=[clock],
         )
         started = time.perf_counter()
-        engine.fit(model=model, datamodule=datamodule)
+        if zero_shot:  # the model for this category: WinCLIP's prompts name it (anomalib's k_shot 0)
+            model.class_name = category
+            datamodule.setup()
+        else:
+            engine.fit(model=model, datamodule=datamodule)
         fit_wall_seconds = time.perf_counter() - started
         if step:
             step_info.update(step.after_fit(model, len(datamodule.train_data)))
-        engine.trainer.save_checkpoint(out_dir / "model.ckpt")
+        if not zero_shot:  # a zero-shot model is attached to the trainer by its prediction, saved after it
+            engine.trainer.save_checkpoint(out_dir / "model.ckpt")
         if step:
             predictions, step_info["per_category"] = step.predict_seen(
                 engine, model, datamodule, lambda name: datamodule_for(dataset_spec, dataset_root, name, **loader_args),
@@ -104,15 +111,17 @@ def _fit_and_predict(
                     step_info["n_submission_images"] = export_submission(
                         engine, model, datamodule, source_root(dataset_root) / category, category, out_dir,
                         predictions, model_spec["eval_batch_size"])
+        if zero_shot:
+            engine.trainer.save_checkpoint(out_dir / "model.ckpt")
     return {
         # The spec's (the study's task types); a model without one: by whether it produced maps.
         "task_type": spec_for_class(type(model), model_name).task_type or (
             "segmentation" if predictions["maps"].size else "classification"),
-        "n_train": len(datamodule.train_data),
+        "n_train": 0 if zero_shot else len(datamodule.train_data),
         "n_calibration": int(predictions.get("calibration_scores", EMPTY).size),
         "n_skipped_files": _skipped_files(dataset_root, category),
         "n_test": n_test,
-        "fit_seconds": clock.seconds,
+        "fit_seconds": 0.0 if zero_shot else clock.seconds,
         "fit_wall_seconds": fit_wall_seconds,
         "inference_seconds": inference_seconds,
         "images_per_second": n_test / inference_seconds if inference_seconds > 0 else float("nan"),
@@ -121,6 +130,19 @@ def _fit_and_predict(
         **selection.record(dataset_root),
         **step_info,
     }
+
+
+def _zero_shot_engine():
+    """anomalib's Engine, less the validation pass it runs before a zero-/few-shot model predicts (to set the
+    post-processor's thresholds, which iadbench's metrics do not use: they read raw scores and maps)."""
+    from anomalib.engine import Engine
+
+    class ZeroShotEngine(Engine):
+        @staticmethod
+        def _should_run_validation(model: Any, ckpt_path: Any) -> bool:
+            return False
+
+    return ZeroShotEngine
 
 
 def _skipped_files(dataset_root: Path, category: str) -> int | None:

@@ -7,7 +7,7 @@ import yaml
 
 from iadbench.config.base import ConfigError, Job, jobs, train_config
 from iadbench.config.load import SCHEMA_PATH, validate_config
-from iadbench.config.settings import DEFAULT_SETTING, Setting, parse_setting, setting_names
+from iadbench.config.settings import DEFAULT_SETTING, Setting, parse_setting, setting_names, setting_title
 from iadbench.datasets.selection import SelectionError, few_shot_paths, noisy_count, noisy_paths, select
 from iadbench.results import rows
 
@@ -117,7 +117,38 @@ def test_noisy_count_rounds_and_keeps_one_to_score():
 def test_settings_config_runs_every_setting(repo_root):
     chosen = validate_config(yaml.safe_load((repo_root / "config" / "settings.yaml").read_text()), SCHEMA_PATH)
     kinds = {parse_setting(name).kind for name in setting_names(chosen)}
-    assert kinds == {"one_class", "unified", "few_shot", "noisy"}
+    assert kinds == {"one_class", "unified", "few_shot", "noisy", "zero_shot"}
+
+
+def zero_shot_config(setting, models):
+    return validate_config({"datasets": {"embedded": {"type": "embedded", "categories": ["washer", "grass"]}},
+                            "models": models, "setting": setting}, SCHEMA_PATH)
+
+
+def test_zero_shot_runs_the_zero_shot_models_and_they_run_under_it_only():
+    chosen = zero_shot_config(["one_class", "zero_shot"], {"padim": {}, "winclip": {}})
+    assert parse_setting("zero_shot") == Setting("zero_shot") and setting_title("zero_shot") == "zero-shot"
+    assert sorted((job.setting, job.category, job.model) for job in jobs(chosen)) == sorted(
+        [("one_class", category, "padim") for category in ("washer", "grass")]
+        + [("zero_shot", category, "winclip") for category in ("washer", "grass")])
+    assert {job.training for job in jobs(chosen) if job.setting == "zero_shot"} == {
+        Job("embedded", category, "winclip", 0, "zero_shot") for category in ("washer", "grass")}
+    # a subclass of WinCLIP named by class_path is zero-shot too
+    by_class = zero_shot_config("zero_shot", {"mine": {"class_path": "anomalib.models.WinClip"}})
+    assert [job.model for job in jobs(by_class)] == ["mine", "mine"]
+
+
+@pytest.mark.parametrize("setting, models, message", [
+    ("zero_shot", {"winclip": {}, "padim": {}},
+     r"'models\.padim'.*zero-shot models: winclip.*padim \(anomalib\.models\.Padim\) is not one"),
+    ("zero_shot", {"dfkde": {}}, r"'models\.dfkde'.*zero-shot models: none configured"),
+    (["one_class", "unified"], {"padim": {}, "winclip": {}}, r"'models\.winclip'.*zero_shot setting only"),
+    ("zero_shot", {"winclip": {"init_args": {"k_shot": 2}}}, r"'models\.winclip\.init_args\.k_shot'"),
+    ("zero_shot", {"winclip": {"init_args": {"class_name": "bottle"}}}, r"'models\.winclip\.init_args\.class_name'"),
+])
+def test_zero_shot_misconfigurations_name_the_model(setting, models, message):
+    with pytest.raises(ConfigError, match=message):
+        zero_shot_config(setting, models)
 
 
 def report_rows():

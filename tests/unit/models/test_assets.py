@@ -30,6 +30,7 @@ RESNET18 = {"init_args": {"backbone": "resnet18", "layers": ["layer1", "layer2"]
 ANOMALIB_RELEASES = "https://github.com/open-edge-platform/anomalib/releases/download"
 RESNET18_HF_FILE = "huggingface.co/timm/resnet18.a1_in1k/resolve/main/model.safetensors"
 RESNET18_HF_REPO = "huggingface/hub/models--timm--resnet18.a1_in1k"
+OPEN_CLIP_RELEASES = "https://github.com/mlfoundations/open_clip/releases/download/v0.2-weights"
 
 
 def _mirror(server: ArchiveServer) -> str:
@@ -64,6 +65,8 @@ def _offline_python(asset_dir: Path, code: str) -> str:
          "torch/hub/checkpoints/fasterrcnn_resnet50_fpn_coco-258fb6c6.pth"),
         ("https://github.com/openvinotoolkit/anomalib/releases/download/rkde-weights/rkde_feature_extractor.pth",
          "torch/hub/checkpoints/rkde_feature_extractor.pth")}),
+    ("winclip", {}, {(f"{OPEN_CLIP_RELEASES}/vit_b_16_plus_240-laion400m_e31-8fb26589.pt",
+                      "clip/vit_b_16_plus_240-laion400m_e31-8fb26589.pt")}),
 ])
 def test_required_assets_are_what_the_libraries_request(tmp_path, model, spec, expected):
     assets = built_assets(model, spec, 256, tmp_path)
@@ -144,6 +147,32 @@ def test_fetched_torch_hub_checkpoint_loads_offline(tmp_path):
         fetch_asset(asset, tmp_path, mirror=_mirror(server))
     printed = _offline_python(tmp_path, f"import torch.hub\nprint(torch.hub.load_state_dict_from_url({url!r})['weight'].sum().item())")
     assert printed.split()[-1] == "15.0"
+
+
+def test_fetched_open_clip_weights_load_offline_where_a_job_reads_them(tmp_path):
+    """WinCLIP's CLIP weights (open_clip: a GitHub release file named with its sha256 prefix) go through the
+    asset cache: fetched from the mirror (a loopback server) into clip/, then read there by open_clip in a
+    job's environment with the network forbidden (open_clip alone would look in ~/.cache/clip)."""
+    from iadbench.models.hooks import open_clip_asset
+
+    buffer = io.BytesIO()
+    torch.save({"state_dict": {"weight": torch.arange(4.0)}}, buffer)
+    data = buffer.getvalue()
+    name = f"vit_tiny-laion400m_e31-{hashlib.sha256(data).hexdigest()[:8]}.pt"
+    url = f"{OPEN_CLIP_RELEASES}/{name}"
+    asset = open_clip_asset(url)
+    assert asset.path == f"clip/{name}" and asset.sha256_prefix == name[-11:-3]
+    with ArchiveServer({url.split("://", 1)[1]: data}) as server:
+        fetch_asset(asset, tmp_path, mirror=_mirror(server))
+    assert (cache_dir(tmp_path) / "clip" / name).read_bytes() == data
+    printed = _offline_python(tmp_path, "import contextlib, torch\n"
+                              "from open_clip import pretrained\n"
+                              "from iadbench.models.hooks import open_clip_from_cache\n"
+                              "with contextlib.ExitStack() as stack:\n"
+                              "    open_clip_from_cache(stack)\n"
+                              f"    path = pretrained.download_pretrained({{'url': {url!r}}})\n"
+                              "print(path, torch.load(path)['state_dict']['weight'].sum().item())")
+    assert printed.split() == [str(cache_dir(tmp_path) / "clip" / name), "6.0"]
 
 
 @pytest.mark.parametrize("served", ["wrong", "truncated"])
