@@ -13,7 +13,12 @@ import yaml
 from iadbench.config.feature_maps import _ModelClass
 from iadbench.models import static
 from iadbench.models.registry import (
-    MODEL_CLASS_PATHS, chain_arguments, check_init_args, constructor_arguments, import_class, init_chain,
+    MODEL_CLASS_PATHS,
+    chain_arguments,
+    check_init_args,
+    constructor_arguments,
+    import_class,
+    init_chain,
     resolve_class_path,
 )
 from iadbench.models.specs import spec_for_class
