@@ -94,10 +94,11 @@ def _binds(statement: ast.stmt, name: str) -> bool:
     return name in targets
 
 
-def _binding(module: str, name: str) -> tuple[ast.stmt | None, bool]:
-    """The one top-level statement that binds ``name`` in ``module`` (None: none), and whether it is a package."""
+def _binding(module: str, name: str, before: int | None = None) -> tuple[ast.stmt | None, bool]:
+    """The top-level statement that binds ``name`` in ``module`` last (before line ``before``; None: none), and
+    whether the module is a package."""
     path, package = _module_file(module)
-    body = _tree(path).body
+    body = [statement for statement in _tree(path).body if before is None or statement.lineno < before]
     found = None
     for statement in body:
         if isinstance(statement, _COMPOUND):
@@ -120,13 +121,15 @@ def _absolute(statement: ast.ImportFrom, module: str, package: bool) -> str:
     return ".".join(parts[:keep] + ([statement.module] if statement.module else []))
 
 
-def _lookup(module: str, name: str, readable: tuple[str, ...], depth: int = 0) -> _Class | _Opaque:
-    """What ``module.name`` is: a class statement read here, or an opaque class (outside ``readable``)."""
+def _lookup(module: str, name: str, readable: tuple[str, ...], depth: int = 0,
+            before: int | None = None) -> _Class | _Opaque:
+    """What ``module.name`` is (at line ``before``): a class statement read here, or an opaque class (outside
+    ``readable``)."""
     if module.split(".")[0] not in readable:
         return _Opaque(f"{module}.{name}")
     if depth > 30:
         raise _Unknown(f"{module}.{name}")
-    statement, package = _binding(module, name)
+    statement, package = _binding(module, name, before)
     if isinstance(statement, ast.ClassDef):
         return _Class(f"{module}.{name}", statement, module, package)
     if isinstance(statement, ast.ImportFrom) and all(alias.name != "*" for alias in statement.names):
@@ -137,11 +140,11 @@ def _lookup(module: str, name: str, readable: tuple[str, ...], depth: int = 0) -
 
 def _base(klass: _Class, expression: ast.expr, readable: tuple[str, ...]) -> _Class | _Opaque:
     if isinstance(expression, ast.Name):
-        statement, _ = _binding(klass.module, expression.id)
+        statement, _ = _binding(klass.module, expression.id, klass.node.lineno)  # as bound at the class statement
         if statement is None:
             return _Opaque(f"builtins.{expression.id}")
         if isinstance(statement, ast.ClassDef | ast.ImportFrom):
-            return _lookup(klass.module, expression.id, readable)
+            return _lookup(klass.module, expression.id, readable, before=klass.node.lineno)
     return _Opaque(f"{klass.module}:{ast.unparse(expression)}")  # nn.Module, Generic[T]…: not read
 
 
@@ -177,7 +180,7 @@ def _mro(class_path: str) -> tuple[_Class | _Opaque, ...] | None:
         mro = _linearize(target, readable)
     except (_Unknown, OSError, SyntaxError, UnicodeDecodeError, ValueError):
         return None
-    opaque = next(index for index, entry in enumerate(mro) if isinstance(entry, _Opaque))
+    opaque = next((index for index, entry in enumerate(mro) if isinstance(entry, _Opaque)), len(mro) - 1)
     return tuple(mro[:opaque + 1])
 
 

@@ -144,6 +144,20 @@ class Decorated(Base):
         pass
 
 
+class Shadowed:
+    def __init__(self, s=1):
+        pass
+
+
+class UsesFirst(Shadowed):  # the Shadowed bound here, not the one below
+    pass
+
+
+class Shadowed:  # noqa: F811
+    def __init__(self, t=2):
+        pass
+
+
 class Open(Loose):  # **kwargs all the way up to object: only the import can tell
     def __init__(self, **kwargs):
         pass
@@ -154,7 +168,8 @@ def test_user_classes_read_or_imported_alike(tmp_path, monkeypatch):
     (tmp_path / "iadbench_static_probe.py").write_text(USER_MODULE)
     monkeypatch.syspath_prepend(str(tmp_path))
     for name, readable in [("Diamond", True), ("Strict", True), ("Decorated", False), ("Open", False),
-                           ("Right", True), ("Left", True), ("Loose", False)]:
+                           ("Right", True), ("Left", True), ("Loose", False),
+                           ("UsesFirst", True), ("Shadowed", True)]:
         class_path = f"iadbench_static_probe.{name}"
         read, model_class = static.init_chain(class_path), import_class(class_path)
         assert (read is not None) == readable, name
@@ -163,6 +178,7 @@ def test_user_classes_read_or_imported_alike(tmp_path, monkeypatch):
         assert static.mro_paths(class_path) == \
             [f"{klass.__module__}.{klass.__qualname__}" for klass in model_class.__mro__][:-1]  # all but object
     assert static.init_default("iadbench_static_probe.Diamond", "c") == (True, (2, 3))
+    assert static.init_default("iadbench_static_probe.UsesFirst", "s") == (True, 1)
     assert static.init_default("iadbench_static_probe.Strict", "e") is None  # not a literal: imported
     assert _ModelClass("iadbench_static_probe.Strict").default("e") == 1
     with pytest.raises(ValueError, match=r"Diamond\(\) has no argument 'e' \(its arguments: d, left, b, c\)"):
