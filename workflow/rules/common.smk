@@ -27,7 +27,7 @@ from iadbench.config.base import (
 from iadbench.config.settings import ALL_CATEGORIES, PER_CATEGORY_SETTING, REAL_CATEGORY, SETTING_PATTERN
 from iadbench.config.load import validate_config
 from iadbench.datasets import dataset_categories, source_spec
-from iadbench.run.evaluate import evaluation_mem_mb
+from iadbench.run.resources import evaluation_mem_mb
 from iadbench.core.gpus import detect_gpus
 from iadbench.config.feature_maps import feature_map_warnings
 from iadbench.models.specs import train_mem_mb, train_runtime_minutes

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage
 from skimage import data as skimage_data
 
 TEXTURE_SOURCES = ("brick", "grass", "gravel")
@@ -94,6 +93,8 @@ def _blob(size: int, rng: np.random.Generator, radius: tuple[float, float]) -> n
     cy, cx = rng.uniform(0.25, 0.75, size=2) * size
     ry, rx = rng.uniform(*radius, size=2) * size
     ellipse = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2
+    from scipy import ndimage  # here, not at the top: iadbench.datasets is imported at every Snakefile parse
+
     wobble = ndimage.gaussian_filter(rng.normal(0, 1, (size, size)), size / 16) * 6
     return np.clip(1.4 - ellipse - 0.25 * wobble, 0, 1).astype(np.float32)
 
@@ -110,6 +111,8 @@ def _scratch(size: int, rng: np.random.Generator) -> np.ndarray:
         if 0 <= y < size and 0 <= x < size:
             canvas[int(y), int(x)] = 1.0
     width = max(1, size // 96)
+    from scipy import ndimage  # here, not at the top: iadbench.datasets is imported at every Snakefile parse
+
     return np.clip(ndimage.grey_dilation(canvas, size=(width + 1, width + 1)), 0, 1)
 
 

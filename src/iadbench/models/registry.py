@@ -9,6 +9,7 @@ import importlib
 import inspect
 from typing import Any
 
+from iadbench.models import static
 from iadbench.models.specs import MODEL_SPECS, spec_of
 
 # The study's 15 models first, then anomalib 2.7's other image models (one spec each: models/specs.py).
@@ -45,17 +46,36 @@ def import_class(class_path: str) -> type:
         raise ValueError(f"cannot import model class {class_path!r}: {error}") from error
 
 
-def accepts_argument(model_class: type, name: str) -> bool:
-    """Whether the constructor takes ``name``, following ``**kwargs`` up to the parent classes."""
+def init_chain(model_class: type) -> list[list[inspect.Parameter]]:
+    """The ``__init__`` parameters of each class up the MRO that defines one, up to the first without
+    ``**kwargs`` (a constructor passing ``**kwargs`` on lets its parents' arguments through)."""
+    chain = []
     for klass in model_class.__mro__:
         if "__init__" not in vars(klass):
             continue
-        parameters = inspect.signature(klass.__init__).parameters
-        if name in parameters:
-            return True
-        if not any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters.values()):
-            return False
-    return False
+        chain.append(list(inspect.signature(klass.__init__).parameters.values()))
+        if not any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in chain[-1]):
+            break
+    return chain
+
+
+def chain_accepts(chain: list[list[inspect.Parameter]], name: str) -> bool:
+    """Whether a constructor with this :func:`init_chain` takes ``name``."""
+    return any(name in (parameter.name for parameter in parameters) for parameters in chain)
+
+
+def chain_arguments(chain: list[list[inspect.Parameter]]) -> list[str]:
+    """Names a constructor with this :func:`init_chain` takes by keyword."""
+    names: list[str] = []
+    for parameters in chain:
+        names += [parameter.name for parameter in parameters[1:] if parameter.name not in names and  # without self
+                  parameter.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
+    return names
+
+
+def accepts_argument(model_class: type, name: str) -> bool:
+    """Whether the constructor takes ``name``, following ``**kwargs`` up to the parent classes."""
+    return chain_accepts(init_chain(model_class), name)
 
 
 # Constructor arguments build_model passes itself; the same key in init_args would clash with them.
@@ -64,38 +84,38 @@ BUILD_MODEL_ARGUMENTS = ("pre_processor", "post_processor", "evaluator", "visual
 
 def constructor_arguments(model_class: type) -> list[str]:
     """Names the constructor takes by keyword, following ``**kwargs`` up to the parent classes."""
-    names: list[str] = []
-    for klass in model_class.__mro__:
-        if "__init__" not in vars(klass):
-            continue
-        parameters = list(inspect.signature(klass.__init__).parameters.values())[1:]  # without self
-        names += [parameter.name for parameter in parameters if parameter.name not in names and parameter.kind in
-                  (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
-        if not any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters):
-            break
-    return names
+    return chain_arguments(init_chain(model_class))
+
+
+def class_signature(class_path: str) -> tuple[str, list[list[inspect.Parameter]]]:
+    """(class name, :func:`init_chain`) of a class path: read from the source when it can be
+    (:mod:`iadbench.models.static`: no anomalib/torch import at every Snakefile parse), else imported."""
+    chain = static.init_chain(class_path)
+    if chain is not None:
+        return static.class_name(class_path) or class_path.rpartition(".")[2], chain
+    model_class = import_class(class_path)
+    return model_class.__name__, init_chain(model_class)
 
 
 def check_init_args(name: str, spec: dict[str, Any]) -> None:
     """Refuse ``init_args`` keys the model's constructor does not take, before any job (a typo such as
-    ``backbon`` would otherwise fail every training job of the model). Imports the model class only
-    when there are init_args to check. Raises ``ValueError`` naming the config key."""
+    ``backbon`` would otherwise fail every training job of the model). Reads the constructor from the
+    source (imports the class only when that cannot decide). Raises ``ValueError`` naming the config key."""
     init_args = spec.get("init_args") or {}
     if not init_args:
         return
     class_path = resolve_class_path(name, spec.get("class_path"))
     try:
-        model_class = import_class(class_path)
+        class_name, chain = class_signature(class_path)
     except ValueError as error:
         raise ValueError(f"config key 'models.{name}': {error}") from None
     for key in init_args:
         where = f"config key 'models.{name}.init_args.{key}'"
         if key in BUILD_MODEL_ARGUMENTS:
             raise ValueError(f"{where}: set by iadbench ({', '.join(BUILD_MODEL_ARGUMENTS)} are not configurable)")
-        if not accepts_argument(model_class, key):
-            known = [argument for argument in constructor_arguments(model_class)
-                     if argument not in BUILD_MODEL_ARGUMENTS]
-            raise ValueError(f"{where}: {model_class.__name__}() has no argument {key!r} "
+        if not chain_accepts(chain, key):
+            known = [argument for argument in chain_arguments(chain) if argument not in BUILD_MODEL_ARGUMENTS]
+            raise ValueError(f"{where}: {class_name}() has no argument {key!r} "
                              f"(its arguments: {', '.join(known)})")
 
 

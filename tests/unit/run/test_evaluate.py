@@ -114,7 +114,7 @@ def test_predictions_made_under_another_config_give_a_failed_row(tmp_path, predi
 
 
 def test_evaluation_memory_grows_with_pixels_and_attempts(tmp_path, predictions):
-    from iadbench.run.evaluate import BASE_MEM_MB, evaluation_mem_mb
+    from iadbench.run.resources import BASE_MEM_MB, evaluation_mem_mb
 
     assert evaluation_mem_mb(tmp_path / "not_yet.npz", "native") == BASE_MEM_MB  # planning: no file yet
     big = tmp_path / "big.png"
