@@ -136,17 +136,18 @@ def paired_bootstrap(metric_fn: Callable, a, b, labels, *, n_resamples: int = N_
                             studentized_p(differences, value_a - value_b))
 
 
-def benjamini_hochberg(p_values) -> np.ndarray:
+def benjamini_hochberg(p_values, family: int | None = None) -> np.ndarray:
     """Benjamini-Hochberg step-up adjusted p-values (q-values: min over s >= r of m p_(s) / s, capped at 1), in
     the input order; NaN stays NaN and does not count as a test. Rejecting q < alpha keeps the false discovery
     rate at alpha for independent or positively dependent p-values, and with no true difference at all it is
-    Simes' test: any rejection with probability at most alpha."""
+    Simes' test: any rejection with probability at most alpha. ``family``: m, when hypotheses beyond the finite
+    p-values belong to the family (as if their p were 1; default: just the finite ones)."""
     p = np.asarray(p_values, dtype=np.float64).reshape(-1)
     adjusted = np.full(p.shape, np.nan)
     finite = np.flatnonzero(np.isfinite(p))
     order = finite[np.argsort(p[finite], kind="stable")]
-    m = order.size
-    scaled = m * p[order] / np.arange(1, m + 1)
+    m = max(order.size, family or 0)
+    scaled = m * p[order] / np.arange(1, order.size + 1)
     adjusted[order] = np.minimum(1.0, np.minimum.accumulate(scaled[::-1])[::-1])
     return adjusted
 
