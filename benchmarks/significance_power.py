@@ -3,19 +3,22 @@
 Simulates report tables of 15 models x 15 categories (210 comparisons per dataset x metric table), each category a
 test set of MVTec size (40 defect-free + 80 defective images; pixel maps of ``--size``^2 with one square defect per
 defective image), and runs the report's own tests on them (:func:`iadbench.stats.significance.test_table`: DeLong
-for image AUROC, the studentized paired bootstrap for image AP, F1-max, pixel AUROC, AP and AU-PRO@0.3; Holm
-over the table):
+for image AUROC, the jackknife for image F1-max, the studentized paired bootstrap for image AP, pixel AUROC, AP
+and AU-PRO@0.3; one-sided, times the column's comparisons, Bonferroni-gated Benjamini-Hochberg over the table):
 
 * power tables: 8 models at AUROC 0.97 (image scores and pixel maps alike), 7 at 0.97 - gap (0.77): P = share of
-  the worse models' cells marked worse (not ‡), the *minimum* over the six metrics;
+  the worse models' cells marked worse (not ‡), the *minimum* over the six metrics; beside it the share of good
+  models among the cells marked worse (the false discovery proportion);
 * null tables: all 15 models at 0.97: F = share of tables with any cell marked worse, the *maximum* over metrics;
+  beside it the calibration of each metric's test on fixed pairs of equal models (z sd, tail shares, KS);
 * coverage: C = share of simulated test sets (40 + 80 images, binormal AUROC 0.97) whose 95 % logit interval
   (:func:`iadbench.stats.uncertainty.logit_interval`) holds 0.97; the percentile interval's printed beside it.
 
 Models share a per-image (and per-pixel) latent difficulty, as real models on the same images do (correlation
 ``RHO``). Scores are binormal: a model of AUROC a separates the classes by sqrt(2) Phi^-1(a) standard deviations.
 The bootstrap uses ``--resamples`` (the p uses only the replicates' standard deviation, which 500 resamples
-estimate within ~3 %) and ``--thresholds`` grid points for the small maps, to stay in budget on 2 cores.
+estimate within ~3 %) and ``--thresholds`` grid points for the small maps, and one BLAS thread, to stay in
+budget on 2 cores.
 
     nice python benchmarks/significance_power.py            # last line: power=<P> false_alarm=<F> coverage=<C>
     nice python benchmarks/significance_power.py --curve     # plus power per gap 0.02 ... 0.25 (image metrics)
@@ -132,13 +135,18 @@ def simulate_table(rng, aurocs: list[float], args, pixels: bool,
     return marked
 
 
-def power(rng, gap: float, args, pixels: bool, tables: int) -> dict[str, float]:
-    """Share of the worse models' cells marked worse, per metric, over ``tables`` tables."""
+def power(rng, gap: float, args, pixels: bool, tables: int,
+          discoveries: dict[str, list[float]] | None = None) -> dict[str, float]:
+    """Share of the worse models' cells marked worse, per metric, over ``tables`` tables (``discoveries``: also
+    collect per metric and table the share of the cells marked worse that are good models: the false discovery
+    proportion, whose mean the correction keeps under alpha)."""
     aurocs = [BEST] * 8 + [BEST - gap] * 7
     hits: dict[str, list[float]] = {}
     for _ in range(tables):
         for metric, worse in simulate_table(rng, aurocs, args, pixels).items():
             hits.setdefault(metric, []).append(worse[:, 8:].mean())
+            if discoveries is not None:
+                discoveries.setdefault(metric, []).append(worse[:, :8].sum() / max(1, worse.sum()))
     return {metric: float(np.mean(values)) for metric, values in hits.items()}
 
 
@@ -206,9 +214,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"paper scale: {N_MODELS} models x {N_CATEGORIES} categories, {N_NORMAL} + {N_DEFECTIVE} test images "
           f"per category, maps {args.size}^2; {args.resamples} resamples, {args.thresholds} pixel thresholds")
 
-    planted = power(rng, GAP, args, pixels=True, tables=args.power_tables)
+    discoveries: dict[str, list[float]] = {}
+    planted = power(rng, GAP, args, pixels=True, tables=args.power_tables, discoveries=discoveries)
     for metric, share in planted.items():
-        print(f"power at gap {GAP:.2f} ({BEST:.2f} vs {BEST - GAP:.2f}) {metric}: {share:.3f}")
+        print(f"power at gap {GAP:.2f} ({BEST:.2f} vs {BEST - GAP:.2f}) {metric}: {share:.3f}; good models among "
+              f"the cells marked worse (false discovery proportion) {np.mean(discoveries[metric]):.3f}")
     calibration: dict[str, list[float]] = {}
     alarms = false_alarms(rng, args, pixels=True, tables=args.pixel_null_tables, calibration=calibration)
     image_only = false_alarms(rng, args, pixels=False, tables=args.null_tables - args.pixel_null_tables,
