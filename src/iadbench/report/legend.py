@@ -31,7 +31,8 @@ TEXTS: dict[str, str] = {
                   "the same. A run without stored resamples shows no interval."),
     "tests": ("In each category column every complete cell is compared with the best one on the same test images: "
               "image AUROC by DeLong's test, image F1-max by a jackknife test, every other metric by a studentized "
-              "paired bootstrap over the same resamples, all one-sided; with several seeds each seed is tested on its "
+              "paired bootstrap over the same resamples, all one-sided and read on Student's t with n - 2 degrees of "
+              "freedom (n test images); with several seeds each seed is tested on its "
               "own and the largest p is kept. Each p is multiplied by its column's number of comparisons (the best "
               "is picked from the data), then a table's p-values are corrected together by Benjamini-Hochberg at "
               "α = 0.05, opened only when the smallest passes Bonferroni over the table. A cell neither bold nor ‡ "

@@ -13,14 +13,15 @@ compared with the best one *on the same test images*:
   (``estimates``; without row values: the replicates' mean difference) / the standard deviation of the
   replicates' differences. Counting replicates on either side of 0 would floor p at ~1 / B, which no correction
   over a 210-comparison table can pass;
-* each test is *one-sided* (the claim is "worse than the best", z = (best - other) / se, p = Phi(-z)); several
+* each test is *one-sided* (the claim is "worse than the best", z = (best - other) / se, p = P(T > z), T
+  Student's t on n - 2 degrees of freedom, n the test images: a small-sample correction); several
   seeds: each seed is tested on its own and the *largest* p is kept (a cell counts as worse only when every
   seed says so).
 
 **Which cells are marked** (docs/statistics.md). A cell's hypothesis is "as good as the column's best in truth".
 The best is picked from the same data, so its one-sided p is multiplied by the column's k - 1 comparisons
 (Bonferroni): a truly best cell is beaten by the observed best by z only if it is beaten by *some* cell by z,
-at most k - 1 chances of Phi(-z) each; the cell's p is valid whichever cell comes out best. The table's cells
+at most k - 1 chances of P(T > z) each; the cell's p is valid whichever cell comes out best. The table's cells
 (one dataset x metric, every category) are then corrected together by :func:`gated_benjamini_hochberg`:
 Benjamini-Hochberg, opened only when the smallest p passes Bonferroni over the table. So (a) in a table with no
 difference anywhere the chance of *any* mark is at most ``ALPHA`` (union bound, any dependence), and (b)
@@ -97,12 +98,13 @@ class TableTests:
             else:
                 method = (f"a one-sided paired bootstrap over the same {self.n_resamples} stratified resamples of "
                           "the test images for both models (the difference on all test images divided by its "
-                          "standard deviation over the resamples, read on the normal distribution)")
+                          "standard deviation over the resamples)")
             seeds = ("; with several seeds each seed is tested on its own and the largest p is kept"
                      if self.several_seeds else "")
             count = len(self.adjusted)
             notes.append(f"Bold: best in its column. {NOT_WORSE_MARK}: not significantly worse than the column's best "
-                         f"at α = {self.alpha:g} by {method}{seeds}; each p multiplied by its column's comparisons "
+                         f"at α = {self.alpha:g} by {method}, read on Student's t with n - 2 degrees of freedom (n test "
+                         f"images){seeds}; each p multiplied by its column's comparisons "
                          "(the best is itself picked from the data), then the table's "
                          f"{count} comparison{'s' if count != 1 else ''} corrected together by Benjamini-Hochberg "
                          f"over its {self.family} cells (each best counted with p = 1), opened only when the "
