@@ -3,19 +3,22 @@
 Simulates report tables of 15 models x 15 categories (210 comparisons per dataset x metric table), each category a
 test set of MVTec size (40 defect-free + 80 defective images; pixel maps of ``--size``^2 with one square defect per
 defective image), and runs the report's own tests on them (:func:`iadbench.stats.significance.test_table`: DeLong
-for image AUROC, the studentized paired bootstrap for image AP, F1-max, pixel AUROC, AP and AU-PRO@0.3; Holm
-over the table):
+for image AUROC, the jackknife for image F1-max, the studentized paired bootstrap for image AP, pixel AUROC, AP
+and AU-PRO@0.3; one-sided, times the column's comparisons, Bonferroni-gated Benjamini-Hochberg over the table):
 
 * power tables: 8 models at AUROC 0.97 (image scores and pixel maps alike), 7 at 0.97 - gap (0.77): P = share of
-  the worse models' cells marked worse (not ‡), the *minimum* over the six metrics;
+  the worse models' cells marked worse (not ‡), the *minimum* over the six metrics; beside it the share of good
+  models among the cells marked worse (the false discovery proportion);
 * null tables: all 15 models at 0.97: F = share of tables with any cell marked worse, the *maximum* over metrics;
+  beside it the calibration of each metric's test on fixed pairs of equal models (z sd, tail shares, KS);
 * coverage: C = share of simulated test sets (40 + 80 images, binormal AUROC 0.97) whose 95 % logit interval
   (:func:`iadbench.stats.uncertainty.logit_interval`) holds 0.97; the percentile interval's printed beside it.
 
 Models share a per-image (and per-pixel) latent difficulty, as real models on the same images do (correlation
 ``RHO``). Scores are binormal: a model of AUROC a separates the classes by sqrt(2) Phi^-1(a) standard deviations.
 The bootstrap uses ``--resamples`` (the p uses only the replicates' standard deviation, which 500 resamples
-estimate within ~3 %) and ``--thresholds`` grid points for the small maps, to stay in budget on 2 cores.
+estimate within ~3 %) and ``--thresholds`` grid points for the small maps, and one BLAS thread, to stay in
+budget on 2 cores.
 
     nice python benchmarks/significance_power.py            # last line: power=<P> false_alarm=<F> coverage=<C>
     nice python benchmarks/significance_power.py --curve     # plus power per gap 0.02 ... 0.25 (image metrics)
@@ -25,15 +28,21 @@ Targets: P >= 0.9, F <= 0.05, C >= 0.93, under 10 minutes on 2 cores.
 
 from __future__ import annotations
 
+import os
+
+# One BLAS thread: the pixel replicates' small matmuls ran 4.5x slower with a thread pool on 2 shared cores.
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
 import argparse
 import time
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from iadbench.metrics import measures as metrics
-from iadbench.stats import significance, uncertainty
+from iadbench.stats import paired, significance, uncertainty
 from iadbench.stats.evidence import JobEvidence
 
 N_MODELS, N_CATEGORIES, N_NORMAL, N_DEFECTIVE = 15, 15, 40, 80
@@ -80,15 +89,35 @@ def model_job(rng, data, auroc: float, seed: int, resamples: int, thresholds: in
     return JobEvidence(table, {name: column.astype(np.float32) for name, column in replicates.items()}), values
 
 
-def simulate_table(rng, aurocs: list[float], args, pixels: bool) -> dict[str, np.ndarray]:
-    """Per metric: a (categories x models) bool array of the cells marked worse (not ‡, not the best)."""
+def pair_z(job_a: JobEvidence, job_b: JobEvidence, values_a: dict, values_b: dict, metric: str) -> float:
+    """z of one fixed pair of models as the report's test for ``metric`` computes it (DeLong, jackknife or the
+    studentized paired bootstrap), a - b."""
+    a, b = job_a.scores, job_b.scores
+    if metric == "image_AUROC":
+        return paired.delong_test(a["image_score"], b["image_score"], a["label"])[2]
+    if metric == "image_F1_max":
+        return paired.jackknife_f1_max_test(a["image_score"], b["image_score"], a["label"])[0]
+    differences = job_a.replicates[metric].astype(np.float64) - job_b.replicates[metric].astype(np.float64)
+    return paired.studentized_z(differences, values_a[metric] - values_b[metric])
+
+
+def simulate_table(rng, aurocs: list[float], args, pixels: bool,
+                   calibration: dict[str, list[float]] | None = None) -> dict[str, np.ndarray]:
+    """Per metric: a (categories x models) bool array of the cells marked worse (not ‡, not the best).
+    ``calibration``: also collect, per metric, the z of the fixed pairs of models (0, 1), (2, 3), ... (12, 13) of
+    every category (equal models in a null table: z should be standard, whichever cell comes out best)."""
     evidence, estimates, seed = {}, {}, 0
     for category in range(N_CATEGORIES):
         data = category_data(rng, args.size)
-        for model, auroc in enumerate(aurocs):
-            job, values = model_job(rng, data, auroc, seed, args.resamples, args.thresholds, pixels)
+        jobs = [model_job(rng, data, auroc, seed, args.resamples, args.thresholds, pixels) for auroc in aurocs]
+        for model, (job, values) in enumerate(jobs):
             evidence["d", f"c{category}", f"m{model}", seed] = job
             estimates |= {(f"m{model}", f"c{category}", seed, metric): value for metric, value in values.items()}
+        if calibration is not None:
+            for metric in IMAGE_METRICS + (PIXEL_METRICS if pixels else ()):
+                calibration.setdefault(metric, []).extend(
+                    pair_z(jobs[first][0], jobs[first + 1][0], jobs[first][1], jobs[first + 1][1], metric)
+                    for first in range(0, len(aurocs) - 1, 2))
     seeds = {(f"m{model}", f"c{category}"): [seed] for model in range(len(aurocs)) for category in range(N_CATEGORIES)}
     marked = {}
     for metric in IMAGE_METRICS + (PIXEL_METRICS if pixels else ()):
@@ -106,21 +135,27 @@ def simulate_table(rng, aurocs: list[float], args, pixels: bool) -> dict[str, np
     return marked
 
 
-def power(rng, gap: float, args, pixels: bool, tables: int) -> dict[str, float]:
-    """Share of the worse models' cells marked worse, per metric, over ``tables`` tables."""
+def power(rng, gap: float, args, pixels: bool, tables: int,
+          discoveries: dict[str, list[float]] | None = None) -> dict[str, float]:
+    """Share of the worse models' cells marked worse, per metric, over ``tables`` tables (``discoveries``: also
+    collect per metric and table the share of the cells marked worse that are good models: the false discovery
+    proportion, whose mean the correction keeps under alpha)."""
     aurocs = [BEST] * 8 + [BEST - gap] * 7
     hits: dict[str, list[float]] = {}
     for _ in range(tables):
         for metric, worse in simulate_table(rng, aurocs, args, pixels).items():
             hits.setdefault(metric, []).append(worse[:, 8:].mean())
+            if discoveries is not None:
+                discoveries.setdefault(metric, []).append(worse[:, :8].sum() / max(1, worse.sum()))
     return {metric: float(np.mean(values)) for metric, values in hits.items()}
 
 
-def false_alarms(rng, args, pixels: bool, tables: int) -> dict[str, list[bool]]:
-    """Per metric, per null table: whether any cell was marked worse."""
+def false_alarms(rng, args, pixels: bool, tables: int,
+                 calibration: dict[str, list[float]] | None = None) -> dict[str, list[bool]]:
+    """Per metric, per null table: whether any cell was marked worse (``calibration``: see simulate_table)."""
     alarms: dict[str, list[bool]] = {}
     for _ in range(tables):
-        for metric, worse in simulate_table(rng, [BEST] * N_MODELS, args, pixels).items():
+        for metric, worse in simulate_table(rng, [BEST] * N_MODELS, args, pixels, calibration).items():
             alarms.setdefault(metric, []).append(bool(worse.any()))
     return alarms
 
@@ -162,14 +197,14 @@ def binned_error(rng, size: int, thresholds: int, categories: int, resamples: in
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--power-tables", type=int, default=2, help="tables with a planted gap (default 2)")
-    parser.add_argument("--null-tables", type=int, default=40, help="tables without (default 40)")
-    parser.add_argument("--pixel-null-tables", type=int, default=6, help="of those, with pixel maps (default 6)")
+    parser.add_argument("--null-tables", type=int, default=60, help="tables without (default 60)")
+    parser.add_argument("--pixel-null-tables", type=int, default=12, help="of those, with pixel maps (default 12)")
     parser.add_argument("--coverage-simulations", type=int, default=400)
     parser.add_argument("--resamples", type=int, default=500)
     parser.add_argument("--thresholds", type=int, default=512, help="pixel grid points (small maps)")
     parser.add_argument("--size", type=int, default=24, help="pixel map side (default 24)")
     parser.add_argument("--curve", action="store_true", help="also print power per gap 0.02 ... 0.25 (image metrics)")
-    parser.add_argument("--curve-tables", type=int, default=1)
+    parser.add_argument("--curve-tables", type=int, default=2)
     parser.add_argument("--binned-resamples", type=int, default=10,
                         help="resamples per test set whose exact pixel metrics are compared with the grid's")
     parser.add_argument("--seed", type=int, default=0)
@@ -179,16 +214,28 @@ def main(argv: list[str] | None = None) -> int:
     print(f"paper scale: {N_MODELS} models x {N_CATEGORIES} categories, {N_NORMAL} + {N_DEFECTIVE} test images "
           f"per category, maps {args.size}^2; {args.resamples} resamples, {args.thresholds} pixel thresholds")
 
-    planted = power(rng, GAP, args, pixels=True, tables=args.power_tables)
+    discoveries: dict[str, list[float]] = {}
+    planted = power(rng, GAP, args, pixels=True, tables=args.power_tables, discoveries=discoveries)
     for metric, share in planted.items():
-        print(f"power at gap {GAP:.2f} ({BEST:.2f} vs {BEST - GAP:.2f}) {metric}: {share:.3f}")
-    alarms = false_alarms(rng, args, pixels=True, tables=args.pixel_null_tables)
-    image_only = false_alarms(rng, args, pixels=False, tables=args.null_tables - args.pixel_null_tables)
+        print(f"power at gap {GAP:.2f} ({BEST:.2f} vs {BEST - GAP:.2f}) {metric}: {share:.3f}; good models among "
+              f"the cells marked worse (false discovery proportion) {np.mean(discoveries[metric]):.3f}")
+    calibration: dict[str, list[float]] = {}
+    alarms = false_alarms(rng, args, pixels=True, tables=args.pixel_null_tables, calibration=calibration)
+    image_only = false_alarms(rng, args, pixels=False, tables=args.null_tables - args.pixel_null_tables,
+                              calibration=calibration)
     for metric, values in image_only.items():
         alarms.setdefault(metric, []).extend(values)
     null = {metric: float(np.mean(values)) for metric, values in alarms.items()}
     for metric, share in null.items():
         print(f"null tables with a false 'worse' {metric}: {share:.3f} of {len(alarms[metric])}")
+    n_images = N_NORMAL + N_DEFECTIVE
+    for metric, values in calibration.items():  # equal models: z standard, the one-sided p uniform
+        z = np.asarray(values, dtype=np.float64)
+        p = special.stdtr(n_images - 2, -z)  # the report's one-sided p (Student's t, n - 2)
+        print(f"null calibration {metric}: {z.size} pairs of equal models, z sd {z.std(ddof=1):.3f}, "
+              f"share p < 0.05 {np.mean(p < 0.05):.3f}, p < 0.01 {np.mean(p < 0.01):.4f}, "
+              f"|z| > 3 {np.mean(np.abs(z) > 3):.4f} (normal 0.0027), largest |z| {np.abs(z).max():.2f}, "
+              f"KS p {stats.kstest(p, 'uniform').pvalue:.2f}")
     logit_coverage, percentile_coverage = coverage(rng, args.coverage_simulations, 2 * args.resamples)
     print(f"coverage of AUROC {BEST} ({N_NORMAL} + {N_DEFECTIVE} images, {args.coverage_simulations} test sets): "
           f"logit {logit_coverage:.3f}, percentile {percentile_coverage:.3f}")

@@ -48,7 +48,7 @@ def test_report_shows_the_computed_numbers(finished_run):
     assert 'title="95% CI [' in html and "(logit bootstrap over test images, 2000 resamples)" in html
     # The marking rule lives in the legend (its "Tests" paragraph), said once for every table.
     assert "not significantly worse than the column&#39;s best on the same test images" in html
-    assert "corrected together (Holm-type step-down" in html and "α = 0.05" in html
+    assert "corrected together by Benjamini-Hochberg" in html and "α = 0.05" in html
     assert '<h2 id="score-distributions">Score distributions</h2>' in html and '<table class="hardest">' in html
     # Every job's benchmark TSV (wall time, RSS, I/O) beside its log, summarised in the report.
     assert (finished_run / "results" / "benchmarks" / "train" / "one_class" / "embedded" / "washer" / "padim" / "0.tsv").exists()

@@ -1,5 +1,5 @@
-"""Paired comparisons of two models on the same test images: DeLong's test, the paired bootstrap, Holm's
-correction."""
+"""Paired comparisons of two models on the same test images: DeLong's test, the jackknife F1-max test, the paired
+bootstrap; Holm's and Benjamini-Hochberg's corrections."""
 
 from __future__ import annotations
 
@@ -80,23 +80,29 @@ def jackknife_f1_max_test(scores_a, scores_b, labels) -> tuple[float, float]:
     return float(z), float(2 * special.ndtr(-abs(z)))
 
 
-def studentized_p(differences, observed: float) -> float:
-    """Two-sided p of "no difference" from paired bootstrap replicates of a difference: the observed
-    (full test set) difference over the replicates' standard deviation, read on the normal distribution.
-
-    Unlike a count of replicates on either side of 0, this p is not floored at ~2 / B, so it can pass a
-    correction over hundreds of comparisons. No spread: p = 1 with no difference, 0 with one (as DeLong).
-    """
+def studentized_z(differences, observed: float) -> float:
+    """z of a paired difference from bootstrap replicates of it: the observed (full test set) difference over the
+    replicates' standard deviation. NaN with fewer than two finite replicates; no spread: 0 with no difference,
+    +/-inf with one (as DeLong)."""
     values = np.asarray(differences, dtype=np.float64)
     values = values[np.isfinite(values)]
     if values.size < 2 or not np.isfinite(observed):
         return float("nan")
     spread = float(np.std(values, ddof=1))
     if spread > 1e-12:
-        z = observed / spread
-    else:
-        z = 0.0 if abs(observed) < 1e-12 else float(np.copysign(np.inf, observed))
-    return float(2 * special.ndtr(-abs(z)))
+        return float(observed / spread)
+    return 0.0 if abs(observed) < 1e-12 else float(np.copysign(np.inf, observed))
+
+
+def studentized_p(differences, observed: float) -> float:
+    """Two-sided p of "no difference" from paired bootstrap replicates of a difference: :func:`studentized_z`
+    read on the normal distribution.
+
+    Unlike a count of replicates on either side of 0, this p is not floored at ~2 / B, so it can pass a
+    correction over hundreds of comparisons. No spread: p = 1 with no difference, 0 with one (as DeLong).
+    """
+    z = studentized_z(differences, observed)
+    return float("nan") if np.isnan(z) else float(2 * special.ndtr(-abs(z)))
 
 
 class PairedComparison(NamedTuple):
@@ -128,6 +134,22 @@ def paired_bootstrap(metric_fn: Callable, a, b, labels, *, n_resamples: int = N_
     low, high = percentile_interval(differences, level)
     return PairedComparison(value_a, value_b, value_a - value_b, float(low[0]), float(high[0]),
                             studentized_p(differences, value_a - value_b))
+
+
+def benjamini_hochberg(p_values, family: int | None = None) -> np.ndarray:
+    """Benjamini-Hochberg step-up adjusted p-values (q-values: min over s >= r of m p_(s) / s, capped at 1), in
+    the input order; NaN stays NaN and does not count as a test. Rejecting q < alpha keeps the false discovery
+    rate at alpha for independent or positively dependent p-values, and with no true difference at all it is
+    Simes' test: any rejection with probability at most alpha. ``family``: m, when hypotheses beyond the finite
+    p-values belong to the family (as if their p were 1; default: just the finite ones)."""
+    p = np.asarray(p_values, dtype=np.float64).reshape(-1)
+    adjusted = np.full(p.shape, np.nan)
+    finite = np.flatnonzero(np.isfinite(p))
+    order = finite[np.argsort(p[finite], kind="stable")]
+    m = max(order.size, family or 0)
+    scaled = m * p[order] / np.arange(1, order.size + 1)
+    adjusted[order] = np.minimum(1.0, np.minimum.accumulate(scaled[::-1])[::-1])
+    return adjusted
 
 
 def holm(p_values, family: int | None = None) -> np.ndarray:

@@ -69,7 +69,7 @@ def test_report_shows_distributions_intervals_and_marks(repo_root):
     assert '<table class="hardest">' in html and "crack/" in html
     assert 'class="not-worse" title="95% CI [' in html and "(logit bootstrap over test images, 400 resamples)" in html
     assert "‡</td>" in html and "not significantly worse than the column&#39;s best on the same test images" in html
-    assert "corrected together (Holm-type step-down" in html and "α = 0.05" in html
+    assert "corrected together by Benjamini-Hochberg" in html and "α = 0.05" in html
 
 
 def write_evidence_files(root, frame, evidence):
@@ -105,7 +105,7 @@ def test_build_report_reads_the_evidence_files_into_every_output(repo_root, tmp_
     twin = next(line for line in csv.splitlines() if line.startswith("twin,"))
     assert twin.split(",")[1].endswith("‡")
     markdown = (out / "tables" / "d-image-AUROC.md").read_text()
-    assert "corrected over the table's 2 comparisons by Holm's step-down" in markdown
+    assert "the table's 2 comparisons corrected together by Benjamini-Hochberg" in markdown
     tex = (out / "tables" / "d-image-AUROC.tex").read_text()
     assert "\\textsuperscript{\\ddag}" in tex and "$\\alpha$ = 0.05" in tex
     figure_names = [path.name for path in (out / "figures").iterdir()]
