@@ -81,7 +81,29 @@ def pytest_collection_modifyitems(config, items):
             groups = sorted({str(mark.args[0]) for mark in item.iter_markers("xdist_group") if mark.args})
             if groups and "@" not in item.nodeid:
                 item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(groups)}")
-    # Modules with slow end-to-end tests first (whole: a module fixture is built once), so that the long
-    # runs start early and the two workers finish near each other.
+    # The costliest units of work first (longest first: the two workers then finish near each other, as the
+    # last units to start are short), then the other modules with slow tests, then the rest.
     slow_modules = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.nodeid.split("::")[0] not in slow_modules)
+    items.sort(key=lambda item: (cost_rank(item), item.nodeid.split("::")[0] not in slow_modules))
+
+
+# The units of work (a shared run's group, else a module) that cost most, costliest first, as `make test`'s
+# --durations showed them on 2 cores: what is not listed starts after them. An order, not a timing.
+COSTLIEST_FIRST = (
+    "tests/workflow/test_smoke.py", "finished_run", "settings_run", "tests/workflow/test_execution.py",
+    "finished_video_run", "tests/workflow/test_slurm.py", "continual_run", "finished_protocols_run",
+    "tests/workflow/test_offline_assets.py", "own_data_run",
+)
+
+
+def cost_rank(item) -> int:
+    names = [str(mark.args[0]) for mark in item.iter_markers("xdist_group") if mark.args]
+    names.append(item.nodeid.split("::")[0].split("@")[0])
+    return min((COSTLIEST_FIRST.index(name) for name in names if name in COSTLIEST_FIRST), default=len(COSTLIEST_FIRST))
+
+
+def pytest_configure(config):
+    # xdist's loadgroup reorders units by their number of tests (--loadscope-reorder, its default), which put the
+    # one-test smoke run (the costliest) behind every group; keep the order above instead.
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False

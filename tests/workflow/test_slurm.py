@@ -4,6 +4,7 @@ Needs root and Debian's slurmctld, slurmd, slurm-client and munge (`.ci/run` ins
 skipped with a message where they are absent.
 """
 
+import copy
 import os
 import shutil
 import subprocess
@@ -39,20 +40,31 @@ def slurm_cluster(tmp_path_factory):
     subprocess.run(["bash", str(CLUSTER), "stop", str(state)], check=False, timeout=60)
 
 
-def test_slurm_run_equals_local_run(slurm_cluster, repo_root, tmp_path, finished_run):
-    config_path = make_workdir(repo_root, tmp_path, TINY_CONFIG)
+# The tiny config on one of its categories (half the jobs through sbatch, the same claim), run locally
+# too: the test needs no other test's run, so it is its own unit of work under pytest-xdist.
+SLURM_CATEGORIES = ["washer"]
+
+
+def test_slurm_run_equals_local_run(slurm_cluster, repo_root, tmp_path):
+    config = copy.deepcopy(TINY_CONFIG)
+    config["datasets"]["embedded"]["categories"] = SLURM_CATEGORIES
+    local_dir, slurm_dir = tmp_path / "local", tmp_path / "slurm"
+    local_dir.mkdir()
+    slurm_dir.mkdir()
+    run_snakemake(local_dir, make_workdir(repo_root, local_dir, config), targets=("results/benchmark.parquet",))
+    config_path = make_workdir(repo_root, slurm_dir, config)
     before = set(subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True, check=True)
                  .stdout.split())
-    result = run_snakemake(tmp_path, config_path, "--profile", "profiles/slurm", *LOCAL_OVERRIDE,
+    result = run_snakemake(slurm_dir, config_path, "--profile", "profiles/slurm", *LOCAL_OVERRIDE,
                            targets=("results/benchmark.parquet",), timeout=1500)
     assert "sbatch" in result.stdout + result.stderr or "SLURM" in result.stdout + result.stderr
     jobs = subprocess.run(["squeue", "-h", "-t", "all", "-o", "%i %j %T"], capture_output=True, text=True,
                           check=True).stdout.splitlines()
     submitted = [line for line in jobs if line.split()[0] not in before]
-    # 2 categories x 2 models: train and evaluate went through sbatch; local rules did not.
-    assert len(submitted) >= 2 * (2 * 2) + 2, jobs
-    local_dir = finished_run
+    # Each job (1 category x 2 models): train, timing and evaluate went through sbatch; local rules did not.
+    assert len(submitted) >= 3 * len(SLURM_CATEGORIES) * len(config["models"]), jobs
     metrics = ["image_AUROC", "image_AP", "pixel_AUROC", "pixel_AP", "pixel_AUPRO"]
-    on_slurm = pd.read_parquet(tmp_path / "results" / "benchmark.parquet").set_index(["category", "model"])
+    on_slurm = pd.read_parquet(slurm_dir / "results" / "benchmark.parquet").set_index(["category", "model"])
     local = pd.read_parquet(local_dir / "results" / "benchmark.parquet").set_index(["category", "model"])
+    assert len(on_slurm) == len(local) == len(SLURM_CATEGORIES) * len(config["models"])
     pd.testing.assert_frame_equal(on_slurm[metrics].sort_index(), local[metrics].sort_index())

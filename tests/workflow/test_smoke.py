@@ -6,6 +6,7 @@ import yaml
 from workflow_helpers import make_workdir, run_snakemake
 
 from iadbench.models.specs import STUDY_MODELS
+from iadbench.run.timing import TIMING_DISABLED
 
 CLASSIFICATION_MODELS = {"dfkde", "ganomaly"}  # no anomaly maps: pixel metrics do not apply
 
@@ -21,6 +22,8 @@ def test_smoke_config_every_model_ok(repo_root, tmp_path):
     failed = rows[rows["status"] != "ok"]
     assert failed.empty, failed[["error_type", "error_tail"]].to_dict("index")
     assert rows["image_AUROC"].between(0, 1).all()
+    # timing: {enabled: false}: no model timed, every row says why.
+    assert (rows["timing_error"] == TIMING_DISABLED).all() and rows["latency_ms_b1"].isna().all()
     for model, row in rows.iterrows():
         if model in CLASSIFICATION_MODELS:
             assert not row["pixel_metrics_applicable"] and pd.isna(row["pixel_AUROC"]), model

@@ -40,7 +40,7 @@ rule continual_train:
         f"results/logs/continual_train/{STEP_PATH}.log",
     benchmark:
         f"results/benchmarks/continual_train/{STEP_PATH}.tsv"
-    threads: 2
+    threads: TRAIN_THREADS
     retries: RETRIES
     resources:
         gpu=TRAIN_GPUS,

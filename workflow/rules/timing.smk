@@ -6,7 +6,9 @@
 # Alone: all the run's cores (no other local job fits beside it) and the `timing` resource (profiles/default
 # caps it at 1). Under SLURM `_cores` is unset: profiles/slurm sets the threads; nodes are shared unless
 # its set-resources add `slurm_extra: "--exclusive"` for timing.
-TIMING_THREADS = global_resource("_cores") or 4
+# With `timing: {enabled: false}` the job only writes NaN records (why: their timing_error): one thread, not alone.
+TIMING_ENABLED = config["timing"]["enabled"]
+TIMING_THREADS = (global_resource("_cores") or 4) if TIMING_ENABLED else 1
 
 
 rule timing:
@@ -22,13 +24,14 @@ rule timing:
         batch=config["timing"]["batch"],
         budget_seconds=config["timing"]["budget_seconds"],
         seed=TIMED_SEED,
+        enabled=TIMING_ENABLED,
     log:
         f"results/logs/timing/{MODEL_PATH}.log",
     benchmark:
         f"results/benchmarks/timing/{MODEL_PATH}.tsv"
     threads: TIMING_THREADS
     resources:
-        timing=1,
+        timing=1 if TIMING_ENABLED else 0,
         gpu=TRAIN_GPUS,
         gpu_slots=GPU_SLOTS or 0,
         mem_mb=lambda wildcards, attempt: train_mem_mb(wildcards.model, attempt),

@@ -1,3 +1,9 @@
+# One thread per training job (torch's intra-op threads), the same in every training rule (continual step 1
+# must equal its standalone job): a job spends most of its seconds starting Python and importing torch and
+# anomalib, on one core, so two jobs side by side on 2 cores finish sooner than one job on both.
+TRAIN_THREADS = 1
+
+
 rule train:
     input:
         data="resources/datasets/{dataset}/{category}",
@@ -25,7 +31,7 @@ rule train:
         f"results/logs/train/{JOB_PATH}.log",
     benchmark:
         f"results/benchmarks/train/{JOB_PATH}.tsv"
-    threads: 2
+    threads: TRAIN_THREADS
     retries: RETRIES
     resources:
         gpu=TRAIN_GPUS,
@@ -73,7 +79,7 @@ rule train_unified:
         f"results/logs/train/{UNIFIED_PATH}.log",
     benchmark:
         f"results/benchmarks/train/{UNIFIED_PATH}.tsv"
-    threads: 2
+    threads: TRAIN_THREADS
     retries: RETRIES
     resources:
         gpu=TRAIN_GPUS,

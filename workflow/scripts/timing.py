@@ -15,5 +15,6 @@ run_timing(
     budget_s=snakemake.params.budget_seconds,
     threads=snakemake.threads,
     seed=snakemake.params.seed,
+    enabled=snakemake.params.enabled,
     out_path=snakemake.output[0],
 )

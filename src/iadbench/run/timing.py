@@ -44,6 +44,7 @@ NAN = float("nan")
 # regions found in real frames, so synthetic inputs would not measure it. Their rows keep fit_seconds,
 # inference_seconds and images_per_second (frames per second over the test set) from training.
 VIDEO_NOT_TIMED = "video model: not timed (clip inputs; see inference_seconds)"
+TIMING_DISABLED = "not timed: the config's timing.enabled is false"
 
 
 def empty_timing(reason: str, **known: Any) -> dict[str, Any]:
@@ -230,19 +231,22 @@ def _time_checkpoint(checkpoint_path, model_name, model_spec, image_size, weight
 
 
 def run_timing(*, models: dict[str, dict[str, Any]], out_path: str | Path, log_path: str | Path | None = None,
-               gpu_lock_dir: str | Path = ".snakemake/gpu-slots", gpu_slots: int = 0,
+               gpu_lock_dir: str | Path = ".snakemake/gpu-slots", gpu_slots: int = 0, enabled: bool = True,
                **common: Any) -> dict[str, Any]:
     """Time ``models`` (see :func:`time_models`; the rule gives one) in one child process holding the
     folder's lock and a GPU slot (like training), and write ``out_path`` (timing.json, ``{model: record}``).
     A model whose training failed, or a video model, is not timed; a child killed (out of memory, a crash
-    in a kernel) leaves a NaN record with the reason for each model it had not timed yet."""
+    in a kernel) leaves a NaN record with the reason for each model it had not timed yet. ``enabled`` false
+    (the config's ``timing.enabled``): every model gets a NaN record saying so, and no child starts."""
     out_path = Path(out_path)
     seed = {"timing_seed": common.get("seed")}
     records: dict[str, Any] = {}
     timed: dict[str, dict[str, Any]] = {}
     for name, model in models.items():
         info = read_json(model["train_info_path"])
-        if info.get("status") != "ok":
+        if not enabled:
+            records[name] = _json_safe(empty_timing(TIMING_DISABLED, **seed))
+        elif info.get("status") != "ok":
             reason = f"training failed ({info.get('error_type') or 'unknown error'}): not timed"
             records[name] = _json_safe(empty_timing(reason, **seed))
         elif info.get("track") == "video":  # synthetic single images do not fit a clip model's input

@@ -71,6 +71,18 @@ def test_failed_training_is_not_timed_and_gives_nan(tmp_path):
     assert read_timing(tmp_path / "none.json", "padim") == {} and read_timing(out, "dfm") == {}
 
 
+def test_timing_disabled_times_nothing_and_says_so(tmp_path, monkeypatch):
+    (tmp_path / "info.json").write_text(json.dumps({"status": "ok"}))
+    monkeypatch.setattr(timing, "isolated_child", lambda *args, **kwargs: pytest.fail("a child was started"))
+    models = {name: {"checkpoint_path": tmp_path / "model.ckpt", "train_info_path": tmp_path / "info.json",
+                     "model_spec": {}, "image_size": 64} for name in ("padim", "dfm")}
+    records = run_timing(models=models, weights="random", out_path=tmp_path / "timing.json", seed=0, enabled=False)
+    assert list(records) == ["padim", "dfm"]
+    for name in models:
+        row = read_timing(tmp_path / "timing.json", name)
+        assert row["timing_error"] == timing.TIMING_DISABLED and row["latency_ms_b1"] is None, row
+
+
 def test_a_model_that_cannot_be_timed_gives_nan_and_the_error(tmp_path):
     (tmp_path / "info.json").write_text(json.dumps({"status": "ok"}))
     (tmp_path / "model.ckpt").write_bytes(b"not a checkpoint")
