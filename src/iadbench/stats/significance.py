@@ -49,7 +49,7 @@ from scipy import special
 
 from iadbench.results.columns import metric_columns_named
 from iadbench.stats import paired, uncertainty
-from iadbench.stats.evidence import Evidence, arrays_of, replicates_of, scores_of
+from iadbench.stats.evidence import Evidence, arrays_of, jackknife_of, replicates_of, scores_of
 
 ALPHA = 0.05
 INTERVAL_NOTE = ("Hover a cell for its 95% confidence interval: a bootstrap over the test images (defect-free and "
@@ -77,6 +77,8 @@ class TableTests:
     family: int = 0  # cells corrected together: every cell of the tested columns, each best as p = 1
     several_seeds: bool = False
     alpha: float = ALPHA
+    jackknife: bool = False  # a pixel metric tested by the paired jackknife
+    fallback: bool = False   # a pixel metric without jackknife values (older evaluation outputs): the bootstrap
 
     @property
     def not_worse(self) -> set[CellKey]:
@@ -92,7 +94,7 @@ class TableTests:
         if self.adjusted:
             if self.metric == DELONG_METRIC:
                 method = "a one-sided DeLong test of the two AUROCs on the same test images"
-            elif self.metric == JACKKNIFE_METRIC:
+            elif self.metric == JACKKNIFE_METRIC or self.jackknife:
                 method = ("a one-sided jackknife test on the same test images (the difference on all test images "
                           "divided by its leave-one-image-out standard error)")
             else:
@@ -114,6 +116,10 @@ class TableTests:
                          f"most {self.alpha:.0%} of the cells declared worse are expected to be as good as the best "
                          "(false discovery rate). "
                          "The Mean column is not tested.")
+        if self.fallback and self.adjusted:
+            notes.append("The evaluation outputs hold no leave-one-image-out values of this metric (written before "
+                         "they were kept): tested by the paired bootstrap instead of the jackknife, whose standard "
+                         "error runs narrow in the far tail (more false marks than α; re-run the evaluation jobs).")
         if self.untested:
             notes.append("Not tested (no marking): " + "; ".join(f"{category}: {reason}"
                                                                  for category, reason in self.untested) + ".")
@@ -121,7 +127,7 @@ class TableTests:
 
 
 def _pair_p(evidence: Evidence, best: tuple, other: tuple, metric: str,
-            estimates: dict[tuple[str, str, int], float]) -> tuple[float, str]:
+            estimates: dict[tuple[str, str, int], float], jackknife: bool = False) -> tuple[float, str]:
     """One-sided p of one seed's comparison (small when ``best`` is above ``other``), or NaN and why it cannot be
     made ({best}/{other} name the models)."""
     first, second = arrays_of(evidence, best), arrays_of(evidence, other)
@@ -146,6 +152,9 @@ def _pair_p(evidence: Evidence, best: tuple, other: tuple, metric: str,
         z, _ = paired.jackknife_f1_max_test(scores_best, scores_other, labels)
         return (_one_sided(z, labels.size), "") if not math.isnan(z) else (
             math.nan, "the jackknife test needs two test images of each class")
+    observed = [estimates.get((key[2], key[1], key[3]), math.nan) for key in (best, other)]
+    if jackknife:
+        return _jackknife_p(evidence, best, other, metric, observed[0] - observed[1])
     rep_best, rep_other = replicates_of(evidence, best, metric), replicates_of(evidence, other, metric)
     for model, replicates in (("{best}", rep_best), ("{other}", rep_other)):
         if replicates is None:
@@ -153,7 +162,6 @@ def _pair_p(evidence: Evidence, best: tuple, other: tuple, metric: str,
     if rep_best.shape != rep_other.shape:
         return math.nan, "{best} and {other} have different numbers of bootstrap resamples"
     differences = rep_best.astype(np.float64) - rep_other.astype(np.float64)
-    observed = [estimates.get((key[2], key[1], key[3]), math.nan) for key in (best, other)]
     # The rows' exact difference; the replicates (pixel ones on a threshold grid) only give its spread. Without
     # row values: the replicates' mean difference (the grid's bias, measured ~0.05 sd, nearly cancels in it).
     observed_difference = observed[0] - observed[1]
@@ -162,6 +170,32 @@ def _pair_p(evidence: Evidence, best: tuple, other: tuple, metric: str,
     z = paired.studentized_z(differences, observed_difference)
     return (_one_sided(z, labels.size), "") if not math.isnan(z) else (
         math.nan, "the metric is undefined in every resample")
+
+
+def _jackknife_p(evidence: Evidence, best: tuple, other: tuple, metric: str, observed: float) -> tuple[float, str]:
+    """:func:`_pair_p` of a pixel metric by the paired jackknife: the rows' difference (without row values: the
+    left-out differences' mean) over the stratified jackknife standard error of the difference, on the images
+    with pixel ground truth (:func:`iadbench.stats.paired.jackknife_z`)."""
+    first, second = jackknife_of(evidence, best), jackknife_of(evidence, other)
+    if not np.array_equal(first.keys, second.keys):
+        return math.nan, "{best} and {other} have pixel ground truth on different test images"
+    if not np.array_equal(first.strata, second.strata):
+        return math.nan, "{best} and {other} disagree on the images' labels"
+    left_out = first.column(metric).astype(np.float64) - second.column(metric).astype(np.float64)
+    if not math.isfinite(observed):
+        observed = float(np.mean(left_out)) if np.isfinite(left_out).all() else math.nan
+    z = paired.jackknife_z(observed, left_out, first.strata)
+    df = paired.jackknife_df(left_out, first.strata)
+    return (float(special.stdtr(df, -z)), "") if not math.isnan(z) else (
+        math.nan, "the jackknife test needs two test images of each class with pixel ground truth")
+
+
+def _has_jackknife(evidence: Evidence, metric: str) -> bool:
+    """Whether every job with bootstrap replicates of a pixel metric also has its jackknife values (evaluation
+    outputs from before them have none: the table then falls back on the paired bootstrap)."""
+    jobs = [job for job in evidence.values() if metric in job.replicates]
+    return (metric.startswith("pixel_") and bool(jobs)
+            and all(job.jackknife is not None and metric in job.jackknife.names for job in jobs))
 
 
 def _one_sided(z: float, n_images: int) -> float:
@@ -174,7 +208,7 @@ def _one_sided(z: float, n_images: int) -> float:
 
 def _column(evidence: Evidence, dataset: str, category: str, metric: str, best: str, others: list[str],
             seeds: dict[CellKey, list[int]], name: Callable[[str], str],
-            estimates: dict[tuple[str, str, int], float]) -> tuple[dict[str, float], str]:
+            estimates: dict[tuple[str, str, int], float], jackknife: bool = False) -> tuple[dict[str, float], str]:
     """One-sided p (largest over seeds) per model compared with ``best``, or {} and why the column is not tested."""
     for model in (best, *others):
         if any(scores_of(evidence, (dataset, category, model, seed)) is None for seed in seeds[model, category]):
@@ -191,7 +225,7 @@ def _column(evidence: Evidence, dataset: str, category: str, metric: str, best: 
         per_seed = []
         for seed in common:
             p, reason = _pair_p(evidence, (dataset, category, best, seed), (dataset, category, other, seed), metric,
-                                estimates)
+                                estimates, jackknife)
             if reason:
                 return {}, reason.format(best=name(best), other=name(other))
             per_seed.append(p)
@@ -214,13 +248,15 @@ def test_table(evidence: Evidence | None, dataset: str, metric: str, columns: di
     if metric not in (DELONG_METRIC, JACKKNIFE_METRIC) and not any(metric in job.replicates for job in evidence.values()):
         tests.unsupported = True  # one note for the table, not one per column
         return tests
+    tests.jackknife = _has_jackknife(evidence, metric)
+    tests.fallback = metric.startswith("pixel_") and not tests.jackknife
     raw: dict[CellKey, float] = {}
     family = 0
     for category, (best, others) in columns.items():
         if not others:
             continue
         p_values, reason = _column(evidence, dataset, category, metric, best, others, seeds, name,
-                                   estimates or {})
+                                   estimates or {}, tests.jackknife)
         if reason:
             tests.untested.append((label(category), reason))
         raw |= {(model, category): min(1.0, len(others) * p) for model, p in p_values.items()}
