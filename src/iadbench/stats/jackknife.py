@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from iadbench.stats.paired import jackknife_df, jackknife_z
 from iadbench.stats.uncertainty import PixelStatistics, pixel_replicates
 
 
@@ -70,3 +71,21 @@ def load_jackknife(path: str | Path) -> Jackknife | None:
             return None
         return Jackknife(tuple(str(name) for name in data["jackknife_metrics"]), data["jackknife"],
                          data["jackknife_keys"].astype(str), data["jackknife_strata"].astype(bool))
+
+
+def paired_test(first: Jackknife, second: Jackknife, metric: str, observed: float) -> tuple[float, float, str]:
+    """Two models' ``metric`` on the same images by the paired jackknife: ``(z, df, "")``, z the observed difference
+    ``first - second`` (the rows'; NaN: the left-out differences' mean) over the stratified jackknife standard
+    error of the difference (:func:`iadbench.stats.paired.jackknife_z`), df its degrees of freedom
+    (:func:`iadbench.stats.paired.jackknife_df`); or NaN, NaN and why not ({best}/{other}: first/second)."""
+    if not np.array_equal(first.keys, second.keys):
+        return np.nan, np.nan, "{best} and {other} have pixel ground truth on different test images"
+    if not np.array_equal(first.strata, second.strata):
+        return np.nan, np.nan, "{best} and {other} disagree on the images' labels"
+    left_out = first.column(metric).astype(np.float64) - second.column(metric).astype(np.float64)
+    if not np.isfinite(observed):
+        observed = float(np.mean(left_out))
+    z = jackknife_z(observed, left_out, first.strata)
+    if np.isnan(z):
+        return np.nan, np.nan, "the jackknife test needs two test images of each class with pixel ground truth"
+    return z, jackknife_df(left_out, first.strata), ""

@@ -12,7 +12,13 @@ from iadbench.metrics import measures as metrics
 from iadbench.stats import paired, significance
 from iadbench.stats.evidence import JobEvidence, read_evidence
 from iadbench.stats.jackknife import load_jackknife, members, pixel_jackknife
-from iadbench.stats.uncertainty import load_replicates, pixel_replicates, pixel_statistics, resample_counts, save_replicates
+from iadbench.stats.uncertainty import (
+    load_replicates,
+    pixel_replicates,
+    pixel_statistics,
+    resample_counts,
+    save_replicates,
+)
 
 
 def hand_made(seed=0, n_images=8, size=40):
