@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
             detail = ", ".join(f"{metric.removeprefix('image_')} {share:.2f}" for metric, share in shares.items())
             print(f"  {gap:.2f} ({BEST:.2f} vs {BEST - gap:.2f}): {min(shares.values()):.2f}  [{detail}]")
     print(f"elapsed {time.perf_counter() - start:.0f} s")
-    print(f"power={min(planted.values()):.3f} false_alarm={max(null.values()):.3f} coverage={logit_coverage:.3f}")
+    print(f"power={min(planted.values(), default=float('nan')):.3f} false_alarm={max(null.values()):.3f} coverage={logit_coverage:.3f}")
     return 0
 
 
