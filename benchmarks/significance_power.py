@@ -3,8 +3,9 @@
 Simulates report tables of 15 models x 15 categories (210 comparisons per dataset x metric table), each category a
 test set of MVTec size (40 defect-free + 80 defective images; pixel maps of ``--size``^2 with one square defect per
 defective image), and runs the report's own tests on them (:func:`iadbench.stats.significance.test_table`: DeLong
-for image AUROC, the jackknife for image F1-max, the studentized paired bootstrap for image AP, pixel AUROC, AP
-and AU-PRO@0.3; one-sided, times the column's comparisons, Bonferroni-gated Benjamini-Hochberg over the table):
+for image AUROC, the jackknife for image F1-max, the studentized paired bootstrap for image AP, the paired jackknife
+on Satterthwaite df for pixel AUROC, AP and AU-PRO@0.3, from the leave-one-image-out values evaluation saves; one-sided,
+times the column's comparisons, Bonferroni-gated Benjamini-Hochberg over the table):
 
 * power tables: 8 models at AUROC 0.97 (image scores and pixel maps alike), 7 at 0.97 - gap (0.77): P = share of
   the worse models' cells marked worse (not ‡), the *minimum* over the six metrics; beside it the share of good
