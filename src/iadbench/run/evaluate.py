@@ -126,9 +126,10 @@ def evaluate_predictions(predictions: dict[str, np.ndarray], resolution: str, fp
         counts = counts[:, has_truth]  # the resampled images that have ground truth
         statistics = uncertainty.pixel_statistics(maps, masks, tuple(fpr_limits))
         pixel = uncertainty.pixel_replicates(statistics, counts)
-        keys = np.arange(has_truth.size).astype(str) if paths is None else np.asarray(paths, dtype=str)
-        left_out = jackknife.pixel_jackknife(statistics, keys[has_truth], (np.asarray(labels).reshape(-1) > 0)[has_truth],
-                                             {"pixel_AUPRO": statistics.names[2]} if fpr_limits else None)
+        keys = (np.arange(has_truth.size) if paths is None else np.asarray(paths)).astype(str)[has_truth]
+        if np.unique(keys).size == keys.size:  # the rows pair up by path (repeated paths: the report's bootstrap)
+            left_out = jackknife.pixel_jackknife(statistics, keys, (np.asarray(labels).reshape(-1) > 0)[has_truth],
+                                                 {"pixel_AUPRO": statistics.names[2]} if fpr_limits else None)
         names += list(statistics.names) + (["pixel_AUPRO"] if fpr_limits else [])
         columns += [pixel, pixel[:, 2:3]] if fpr_limits else [pixel]
     replicates = np.concatenate(columns, axis=1)
