@@ -3,8 +3,9 @@
 Simulates report tables of 15 models x 15 categories (210 comparisons per dataset x metric table), each category a
 test set of MVTec size (40 defect-free + 80 defective images; pixel maps of ``--size``^2 with one square defect per
 defective image), and runs the report's own tests on them (:func:`iadbench.stats.significance.test_table`: DeLong
-for image AUROC, the jackknife for image F1-max, the studentized paired bootstrap for image AP, pixel AUROC, AP
-and AU-PRO@0.3; one-sided, times the column's comparisons, Bonferroni-gated Benjamini-Hochberg over the table):
+for image AUROC, the jackknife for image F1-max, the studentized paired bootstrap for image AP, the paired jackknife
+on Satterthwaite df for pixel AUROC, AP and AU-PRO@0.3, from the leave-one-image-out values evaluation saves; one-sided,
+times the column's comparisons, Bonferroni-gated Benjamini-Hochberg over the table):
 
 * power tables: 8 models at AUROC 0.97 (image scores and pixel maps alike), 7 at 0.97 - gap (0.77): P = share of
   the worse models' cells marked worse (not ‡), the *minimum* over the six metrics; beside it the share of good
@@ -42,7 +43,7 @@ import pandas as pd
 from scipy import special, stats
 
 from iadbench.metrics import measures as metrics
-from iadbench.stats import paired, significance, uncertainty
+from iadbench.stats import jackknife, paired, significance, uncertainty
 from iadbench.stats.evidence import JobEvidence
 
 N_MODELS, N_CATEGORIES, N_NORMAL, N_DEFECTIVE = 15, 15, 40, 80
@@ -85,27 +86,38 @@ def model_job(rng, data, auroc: float, seed: int, resamples: int, thresholds: in
                    "pixel_AUPRO_30": exact["pixel_AUPRO_30"]}
         statistic = uncertainty.pixel_statistics(maps, masks, (0.3,), n_thresholds=thresholds)
         replicates |= dict(zip(statistic.names, uncertainty.pixel_replicates(statistic, counts).T, strict=True))
+        left_out = jackknife.pixel_jackknife(statistic, paths, labels)  # as evaluation saves it
+    else:
+        left_out = None
     table = pd.DataFrame({"image_path": paths, "label": labels.astype(np.int8), "image_score": scores})
-    return JobEvidence(table, {name: column.astype(np.float32) for name, column in replicates.items()}), values
+    return JobEvidence(table, {name: column.astype(np.float32) for name, column in replicates.items()},
+                       left_out), values
 
 
-def pair_z(job_a: JobEvidence, job_b: JobEvidence, values_a: dict, values_b: dict, metric: str) -> float:
+def pair_z(job_a: JobEvidence, job_b: JobEvidence, values_a: dict, values_b: dict, metric: str
+           ) -> tuple[float, float]:
     """z of one fixed pair of models as the report's test for ``metric`` computes it (DeLong, jackknife or the
-    studentized paired bootstrap), a - b."""
+    studentized paired bootstrap), a - b, and the degrees of freedom of the t it is read on."""
     a, b = job_a.scores, job_b.scores
+    df = float(len(a) - 2)
     if metric == "image_AUROC":
-        return paired.delong_test(a["image_score"], b["image_score"], a["label"])[2]
+        return paired.delong_test(a["image_score"], b["image_score"], a["label"])[2], df
     if metric == "image_F1_max":
-        return paired.jackknife_f1_max_test(a["image_score"], b["image_score"], a["label"])[0]
+        return paired.jackknife_f1_max_test(a["image_score"], b["image_score"], a["label"])[0], df
+    if metric.startswith("pixel_"):  # the paired jackknife, as the report's test
+        left_out, strata = job_a.jackknife.column(metric) - job_b.jackknife.column(metric), job_a.jackknife.strata
+        return (paired.jackknife_z(values_a[metric] - values_b[metric], left_out, strata),
+                paired.jackknife_df(left_out, strata))
     differences = job_a.replicates[metric].astype(np.float64) - job_b.replicates[metric].astype(np.float64)
-    return paired.studentized_z(differences, values_a[metric] - values_b[metric])
+    return paired.studentized_z(differences, values_a[metric] - values_b[metric]), df
 
 
 def simulate_table(rng, aurocs: list[float], args, pixels: bool,
-                   calibration: dict[str, list[float]] | None = None) -> dict[str, np.ndarray]:
+                   calibration: dict[str, list[tuple[float, float]]] | None = None) -> dict[str, np.ndarray]:
     """Per metric: a (categories x models) bool array of the cells marked worse (not ‡, not the best).
     ``calibration``: also collect, per metric, the z of the fixed pairs of models (0, 1), (2, 3), ... (12, 13) of
-    every category (equal models in a null table: z should be standard, whichever cell comes out best)."""
+    every category, with their t's degrees of freedom (equal models in a null table: the p should be uniform,
+    whichever cell comes out best)."""
     evidence, estimates, seed = {}, {}, 0
     for category in range(N_CATEGORIES):
         data = category_data(rng, args.size)
@@ -151,7 +163,7 @@ def power(rng, gap: float, args, pixels: bool, tables: int,
 
 
 def false_alarms(rng, args, pixels: bool, tables: int,
-                 calibration: dict[str, list[float]] | None = None) -> dict[str, list[bool]]:
+                 calibration: dict[str, list[tuple[float, float]]] | None = None) -> dict[str, list[bool]]:
     """Per metric, per null table: whether any cell was marked worse (``calibration``: see simulate_table)."""
     alarms: dict[str, list[bool]] = {}
     for _ in range(tables):
@@ -219,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     for metric, share in planted.items():
         print(f"power at gap {GAP:.2f} ({BEST:.2f} vs {BEST - GAP:.2f}) {metric}: {share:.3f}; good models among "
               f"the cells marked worse (false discovery proportion) {np.mean(discoveries[metric]):.3f}")
-    calibration: dict[str, list[float]] = {}
+    calibration: dict[str, list[tuple[float, float]]] = {}
     alarms = false_alarms(rng, args, pixels=True, tables=args.pixel_null_tables, calibration=calibration)
     image_only = false_alarms(rng, args, pixels=False, tables=args.null_tables - args.pixel_null_tables,
                               calibration=calibration)
@@ -228,11 +240,11 @@ def main(argv: list[str] | None = None) -> int:
     null = {metric: float(np.mean(values)) for metric, values in alarms.items()}
     for metric, share in null.items():
         print(f"null tables with a false 'worse' {metric}: {share:.3f} of {len(alarms[metric])}")
-    n_images = N_NORMAL + N_DEFECTIVE
-    for metric, values in calibration.items():  # equal models: z standard, the one-sided p uniform
-        z = np.asarray(values, dtype=np.float64)
-        p = special.stdtr(n_images - 2, -z)  # the report's one-sided p (Student's t, n - 2)
+    for metric, values in calibration.items():  # equal models: the one-sided p uniform
+        z, df = np.asarray(values, dtype=np.float64).T
+        p = special.stdtr(df, -z)  # the report's one-sided p (Student's t: n - 2, the jackknife's df for pixels)
         print(f"null calibration {metric}: {z.size} pairs of equal models, z sd {z.std(ddof=1):.3f}, "
+              f"median df {np.median(df):.0f}, "
               f"share p < 0.05 {np.mean(p < 0.05):.3f}, p < 0.01 {np.mean(p < 0.01):.4f}, "
               f"|z| > 3 {np.mean(np.abs(z) > 3):.4f} (normal 0.0027), largest |z| {np.abs(z).max():.2f}, "
               f"KS p {stats.kstest(p, 'uniform').pvalue:.2f}")
@@ -252,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
             detail = ", ".join(f"{metric.removeprefix('image_')} {share:.2f}" for metric, share in shares.items())
             print(f"  {gap:.2f} ({BEST:.2f} vs {BEST - gap:.2f}): {min(shares.values()):.2f}  [{detail}]")
     print(f"elapsed {time.perf_counter() - start:.0f} s")
-    print(f"power={min(planted.values()):.3f} false_alarm={max(null.values()):.3f} coverage={logit_coverage:.3f}")
+    print(f"power={min(planted.values(), default=float('nan')):.3f} false_alarm={max(null.values()):.3f} coverage={logit_coverage:.3f}")
     return 0
 
 

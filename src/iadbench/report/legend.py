@@ -30,9 +30,12 @@ TEXTS: dict[str, str] = {
                   "keeps its level near 100. With several seeds the seeds' resamples are pooled, each seed weighing "
                   "the same. A run without stored resamples shows no interval."),
     "tests": ("In each category column every complete cell is compared with the best one on the same test images: "
-              "image AUROC by DeLong's test, image F1-max by a jackknife test, every other metric by a studentized "
-              "paired bootstrap over the same resamples, all one-sided and read on Student's t with n - 2 degrees of "
-              "freedom (n test images); with several seeds each seed is tested on its "
+              "image AUROC by DeLong's test, image F1-max by a jackknife test, image AP by a studentized paired "
+              "bootstrap over the same resamples, all one-sided and read on Student's t with n - 2 degrees of "
+              "freedom (n test images); pixel metrics by a paired leave-one-image-out jackknife, read on Student's t "
+              "with the jackknife variance's Satterthwaite degrees of freedom (evaluation outputs written before "
+              "the jackknife values were kept: the paired bootstrap, noted under the table); with several seeds "
+              "each seed is tested on its "
               "own and the largest p is kept. Each p is multiplied by its column's number of comparisons (the best "
               "is picked from the data), then a table's p-values are corrected together by Benjamini-Hochberg at "
               "α = 0.05, opened only when the smallest passes Bonferroni over the table. A cell neither bold nor ‡ "
@@ -54,9 +57,11 @@ METHODS: tuple[tuple[str, str, str], ...] = (
      "One-sided test of two correlated image AUROCs measured on the same test images.",
      ("E. R. DeLong, D. M. DeLong and D. L. Clarke-Pearson, Comparing the areas under two or more correlated "
      "receiver operating characteristic curves: a nonparametric approach, Biometrics 44(3), 837–845, 1988.")),
-    ("Jackknife test (image F1-max)",
+    ("Jackknife test (image F1-max, pixel metrics)",
      ("One-sided; the difference over its leave-one-image-out standard error (F1-max is a maximum over "
-      "thresholds, which the bootstrap reproduces poorly; the jackknife variance errs on the large side)."),
+      "thresholds, which the bootstrap reproduces poorly; the jackknife variance errs on the large side). Pixel "
+      "metrics: read on Student's t with Satterthwaite's degrees of freedom of the jackknife variance, since a few "
+      "images with large defects carry most of it."),
      "B. Efron and C. Stein, The jackknife estimate of variance, The Annals of Statistics 9(3), 586–596, 1981."),
     ("Paired bootstrap test",
      "One-sided; the difference on all test images over the standard deviation of the paired resampled differences.",

@@ -23,7 +23,7 @@ from iadbench.run.isolated import isolated_child
 from iadbench.run.predictions import load_predictions
 from iadbench.run.protocols import DEFAULT_TARGET_FPR, protocol_values
 from iadbench.run.timing import read_timing
-from iadbench.stats import uncertainty
+from iadbench.stats import jackknife, uncertainty
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +62,7 @@ class Evaluation:
     scores: pd.DataFrame     # SCORE_COLUMNS
     names: list[str]         # the replicates' columns
     replicates: np.ndarray   # (resamples, metrics) bootstrap replicates
+    jackknife: jackknife.Jackknife | None = None  # the pixel metrics without each image (the pixel tests)
 
 
 def compute_metrics(predictions: dict[str, np.ndarray], resolution: str, fpr_limits, *, seed: int = 0,
@@ -120,17 +121,22 @@ def evaluate_predictions(predictions: dict[str, np.ndarray], resolution: str, fp
     # Image and pixel metrics share the resamples; drawn in path order, so models of one seed pair up.
     counts = uncertainty.resample_counts(labels, n_resamples, seed, keys=paths)
     names, columns = list(uncertainty.IMAGE_NAMES), [uncertainty.image_replicates(scores, labels, counts)]
+    left_out = None
     if maps is not None:
         counts = counts[:, has_truth]  # the resampled images that have ground truth
         statistics = uncertainty.pixel_statistics(maps, masks, tuple(fpr_limits))
         pixel = uncertainty.pixel_replicates(statistics, counts)
+        keys = (np.arange(has_truth.size) if paths is None else np.asarray(paths)).astype(str)[has_truth]
+        if np.unique(keys).size == keys.size:  # the rows pair up by path (repeated paths: the report's bootstrap)
+            left_out = jackknife.pixel_jackknife(statistics, keys, (np.asarray(labels).reshape(-1) > 0)[has_truth],
+                                                 {"pixel_AUPRO": statistics.names[2]} if fpr_limits else None)
         names += list(statistics.names) + (["pixel_AUPRO"] if fpr_limits else [])
         columns += [pixel, pixel[:, 2:3]] if fpr_limits else [pixel]
     replicates = np.concatenate(columns, axis=1)
     n_images = {name: int(np.asarray(labels).size) if name.startswith("image_") else int(has_truth.sum())
                 for name in names}
     values.update(uncertainty.interval_columns(names, replicates, values, n_images))
-    return Evaluation(values, score_table(predictions, table_maps), names, replicates)
+    return Evaluation(values, score_table(predictions, table_maps), names, replicates, left_out)
 
 
 def ground_truth(predictions: dict[str, np.ndarray]) -> np.ndarray:
@@ -263,16 +269,19 @@ def evaluate_job(
     if evaluation is None:
         write_side_outputs(row_path, scores_path, empty_score_table(), [], np.zeros((0, 0)))
     else:
-        write_side_outputs(row_path, scores_path, evaluation.scores, evaluation.names, evaluation.replicates)
+        write_side_outputs(row_path, scores_path, evaluation.scores, evaluation.names, evaluation.replicates,
+                           evaluation.jackknife)
     write_row(frame, row_path)  # last: a row means its side outputs are complete
     return frame
 
 
 def write_side_outputs(row_path: str | Path, scores_path: str | Path | None, table: pd.DataFrame,
-                       names: list[str], replicates: np.ndarray) -> None:
-    """The score table and ``bootstrap.npz`` (beside the row) of a job; empty ones for a failed job."""
+                       names: list[str], replicates: np.ndarray, left_out: jackknife.Jackknife | None = None) -> None:
+    """The score table and ``bootstrap.npz`` (beside the row, with the pixel metrics' jackknife values) of a job;
+    empty ones for a failed job."""
     write_scores(table, scores_path or Path(row_path).with_name("scores.parquet"))
-    uncertainty.save_replicates(Path(row_path).with_name("bootstrap.npz"), names, replicates)
+    uncertainty.save_replicates(Path(row_path).with_name("bootstrap.npz"), names, replicates,
+                                extra=jackknife.members(left_out))
 
 
 def run_evaluation(*, log_path: str | Path | None = None, attempt: int = 1, final_attempt: int = 1,

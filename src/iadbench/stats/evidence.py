@@ -1,5 +1,6 @@
 """What the report reads besides the rows: each evaluation job's per-image scores (``scores.parquet``) and its
-bootstrap replicates (``bootstrap.npz``), keyed by job. The paired tests (:mod:`iadbench.stats.significance`), the
+bootstrap replicates (``bootstrap.npz``, with the pixel metrics' jackknife values: :mod:`iadbench.stats.jackknife`),
+keyed by job. The paired tests (:mod:`iadbench.stats.significance`), the
 cells' intervals and the score distributions (:mod:`iadbench.report.distributions`) read from here.
 
 A file that is missing, unreadable or empty (a failed job writes both empty) leaves that part of the job's
@@ -18,6 +19,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from iadbench.stats import uncertainty
+from iadbench.stats.jackknife import Jackknife, load_jackknife
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,7 @@ class ImageArrays:
 class JobEvidence:
     scores: pd.DataFrame | None = None  # image_path, label, defect_type, image_score, ...; None: none read
     replicates: dict[str, np.ndarray] = field(default_factory=dict)  # metric -> its bootstrap replicates
+    jackknife: Jackknife | None = None  # the pixel metrics' leave-one-image-out values; None: none saved (older file)
     _arrays: ImageArrays | None = field(default=None, repr=False, compare=False)
 
     def arrays(self) -> ImageArrays | None:
@@ -79,7 +82,12 @@ def read_evidence(score_paths: Iterable[str | Path] = (), bootstrap_paths: Itera
             log.warning("cannot read %s: %s", path, error)
             continue
         if replicates:
-            evidence.setdefault(job_key(path), JobEvidence()).replicates = replicates
+            job = evidence.setdefault(job_key(path), JobEvidence())
+            job.replicates = replicates
+            try:
+                job.jackknife = load_jackknife(path)
+            except Exception as error:  # noqa: BLE001 -- as above; the pixel tests then fall back on the bootstrap
+                log.warning("cannot read the jackknife values of %s: %s", path, error)
     return evidence
 
 
@@ -96,3 +104,8 @@ def arrays_of(evidence: Evidence | None, key: JobKey) -> ImageArrays | None:
 def replicates_of(evidence: Evidence | None, key: JobKey, metric: str) -> np.ndarray | None:
     job = (evidence or {}).get(key)
     return None if job is None else job.replicates.get(metric)
+
+
+def jackknife_of(evidence: Evidence | None, key: JobKey) -> Jackknife | None:
+    job = (evidence or {}).get(key)
+    return None if job is None else job.jackknife

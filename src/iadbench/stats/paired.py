@@ -70,14 +70,22 @@ def jackknife_f1_max_test(scores_a, scores_b, labels) -> tuple[float, float]:
     leave_one_out = np.ones((n, n), dtype=np.int32) - np.eye(n, dtype=np.int32)
     values = [image_replicates(scores, labels, np.vstack([np.ones((1, n), np.int32), leave_one_out]),
                                remaximise=True)[:, 2] for scores in (scores_a, scores_b)]
-    observed, left_out = values[0][0] - values[1][0], values[0][1:] - values[1][1:]
-    variance = sum((part.size - 1) / part.size * np.sum((part - part.mean()) ** 2)
-                   for part in (left_out[positive], left_out[~positive]))
+    z = jackknife_z(values[0][0] - values[1][0], values[0][1:] - values[1][1:], positive)
+    return z, float(2 * special.ndtr(-abs(z)))
+
+
+def jackknife_z(observed: float, left_out, strata) -> float:
+    """A paired difference over its stratified jackknife standard error: ``left_out`` the difference with each
+    image left out in turn, ``strata`` per image (defect-free / defective); variance = sum over strata of
+    (n_s - 1) / n_s * sum (d_i - mean d)^2. NaN when a stratum has fewer than two images or a left-out difference
+    or ``observed`` is not finite; no variance: 0 with no difference, +/-inf with one (as DeLong)."""
+    terms = _jackknife_terms(left_out, strata)
+    if terms is None or not np.isfinite(observed):
+        return float("nan")
+    variance = float(terms.sum())
     if variance > 1e-24:
-        z = observed / np.sqrt(variance)
-    else:
-        z = 0.0 if abs(observed) < 1e-12 else float(np.copysign(np.inf, observed))
-    return float(z), float(2 * special.ndtr(-abs(z)))
+        return float(observed / np.sqrt(variance))
+    return 0.0 if abs(observed) < 1e-12 else float(np.copysign(np.inf, observed))
 
 
 def studentized_z(differences, observed: float) -> float:
@@ -168,3 +176,27 @@ def holm(p_values, family: int | None = None) -> np.ndarray:
     m = max(order.size, family or 0)
     adjusted[order] = np.minimum(1.0, np.maximum.accumulate((m - np.arange(order.size)) * p[order]))
     return adjusted
+
+
+def _jackknife_terms(left_out, strata) -> np.ndarray | None:
+    """Each image's term of the stratified jackknife variance, (n_s - 1) / n_s (d_i - mean d)^2; None when a
+    stratum has fewer than two images or a value is not finite."""
+    left_out, strata = np.asarray(left_out, dtype=np.float64), np.asarray(strata, dtype=bool)
+    parts = [left_out[strata], left_out[~strata]]
+    if min(part.size for part in parts) < 2 or not np.isfinite(left_out).all():
+        return None
+    return np.concatenate([(part.size - 1) / part.size * (part - part.mean()) ** 2 for part in parts])
+
+
+def jackknife_df(left_out, strata) -> float:
+    """Degrees of freedom of the jackknife variance of :func:`jackknife_z` (Satterthwaite: 2 V^2 / Var(V), Var(V)
+    estimated from the spread of the images' terms u_i of V = sum u_i): 2 (sum u)^2 / (sum u^2 - (sum u)^2 / n),
+    at most n - 2, at least 1. n - 2 when the terms are alike as for normal data (n images); far fewer when a few
+    images carry the variance, as the pixel metrics' large defects do: their z then has Student's heavier tails
+    (docs/statistics.md). NaN where :func:`jackknife_z` is."""
+    terms = _jackknife_terms(left_out, strata)
+    if terms is None:
+        return float("nan")
+    total, squares, n = float(terms.sum()), float(np.sum(terms ** 2)), terms.size
+    spread = squares - total ** 2 / n
+    return float(np.clip(2 * total ** 2 / spread, 1, n - 2)) if spread > 1e-300 else float(max(n - 2, 1))

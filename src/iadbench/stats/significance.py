@@ -7,14 +7,17 @@ compared with the best one *on the same test images*:
 * image AUROC: DeLong's test of the two correlated AUROCs (:func:`iadbench.stats.paired.delong_test`) on the
   jobs' ``scores.parquet``, aligned by image path; image F1-max: the jackknife test on the same scores
   (:func:`iadbench.stats.paired.jackknife_f1_max_test`: a maximum over thresholds is no smooth statistic);
-* any other metric: a studentized paired bootstrap test, ``z = studentized_z(replicates_best -
-  replicates_other, observed)`` over the jobs' ``bootstrap.npz`` replicates (the same resamples of the same
-  images: they are seeded by the seed and keyed by image path): the rows' difference on the full test set
-  (``estimates``; without row values: the replicates' mean difference) / the standard deviation of the
-  replicates' differences. Counting replicates on either side of 0 would floor p at ~1 / B, which no correction
-  over a 210-comparison table can pass;
+* pixel AUROC, AP, AU-PRO: the paired jackknife on the jobs' leave-one-image-out values
+  (:mod:`iadbench.stats.jackknife`; :func:`iadbench.stats.paired.jackknife_z`), read on Student's t with the
+  variance's Satterthwaite degrees of freedom (:func:`iadbench.stats.paired.jackknife_df`: a few large defects
+  carry the variance, so its estimate is noisy); jobs written before these values: as image AP, and the note says so;
+* image AP: a studentized paired bootstrap test, ``z = studentized_z(replicates_best - replicates_other,
+  observed)`` over the jobs' ``bootstrap.npz`` replicates (the same resamples of the same images: seeded by the
+  seed, keyed by image path): the rows' difference (``estimates``; without row values: the replicates' mean
+  difference) / the replicates' differences' standard deviation (counting replicates on either side of 0 would
+  floor p at ~1 / B, which no correction over a 210-comparison table can pass);
 * each test is *one-sided* (the claim is "worse than the best", z = (best - other) / se, p = P(T > z), T
-  Student's t on n - 2 degrees of freedom, n the test images: a small-sample correction); several
+  Student's t on n - 2 degrees of freedom but for the pixel jackknife, n the test images); several
   seeds: each seed is tested on its own and the *largest* p is kept (a cell counts as worse only when every
   seed says so).
 
@@ -48,8 +51,8 @@ import numpy as np
 from scipy import special
 
 from iadbench.results.columns import metric_columns_named
-from iadbench.stats import paired, uncertainty
-from iadbench.stats.evidence import Evidence, arrays_of, replicates_of, scores_of
+from iadbench.stats import jackknife, paired, uncertainty
+from iadbench.stats.evidence import Evidence, arrays_of, jackknife_of, replicates_of, scores_of
 
 ALPHA = 0.05
 INTERVAL_NOTE = ("Hover a cell for its 95% confidence interval: a bootstrap over the test images (defect-free and "
@@ -77,6 +80,8 @@ class TableTests:
     family: int = 0  # cells corrected together: every cell of the tested columns, each best as p = 1
     several_seeds: bool = False
     alpha: float = ALPHA
+    jackknife: bool = False  # a pixel metric tested by the paired jackknife
+    fallback: bool = False   # a pixel metric without jackknife values (older evaluation outputs): the bootstrap
 
     @property
     def not_worse(self) -> set[CellKey]:
@@ -90,11 +95,14 @@ class TableTests:
             return [f"{NOT_WORSE_MARK} not computed: the evaluation jobs keep no bootstrap replicates of this metric."]
         notes = []
         if self.adjusted:
+            df = "n - 2 degrees of freedom (n test images)"
             if self.metric == DELONG_METRIC:
                 method = "a one-sided DeLong test of the two AUROCs on the same test images"
-            elif self.metric == JACKKNIFE_METRIC:
+            elif self.metric == JACKKNIFE_METRIC or self.jackknife:
                 method = ("a one-sided jackknife test on the same test images (the difference on all test images "
                           "divided by its leave-one-image-out standard error)")
+                df = ("the jackknife variance's degrees of freedom (fewer where a few images carry it)"
+                      if self.jackknife else df)
             else:
                 method = (f"a one-sided paired bootstrap over the same {self.n_resamples} stratified resamples of "
                           "the test images for both models (the difference on all test images divided by its "
@@ -103,8 +111,7 @@ class TableTests:
                      if self.several_seeds else "")
             count = len(self.adjusted)
             notes.append(f"Bold: best in its column. {NOT_WORSE_MARK}: not significantly worse than the column's best "
-                         f"at α = {self.alpha:g} by {method}, read on Student's t with n - 2 degrees of freedom (n test "
-                         f"images){seeds}; each p multiplied by its column's comparisons "
+                         f"at α = {self.alpha:g} by {method}, read on Student's t with {df}{seeds}; each p multiplied by its column's comparisons "
                          "(the best is itself picked from the data), then the table's "
                          f"{count} comparison{'s' if count != 1 else ''} corrected together by Benjamini-Hochberg "
                          f"over its {self.family} cells (each best counted with p = 1), opened only when the "
@@ -114,6 +121,9 @@ class TableTests:
                          f"most {self.alpha:.0%} of the cells declared worse are expected to be as good as the best "
                          "(false discovery rate). "
                          "The Mean column is not tested.")
+        if self.fallback and self.adjusted:
+            notes.append("The evaluation outputs hold no leave-one-image-out values of this metric (older files): "
+                         "tested by the paired bootstrap instead, whose far tail runs heavy (more false marks than α).")
         if self.untested:
             notes.append("Not tested (no marking): " + "; ".join(f"{category}: {reason}"
                                                                  for category, reason in self.untested) + ".")
@@ -121,7 +131,7 @@ class TableTests:
 
 
 def _pair_p(evidence: Evidence, best: tuple, other: tuple, metric: str,
-            estimates: dict[tuple[str, str, int], float]) -> tuple[float, str]:
+            estimates: dict[tuple[str, str, int], float], use_jackknife: bool = False) -> tuple[float, str]:
     """One-sided p of one seed's comparison (small when ``best`` is above ``other``), or NaN and why it cannot be
     made ({best}/{other} name the models)."""
     first, second = arrays_of(evidence, best), arrays_of(evidence, other)
@@ -146,6 +156,9 @@ def _pair_p(evidence: Evidence, best: tuple, other: tuple, metric: str,
         z, _ = paired.jackknife_f1_max_test(scores_best, scores_other, labels)
         return (_one_sided(z, labels.size), "") if not math.isnan(z) else (
             math.nan, "the jackknife test needs two test images of each class")
+    observed = [estimates.get((key[2], key[1], key[3]), math.nan) for key in (best, other)]
+    if use_jackknife:
+        return _jackknife_p(evidence, best, other, metric, observed[0] - observed[1])
     rep_best, rep_other = replicates_of(evidence, best, metric), replicates_of(evidence, other, metric)
     for model, replicates in (("{best}", rep_best), ("{other}", rep_other)):
         if replicates is None:
@@ -153,7 +166,6 @@ def _pair_p(evidence: Evidence, best: tuple, other: tuple, metric: str,
     if rep_best.shape != rep_other.shape:
         return math.nan, "{best} and {other} have different numbers of bootstrap resamples"
     differences = rep_best.astype(np.float64) - rep_other.astype(np.float64)
-    observed = [estimates.get((key[2], key[1], key[3]), math.nan) for key in (best, other)]
     # The rows' exact difference; the replicates (pixel ones on a threshold grid) only give its spread. Without
     # row values: the replicates' mean difference (the grid's bias, measured ~0.05 sd, nearly cancels in it).
     observed_difference = observed[0] - observed[1]
@@ -164,17 +176,28 @@ def _pair_p(evidence: Evidence, best: tuple, other: tuple, metric: str,
         math.nan, "the metric is undefined in every resample")
 
 
+def _jackknife_p(evidence: Evidence, best: tuple, other: tuple, metric: str, observed: float) -> tuple[float, str]:
+    """:func:`_pair_p` of a pixel metric: :func:`iadbench.stats.jackknife.paired_test` on Student's t."""
+    z, df, reason = jackknife.paired_test(jackknife_of(evidence, best), jackknife_of(evidence, other), metric, observed)
+    return (math.nan, reason) if reason else (float(special.stdtr(df, -z)), "")
+
+
+def _has_jackknife(evidence: Evidence, metric: str) -> bool:
+    """Whether every job with bootstrap replicates of a pixel metric has its jackknife values (older outputs: none)."""
+    jobs = [job for job in evidence.values() if metric in job.replicates]
+    return metric.startswith("pixel_") and bool(jobs) and all(
+        job.jackknife is not None and metric in job.jackknife.names for job in jobs)
+
+
 def _one_sided(z: float, n_images: int) -> float:
     """p of "the other cell is not worse than the best", z = (best - other) / its standard error, read on Student's
-    t with n - 2 degrees of freedom (the standard error is estimated from the same n images, in two strata; at the
-    table's gate, z ~4.2, this asks ~4 % more than the normal, what the bootstrap z of equal models' pixel
-    metrics measured too wide: sd 1.03-1.05, docs/statistics.md)."""
+    t with n - 2 degrees of freedom (the standard error is estimated from the same n images, in two strata)."""
     return float(special.stdtr(max(n_images - 2, 1), -z))
 
 
 def _column(evidence: Evidence, dataset: str, category: str, metric: str, best: str, others: list[str],
             seeds: dict[CellKey, list[int]], name: Callable[[str], str],
-            estimates: dict[tuple[str, str, int], float]) -> tuple[dict[str, float], str]:
+            estimates: dict[tuple[str, str, int], float], use_jackknife: bool = False) -> tuple[dict[str, float], str]:
     """One-sided p (largest over seeds) per model compared with ``best``, or {} and why the column is not tested."""
     for model in (best, *others):
         if any(scores_of(evidence, (dataset, category, model, seed)) is None for seed in seeds[model, category]):
@@ -191,7 +214,7 @@ def _column(evidence: Evidence, dataset: str, category: str, metric: str, best: 
         per_seed = []
         for seed in common:
             p, reason = _pair_p(evidence, (dataset, category, best, seed), (dataset, category, other, seed), metric,
-                                estimates)
+                                estimates, use_jackknife)
             if reason:
                 return {}, reason.format(best=name(best), other=name(other))
             per_seed.append(p)
@@ -214,13 +237,15 @@ def test_table(evidence: Evidence | None, dataset: str, metric: str, columns: di
     if metric not in (DELONG_METRIC, JACKKNIFE_METRIC) and not any(metric in job.replicates for job in evidence.values()):
         tests.unsupported = True  # one note for the table, not one per column
         return tests
+    tests.jackknife = _has_jackknife(evidence, metric)
+    tests.fallback = metric.startswith("pixel_") and not tests.jackknife
     raw: dict[CellKey, float] = {}
     family = 0
     for category, (best, others) in columns.items():
         if not others:
             continue
         p_values, reason = _column(evidence, dataset, category, metric, best, others, seeds, name,
-                                   estimates or {})
+                                   estimates or {}, tests.jackknife)
         if reason:
             tests.untested.append((label(category), reason))
         raw |= {(model, category): min(1.0, len(others) * p) for model, p in p_values.items()}

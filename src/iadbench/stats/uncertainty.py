@@ -167,14 +167,14 @@ def combine_seed_intervals(per_seed_bootstrap_samples: Sequence, estimates: Sequ
     return float(low[0]), float(high[0])
 
 
-def save_replicates(path: str | Path, names: Sequence[str], replicates: np.ndarray, level: float = CI_LEVEL) -> None:
-    """``bootstrap.npz``: replicates (float32, resamples x metrics: 2-D, (0, 0) for none), their metric names,
-    method and level."""
+def save_replicates(path: str | Path, names: Sequence[str], replicates: np.ndarray, level: float = CI_LEVEL,
+                    extra: Mapping[str, np.ndarray] | None = None) -> None:
+    """``bootstrap.npz``: replicates (float32, resamples x metrics: 2-D, (0, 0) for none), metric names, method,
+    level, ``extra`` members (:mod:`iadbench.stats.jackknife`)."""
     def write(temporary: Path) -> None:
         with open(temporary, "wb") as handle:
             np.savez(handle, replicates=np.asarray(replicates, dtype=np.float32), metrics=np.asarray(list(names), dtype=str),
-                     method=np.asarray(CI_METHOD), level=np.asarray(level))
-
+                     method=np.asarray(CI_METHOD), level=np.asarray(level), **(extra or {}))
     atomic_write(path, write)
 
 

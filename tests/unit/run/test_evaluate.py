@@ -261,6 +261,19 @@ def test_score_table_and_replicates_are_written(tmp_path, category_predictions):
     assert replicates["image_AUROC"].shape == (2000,) and replicates["image_AUROC"].dtype == np.float32
     low, _ = logit_interval(replicates["image_AUROC"], [row["image_AUROC"]], len(table))
     assert low[0] == pytest.approx(row["image_AUROC_ci_low"], abs=1e-6)
+    # The pixel metrics without each image (all nine have ground truth), rows in path order, for the pixel tests.
+    from iadbench.stats.jackknife import load_jackknife
+
+    jackknife = load_jackknife(job_dir / "bootstrap.npz")
+    assert jackknife.names == ("pixel_AUROC", "pixel_AP", "pixel_AUPRO_30", "pixel_AUPRO_05", "pixel_AUPRO")
+    assert list(jackknife.keys) == sorted(category_predictions["image_paths"]) and jackknife.values.shape == (9, 5)
+    assert jackknife.strata.tolist() == [path.split("/")[-2] != "good" for path in jackknife.keys]
+    keep = np.arange(9) != 8
+    direct = pixel_metrics(native[keep], native_masks(category_predictions["image_paths"][keep],
+                                                      category_predictions["mask_paths"][keep]), fpr_limits=(0.3,))
+    assert jackknife.column("pixel_AUROC")[list(jackknife.keys).index(category_predictions["image_paths"][8])] \
+        == pytest.approx(direct["pixel_AUROC"], abs=1e-3)
+    assert np.array_equal(jackknife.column("pixel_AUPRO"), jackknife.column("pixel_AUPRO_30"))
 
 
 def test_model_without_maps_has_image_intervals_only(tmp_path, category_predictions):
