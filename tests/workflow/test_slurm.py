@@ -29,6 +29,8 @@ LOCAL_OVERRIDE = [
     "--set-resources", "train:gpu=0", "train:mem_mb=3000", "train:cpus_per_task=2",
     "timing:gpu=0", "timing:mem_mb=3000",
     "--slurm-no-account", "--slurm-init-seconds-before-status-checks", "2", "--jobs", "4",
+    # The local run's training threads (the profile's 4 follow a cluster node's cores; this node has 2).
+    "--set-threads", "train=1", "timing=1",
 ]
 
 
