@@ -213,6 +213,21 @@ class _Restart(Exception):
     """The server's answer does not continue the partial file: start again from byte zero."""
 
 
+
+def host_of(url: str) -> str:
+    """The host (and port) part of ``url``."""
+    return url.split("://", 1)[-1].split("/", 1)[0]
+
+
+def unreachable_once(url: str, reachable: dict[str, str | None]) -> str | None:
+    """Why ``url``'s host cannot be reached (:func:`unreachable`), or None; each host is probed once, its answer
+    kept in ``reachable`` (host -> reason or None)."""
+    host = host_of(url)
+    if host not in reachable:
+        reachable[host] = unreachable(url)
+    return reachable[host]
+
+
 def _fetch_resumable(
     session: requests.Session, url: str, part: Path, retries: int, backoff_seconds: float,
     timeout_seconds: float,

@@ -34,7 +34,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from iadbench.datasets.download import ChecksumMismatchError, download, file_checksum, file_lock, unreachable
+from iadbench.datasets.download import (
+    ChecksumMismatchError,
+    download,
+    file_checksum,
+    file_lock,
+    unreachable_once,
+)
 from iadbench.datasets.extract import safe_extract
 
 logger = logging.getLogger(__name__)
@@ -247,13 +253,9 @@ def fetch_asset(asset: Asset, asset_dir: str | Path, mirror: str | None = None,
     key = hashlib.sha1(asset.url.encode()).hexdigest()
     with file_lock(downloads / f"{key}.fetch.lock"):
         if not _is_present(asset, cache):
-            probe = _probe_url(asset, url, mirror)
-            host = probe.split("://", 1)[-1].split("/", 1)[0]
-            reachable = {} if reachable is None else reachable
-            if host not in reachable:
-                reachable[host] = unreachable(probe)
-            if reachable[host]:
-                raise AssetUnreachableError({**by_hand(asset, cache, url), "reason": reachable[host]})
+            why = unreachable_once(_probe_url(asset, url, mirror), {} if reachable is None else reachable)
+            if why:
+                raise AssetUnreachableError({**by_hand(asset, cache, url), "reason": why})
             logger.info("fetching %s from %s", asset.name, url)
             if asset.hf_repo:
                 _hf_download(asset, cache, mirror)

@@ -17,17 +17,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from iadbench.datasets.download import unreachable
+from iadbench.datasets.download import unreachable_once
 from iadbench.datasets.pending import archive_to_fetch
 from iadbench.models.asset_table import recorded_assets
 from iadbench.models.assets import _is_present, _probe_url, by_hand, cache_dir, mirrored
 from iadbench.models.required_assets import summary_of_missing
 
 logger = logging.getLogger(__name__)
-
-
-def _host(url: str) -> str:
-    return url.split("://", 1)[-1].split("/", 1)[0]
 
 
 def unreachable_downloads(models: list[tuple[str, dict[str, Any], int]], datasets: list[tuple[str, dict[str, Any], Path]],
@@ -37,12 +33,6 @@ def unreachable_downloads(models: list[tuple[str, dict[str, Any], int]], dataset
     url, place, how, reason, model: who needs it), and the models the recorded table does not hold."""
     cache = cache_dir(asset_dir)
     reachable: dict[str, str | None] = {}
-
-    def reason(url: str) -> str | None:
-        if _host(url) not in reachable:
-            reachable[_host(url)] = unreachable(url)
-        return reachable[_host(url)]
-
     missing: list[dict[str, str]] = []
     unrecorded: list[str] = []
     for name, spec, image_size in models:
@@ -52,11 +42,11 @@ def unreachable_downloads(models: list[tuple[str, dict[str, Any], int]], dataset
             continue
         for asset in assets:
             url = mirrored(asset.url, mirror)
-            if not _is_present(asset, cache) and (why := reason(_probe_url(asset, url, mirror))):
+            if not _is_present(asset, cache) and (why := unreachable_once(_probe_url(asset, url, mirror), reachable)):
                 missing.append({**by_hand(asset, cache, url), "reason": why, "model": name})
     for name, spec, root in datasets:
         archive = archive_to_fetch(name, spec, root)
-        if archive is not None and (why := reason(archive["url"])):
+        if archive is not None and (why := unreachable_once(archive["url"], reachable)):
             missing.append({**archive, "reason": why, "model": f"dataset {name}"})
     return missing, unrecorded
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from iadbench.core.files import read_json, write_json, write_text
+from iadbench.datasets.download import host_of
 from iadbench.models import hooks
 from iadbench.models.asset_table import (
     TABLE,
@@ -160,7 +161,7 @@ def fetch_assets(name: str, spec: dict[str, Any], image_size: int, asset_dir: st
     if missing:
         listing = "; ".join(f"{entry['name']} ({entry['url']}): {entry['how']}" for entry in missing)
         raise AssetUnreachableError({"name": f"{name}: {len(missing)} of {len(assets)} asset(s)",
-                                     "url": ", ".join(sorted({entry["url"].split("/")[2] for entry in missing})),
+                                     "url": ", ".join(sorted({host_of(entry["url"]) for entry in missing})),
                                      "reason": missing[0]["reason"], "how": listing})
     logger.info("%s: %d asset(s) in %s", name, len(entries), cache_dir(asset_dir))
     return {"model": name, "cache": str(cache_dir(asset_dir)), "assets": entries}

@@ -1,5 +1,5 @@
 """Paired comparisons of two models on the same test images: DeLong's test, the jackknife F1-max test, the paired
-bootstrap; Holm's and Benjamini-Hochberg's corrections."""
+bootstrap; Benjamini-Hochberg's correction."""
 
 from __future__ import annotations
 
@@ -157,24 +157,6 @@ def benjamini_hochberg(p_values, family: int | None = None) -> np.ndarray:
     m = max(order.size, family or 0)
     scaled = m * p[order] / np.arange(1, order.size + 1)
     adjusted[order] = np.minimum(1.0, np.minimum.accumulate(scaled[::-1])[::-1])
-    return adjusted
-
-
-def holm(p_values, family: int | None = None) -> np.ndarray:
-    """Holm-Bonferroni step-down adjusted p-values (monotone, capped at 1), in the input order; NaN stays
-    NaN and does not count as a test.
-
-    ``family``: the number of hypotheses the p-values were picked from, when only some of them were tested
-    (at least the finite p-values; default: just those). Step j multiplies by ``family - j + 1``: still
-    family-wise at level alpha over the whole family, since the untested hypotheses' p-values could only have
-    added rejections before a false one.
-    """
-    p = np.asarray(p_values, dtype=np.float64).reshape(-1)
-    adjusted = np.full(p.shape, np.nan)
-    finite = np.flatnonzero(np.isfinite(p))
-    order = finite[np.argsort(p[finite], kind="stable")]
-    m = max(order.size, family or 0)
-    adjusted[order] = np.minimum(1.0, np.maximum.accumulate((m - np.arange(order.size)) * p[order]))
     return adjusted
 
 

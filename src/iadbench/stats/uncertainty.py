@@ -38,7 +38,7 @@ of one metric: the logit interval around the seeds' mean logit, its spread that 
 pooled (each seed weighing the same), so it holds both the seed-to-seed and the test-set spread.
 
 **Paired comparisons** on the same test images: :func:`delong_test` (AUROC), :func:`paired_bootstrap`
-(any metric, the same resamples for both models; :func:`studentized_p`), :func:`holm` for several comparisons
+(any metric, the same resamples for both models; :func:`studentized_p`), :func:`benjamini_hochberg` for several comparisons
 (all in :mod:`iadbench.stats.paired`)."""
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from scipy import special, stats
 
 from iadbench.metrics import measures as metrics
 from iadbench.metrics.maps import resize_maps_to
-from iadbench.stats.paired import _delong_components, delong_test, holm, paired_bootstrap, studentized_p
+from iadbench.stats.paired import _delong_components, delong_test, paired_bootstrap, studentized_p
 from iadbench.stats.uncertainty import (
     CI_METHOD,
     combine_seed_intervals,
@@ -280,16 +280,6 @@ def test_studentized_p_is_two_sided_and_not_floored_by_the_resamples():
     assert studentized_p(-differences, -0.1) == studentized_p(differences, 0.1)
     assert studentized_p(np.zeros(50), 0.0) == 1.0 and studentized_p(np.zeros(50), 0.1) == 0.0
     assert np.isnan(studentized_p(np.full(10, np.nan), 0.1))
-
-
-def test_holm_on_the_textbook_example():
-    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
-    assert holm([0.01, 0.02, 0.03, 0.5]) == pytest.approx([0.04, 0.06, 0.06, 0.5])
-    adjusted = holm([0.4, np.nan, 0.3, 0.001])
-    assert adjusted[[0, 2, 3]] == pytest.approx([0.6, 0.6, 0.003]) and np.isnan(adjusted[1])
-    assert holm([0.6, 0.7]).max() == 1.0
-    # Two of a family of five tested: the steps multiply by 5 and 4.
-    assert holm([0.01, 0.004], family=5) == pytest.approx([0.04, 0.02])
 
 
 # Seeds and the saved replicates ----------------------------------------------------------------------------
