@@ -33,6 +33,7 @@ def finished_protocols_run(repo_root, tmp_path_factory):
 
     workdir = tmp_path_factory.mktemp("protocols_run")
     config = yaml.safe_load((repo_root / "config" / "protocols.yaml").read_text())
+    config["timing"]["enabled"] = False  # no protocol test reads a timing; the timing job is tested in test_workflow
     config_path = make_workdir(repo_root, workdir, config)
     run_snakemake(workdir, config_path)
     return workdir
@@ -42,14 +43,12 @@ def finished_protocols_run(repo_root, tmp_path_factory):
 def settings_run(repo_root, tmp_path_factory):
     """`config/settings.yaml` (every setting: one-class, unified, few-shot, noisy with padim and dfkde, zero-shot
     with WinCLIP; two categories) run end to end once per session; the settings' workflow tests share it.
-    Execution only, not science: training and timing jobs take one core each instead of all, and two timing
-    jobs may run at once (the models are tiny; Python and torch start-up dominate, and no test reads the
-    timings), so that two jobs run side by side on CI's two cores."""
+    Not timed: no settings test reads a timing (the timing job is tested in test_workflow)."""
     import yaml
 
     workdir = tmp_path_factory.mktemp("settings_run")
     config = yaml.safe_load((repo_root / "config" / "settings.yaml").read_text())
+    config["timing"]["enabled"] = False
     config_path = make_workdir(repo_root, workdir, config)
-    run_snakemake(workdir, config_path, "--set-threads", "train=1", "train_unified=1", "timing=1",
-                  "--resources", "timing=2")
+    run_snakemake(workdir, config_path)
     return workdir

@@ -28,6 +28,7 @@ def own_data_run(repo_root, tmp_path_factory):
     shutil.rmtree(layout / "gasket" / "ground_truth")  # a category without any mask
     mine = folder_spec(write_tree(data / "folder", folder_tree()))
     config = {**TINY_CONFIG, "models": {"padim": TINY_CONFIG["models"]["padim"]},
+              "timing": {**TINY_CONFIG["timing"], "enabled": False},  # no test here reads a timing
               "datasets": {"own": {"type": "mvtec_layout", "path": str(layout), "categories": "all"}, "mine": mine}}
     workdir = tmp_path_factory.mktemp("own_data_run")
     run_snakemake(workdir, make_workdir(repo_root, workdir, config))
