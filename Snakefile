@@ -23,6 +23,7 @@ include: "workflow/rules/predict.smk"
 
 onstart:
     exit_if_downloads_unreachable()
+    start_job_fork_servers()
 
 
 onerror:

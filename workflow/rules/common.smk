@@ -11,6 +11,7 @@ from iadbench.models.assets import ASSET_DIR
 from iadbench.models.offline_check import downloads_summary
 from iadbench.models.required_assets import missing_assets_summary
 from iadbench.run.attempts import busy_jobs, retry_round
+from iadbench.run.isolated import start_fork_servers
 from iadbench.config.base import (
     ConfigError,
     Job,
@@ -180,6 +181,21 @@ def exit_if_downloads_unreachable():
     if summary:
         print(summary, file=sys.stderr, flush=True)
         sys.exit(2)
+
+
+# Jobs whose work runs in a child process (iadbench.run.isolated): with weights, those that load them.
+CHILD_RULES = {"train": True, "train_unified": True, "continual_train": True, "timing": True, "evaluate": False,
+               "continual_evaluate": False}
+
+
+def start_job_fork_servers():
+    """A local run (not a cluster's, whose jobs run elsewhere): one fork server per environment of the children
+    its jobs will start (iadbench.core.forkserver), so that they do not each import torch and anomalib."""
+    if workflow.non_local_exec or workflow.remote_exec or workflow.subprocess_exec:
+        return
+    jobs = {(job.threads, job.resources.get("tmpdir"), config["weights"] if CHILD_RULES[job.rule.name] else None)
+            for job in workflow.dag.needrun_jobs() if job.rule.name in CHILD_RULES}
+    start_fork_servers(sorted(jobs, key=str), log_path=".snakemake/iadbench/forkserver.log")
 
 
 def exit_on_missing_assets():

@@ -31,6 +31,8 @@ from typing import Any
 
 import pandas as pd
 
+from iadbench.core import forkserver
+
 LEDGER = "attempts.jsonl"
 LOCK = ".job.lock"
 # Python-level errors that more memory may cure (torch.cuda.OutOfMemoryError's name).
@@ -130,17 +132,25 @@ def busy_jobs(results_dir: str | Path) -> list[str]:
 
 def run_child(module: str, args: dict[str, Any], job_dir: Path, lock_descriptor: int,
               environment: dict[str, str] | None = None) -> int:
-    """Run ``python -m <module> <args.json>`` holding the job lock; returns its exit status."""
+    """Run ``python -m <module> <args.json>`` holding the job lock; returns its exit status.
+
+    The run's fork server for this environment forks the child when there is one
+    (:mod:`iadbench.core.forkserver`: the same child, without its ~8 s of imports); else it is started here.
+    """
     args_path = job_dir / f".{module.rsplit('.', 1)[-1]}_args.json"
     args_path.write_text(json.dumps(args, default=str))
+    environment = dict(os.environ) if environment is None else environment
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        child = subprocess.run([sys.executable, "-m", module, str(args_path)], env=environment, check=False,
-                               pass_fds=(lock_descriptor,))
+        returncode, how = forkserver.fork_child(module, [str(args_path)], environment, [lock_descriptor])
+        print(f"{module}: {how}", file=sys.stderr, flush=True)
+        if returncode is None:
+            returncode = subprocess.run([sys.executable, "-m", module, str(args_path)], env=environment,
+                                        check=False, pass_fds=(lock_descriptor,)).returncode
     finally:
         args_path.unlink(missing_ok=True)
-    return child.returncode
+    return returncode
 
 
 def child_failure(returncode: int, log_path: str | Path | None) -> Outcome:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from iadbench.core import forkserver
 from iadbench.core.gpus import gpu_slot
 from iadbench.models.assets import ASSET_DIR, offline_environment
 from iadbench.run import attempts
@@ -43,9 +44,38 @@ def isolated_child(job_dir: str | Path, *, stale: Iterable[str | Path] = (), gpu
     with attempts.job_lock(job_dir) as lock, gpu_slot(gpu_lock_dir, gpu_slots) as device:
         for path in stale:
             Path(path).unlink(missing_ok=True)
-        environment = dict(os.environ)
+        environment = child_environment(os.environ, weights, asset_dir)
         if device is not None:
             environment["CUDA_VISIBLE_DEVICES"] = device
-        if weights == "pretrained":
-            environment.update(offline_environment(asset_dir))
         yield IsolatedChild(job_dir, lock, device, environment)
+
+
+def child_environment(base: Mapping[str, str], weights: str | None, asset_dir: str | Path = ASSET_DIR) -> dict[str, str]:
+    """A child's environment (but its GPU): the job's, offline with ``weights: pretrained``."""
+    return {**base, **(offline_environment(asset_dir) if weights == "pretrained" else {})}
+
+
+# The children's modules (IsolatedChild.run) and the libraries they import: what a fork server imports once.
+CHILD_MODULES = ("iadbench.run.train", "iadbench.run.timing", "iadbench.run.evaluate")
+PRELOAD = ("torch", "lightning", "anomalib.models", "anomalib.engine", "anomalib.data", *CHILD_MODULES)
+SNAKEMAKE_THREAD_VARIABLES = ("OMP_NUM_THREADS", "GOTO_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                              "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+SNAKEMAKE_TMPDIR_VARIABLES = ("TMPDIR", "TMP", "TEMPDIR", "TEMP")
+
+
+def start_fork_servers(jobs: Iterable[tuple[int, str | None, str | None]], log_path: str | Path,
+                       base: Mapping[str, str] = os.environ, asset_dir: str | Path = ASSET_DIR) -> int:
+    """Start one fork server (:mod:`iadbench.core.forkserver`) per environment the children of ``jobs`` will have;
+    a job is ``(threads, tmpdir, weights)``, the environment is what Snakemake gives a job of those (its thread
+    and temporary-directory variables) as :func:`isolated_child` completes it. Returns the servers started."""
+    if forkserver.switched_off(base) or not hasattr(os, "pidfd_open"):
+        return 0
+    environments = {}
+    for threads, tmpdir, weights in jobs:
+        job = {**base, **dict.fromkeys(SNAKEMAKE_THREAD_VARIABLES, str(threads)),
+               **(dict.fromkeys(SNAKEMAKE_TMPDIR_VARIABLES, str(tmpdir)) if tmpdir else {})}
+        environment = child_environment(job, weights, asset_dir)
+        environments[forkserver.environment_key(environment)] = environment
+    for environment in environments.values():
+        forkserver.start(environment, PRELOAD, log_path)
+    return len(environments)
