@@ -70,9 +70,20 @@ def test_report_shows_the_computed_numbers(finished_run):
 
 
 @pytest.mark.slow
-def test_same_config_same_metrics(repo_root, finished_run, tmp_path):
+def child_starts(workdir):
+    """How the training, timing and evaluation jobs' children were started (lines run_child logs)."""
+    return [line.split(": ", 1)[1] for log in (workdir / "results" / "logs").rglob("*.log")
+            for line in log.read_text(errors="replace").splitlines() if line.startswith("iadbench.run.")]
+
+
+def test_same_config_same_metrics(repo_root, finished_run, tmp_path, monkeypatch):
+    """The rerun starts its children with python -m (the fork server off): either way, the same metrics."""
     config_path = make_workdir(repo_root, tmp_path, TINY_CONFIG)
+    monkeypatch.setenv("IADBENCH_FORK_SERVER", "0")
     run_snakemake(tmp_path, config_path, targets=("results/benchmark.parquet",))
+    forked, started = child_starts(finished_run), child_starts(tmp_path)
+    assert forked and all(how.startswith("forked child") for how in forked), forked
+    assert started and all(how.startswith("fork server off") for how in started), started
     metrics = ["image_AUROC", "image_AP", "image_F1_max", "pixel_AUROC", "pixel_AP", "pixel_AUPRO"]
     first = pd.read_parquet(finished_run / "results" / "benchmark.parquet").set_index(["category", "model"])
     second = pd.read_parquet(tmp_path / "results" / "benchmark.parquet").set_index(["category", "model"])

@@ -159,8 +159,12 @@ def start(environment: Mapping[str, str], preload: Iterable[str], log_path: str 
     SOCKET_DIR.mkdir(parents=True, exist_ok=True)
     SOCKET_DIR.chmod(0o700)
     with open(log_path, "ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "iadbench.core.forkserver", str(os.getpid()), *preload],
-                                env=dict(environment), stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        server = subprocess.Popen([sys.executable, "-m", "iadbench.core.forkserver", str(os.getpid()), *preload],
+                                  env=dict(environment), stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    deadline = time.monotonic() + 10
+    while not socket_path(environment).exists() and server.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)  # listening before any job asks (it binds before importing: jobs wait in its backlog)
+    return server
 
 
 def refusal(environment: Mapping[str, str], request_environment: Mapping[str, str]) -> str:
