@@ -14,7 +14,9 @@ What keeps a forked child what a fresh one would be:
   read when loaded, ...) must be what the child would have read. A server serves exactly one environment,
   up to the variables read later (:data:`LAZY_VARIABLES`: the GPU a job sees); its socket is named after it
   (:func:`socket_path`), and it checks the job's environment again before forking.
-- **No CUDA context, no Python thread** in the server when it forks (neither survives a fork); checked.
+- **No CUDA context, no thread pool** in the server when it forks (neither survives a fork); checked. The server
+  loads BLAS and OpenMP with one thread; the child then sets the job's counts (those Snakemake gave the job,
+  which a fresh child's libraries would have read when loaded) through threadpoolctl.
 - **Process group.** The server stays in the run's group, so its children do too: a Ctrl-C or ``killpg`` of the
   run reaches them as it reached children of the job. A child outlives a killed Snakemake holding its job's
   lock, as before; the server then takes no new request and exits once its children have ended.
@@ -48,9 +50,15 @@ from pathlib import Path
 
 SOCKET_DIR = Path(".snakemake/iadbench")
 SWITCH = "IADBENCH_FORK_SERVER"
-# May differ between the server and the job: read after the fork (the GPU the job sees), or the shell's
-# bookkeeping that no library reads (Snakemake starts a job's script through bash).
-LAZY_VARIABLES = frozenset({"CUDA_VISIBLE_DEVICES", "_", "SHLVL", "PWD", "OLDPWD"})
+# Thread counts Snakemake sets per job, which BLAS and OpenMP read when loaded: a server loads them with one
+# thread (no thread pool exists when it forks) and the child sets the job's counts (_apply_thread_counts).
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "GOTO_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+# May differ between the server and the job: read after the fork (the GPU the job sees, the thread counts as
+# above), or the shell's bookkeeping that no library reads (Snakemake starts a job's script through bash).
+LAZY_VARIABLES = frozenset({"CUDA_VISIBLE_DEVICES", "_", "SHLVL", "PWD", "OLDPWD", *THREAD_VARIABLES})
+# Threads that survive a fork (jemalloc's, loaded by a dependency, has fork handlers); any other refuses it.
+FORK_SAFE_THREADS = frozenset({"jemalloc_bg_thd"})
 HEADER = struct.Struct("!I")
 MAX_REQUEST = 1 << 20
 
@@ -173,12 +181,38 @@ def refusal(environment: Mapping[str, str], request_environment: Mapping[str, st
                        and environment.get(key) != request_environment.get(key))
     if differing:
         return "environment differs: " + ", ".join(differing[:10])
+    missing = [key for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+               if not request_environment.get(key, "").isdigit()]
+    if missing:
+        return "the job sets no thread count: " + ", ".join(missing)  # the libraries' defaults: a fresh child's
+    return ""
+
+
+def fork_hazard() -> str:
+    """What in this process a fork would break ("" when nothing): a CUDA context, a thread pool."""
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_initialized():
         return "CUDA is initialised in the server"
-    if threading.active_count() > 1:
-        return "the server runs Python threads"
+    threads = _thread_names()
+    if threading.active_count() > 1 or len([name for name in threads if name not in FORK_SAFE_THREADS]) > 1:
+        return "the server runs threads: " + ", ".join(threads)
     return ""
+
+
+def _thread_names() -> list[str]:
+    tasks = Path("/proc/self/task")
+    return [(tasks / task / "comm").read_text().strip() for task in os.listdir(tasks)]
+
+
+def _apply_thread_counts(environment: Mapping[str, str]) -> None:
+    """The job's thread counts, which a fresh child's BLAS and OpenMP would have read when loaded."""
+    from threadpoolctl import threadpool_limits  # imported in the child: the server must start no pool
+
+    threadpool_limits(limits={"openmp": int(environment["OMP_NUM_THREADS"]),
+                              "blas": int(environment["OPENBLAS_NUM_THREADS"])})
+    numexpr = sys.modules.get("numexpr")
+    if numexpr is not None and environment.get("NUMEXPR_NUM_THREADS", "").isdigit():
+        numexpr.set_num_threads(int(environment["NUMEXPR_NUM_THREADS"]))
 
 
 class Server:
@@ -233,7 +267,7 @@ class Server:
                     raise ValueError("truncated request")
                 payload.extend(chunk)
             request = json.loads(payload)
-            reason = refusal(self.environment, request["environment"])
+            reason = refusal(self.environment, request["environment"]) or fork_hazard()
         except (OSError, ValueError, KeyError, struct.error) as error:
             reason = f"bad request ({error})"
         if reason:
@@ -291,6 +325,7 @@ class Server:
             os.chdir(request["cwd"])
             os.environ.clear()
             os.environ.update(request["environment"])
+            _apply_thread_counts(request["environment"])
             module = request["module"]
             sys.modules.pop(module, None)  # run as __main__, a fresh copy, as `python -m` does
             sys.argv = [module, *request["arguments"]]

@@ -58,21 +58,21 @@ def child_environment(base: Mapping[str, str], weights: str | None, asset_dir: s
 # The children's modules (IsolatedChild.run) and the libraries they import: what a fork server imports once.
 CHILD_MODULES = ("iadbench.run.train", "iadbench.run.timing", "iadbench.run.evaluate")
 PRELOAD = ("torch", "lightning", "anomalib.models", "anomalib.engine", "anomalib.data", *CHILD_MODULES)
-SNAKEMAKE_THREAD_VARIABLES = ("OMP_NUM_THREADS", "GOTO_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                              "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 SNAKEMAKE_TMPDIR_VARIABLES = ("TMPDIR", "TMP", "TEMPDIR", "TEMP")
 
 
 def start_fork_servers(jobs: Iterable[tuple[int, str | None, str | None]], log_path: str | Path,
                        base: Mapping[str, str] = os.environ, asset_dir: str | Path = ASSET_DIR) -> int:
     """Start one fork server (:mod:`iadbench.core.forkserver`) per environment the children of ``jobs`` will have;
-    a job is ``(threads, tmpdir, weights)``, the environment is what Snakemake gives a job of those (its thread
-    and temporary-directory variables) as :func:`isolated_child` completes it. Returns the servers started."""
+    a job is ``(threads, tmpdir, weights)``, the environment is what Snakemake gives a job of those (its
+    temporary-directory variables; thread counts are set by each child) as :func:`isolated_child` completes it.
+    Returns the servers started."""
     if forkserver.switched_off(base) or not hasattr(os, "pidfd_open"):
         return 0
     environments = {}
-    for threads, tmpdir, weights in jobs:
-        job = {**base, **dict.fromkeys(SNAKEMAKE_THREAD_VARIABLES, str(threads)),
+    for _threads, tmpdir, weights in jobs:
+        # One thread while the server loads the libraries (no pool to fork); each child then sets its own.
+        job = {**base, **dict.fromkeys(forkserver.THREAD_VARIABLES, "1"),
                **(dict.fromkeys(SNAKEMAKE_TMPDIR_VARIABLES, str(tmpdir)) if tmpdir else {})}
         environment = child_environment(job, weights, asset_dir)
         environments[forkserver.environment_key(environment)] = environment

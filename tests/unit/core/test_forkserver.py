@@ -21,7 +21,10 @@ PROBE = textwrap.dedent("""
     from pathlib import Path
 
     action = sys.argv[1]
-    Path("probe.json").write_text(json.dumps({"argv": sys.argv, "cwd": os.getcwd(), "name": __name__,
+    from threadpoolctl import threadpool_info
+
+    blas = [library["num_threads"] for library in threadpool_info() if library["user_api"] == "blas"]
+    Path("probe.json").write_text(json.dumps({"argv": sys.argv, "cwd": os.getcwd(), "name": __name__, "blas": blas,
                                               "gpu": os.environ.get("CUDA_VISIBLE_DEVICES"),
                                               "marker": os.environ.get("PROBE_MARKER")}))
     print("probe says hello", flush=True)
@@ -54,8 +57,8 @@ def server(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv(forkserver.SWITCH, raising=False)
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "lib"), *sys.path[1:]]),
-                   "PROBE_MARKER": "server"}
-    process = forkserver.start(environment, ["json"], tmp_path / "server.log")
+                   "PROBE_MARKER": "server", **dict.fromkeys(forkserver.THREAD_VARIABLES, "1")}
+    process = forkserver.start(environment, ["json", "numpy"], tmp_path / "server.log")
     assert wait_for(lambda: forkserver.socket_path(environment).exists()), (tmp_path / "server.log").read_text()
     yield environment
     process.kill()
@@ -63,9 +66,11 @@ def server(tmp_path, monkeypatch):
 
 
 def test_forked_child_runs_the_module_as_python_m_would(server, capfd):
-    status, how = forkserver.fork_child("probe_child", ["ok"], {**server, "CUDA_VISIBLE_DEVICES": "1"}, [])
+    job = {**server, "CUDA_VISIBLE_DEVICES": "1", **dict.fromkeys(forkserver.THREAD_VARIABLES, "2")}
+    status, how = forkserver.fork_child("probe_child", ["ok"], job, [])
     assert status == 0 and how.startswith("forked child"), how
     probe = json.loads(Path("probe.json").read_text())
+    assert probe["blas"] and set(probe["blas"]) == {2}  # the job's count, though the server loaded BLAS with 1
     assert probe["name"] == "__main__" and probe["argv"][1:] == ["ok"] and probe["argv"][0].endswith("probe_child.py")
     assert probe["cwd"] == os.getcwd() and probe["gpu"] == "1" and probe["marker"] == "server"
     assert "probe says hello" in capfd.readouterr().out  # the job's stdout, passed over the socket
@@ -107,12 +112,26 @@ def test_a_job_of_another_environment_or_with_the_switch_off_is_not_forked(serve
 
 
 def test_refusal_names_the_variables_read_at_import():
-    base = {"PYTHONPATH": "a", "HF_HUB_OFFLINE": "1", "_": "/bin/python"}
-    assert forkserver.refusal(base, {**base, "CUDA_VISIBLE_DEVICES": "0", "_": "/usr/bin/env"}) == ""
+    base = {"PYTHONPATH": "a", "HF_HUB_OFFLINE": "1", "_": "/bin/python", **dict.fromkeys(forkserver.THREAD_VARIABLES, "1")}
+    assert forkserver.refusal(base, {**base, "CUDA_VISIBLE_DEVICES": "0", "_": "/usr/bin/env", "OMP_NUM_THREADS": "4"}) == ""
     assert forkserver.refusal(base, {**base, "HF_HUB_OFFLINE": "0"}) == "environment differs: HF_HUB_OFFLINE"
-    assert forkserver.refusal(base, {"PYTHONPATH": "a", "_": "x"}) == "environment differs: HF_HUB_OFFLINE"
-    assert forkserver.environment_key(base) == forkserver.environment_key({**base, "CUDA_VISIBLE_DEVICES": "3"})
-    assert forkserver.environment_key(base) != forkserver.environment_key({**base, "OMP_NUM_THREADS": "2"})
+    without = {key: value for key, value in base.items() if key != "HF_HUB_OFFLINE"}
+    assert forkserver.refusal(base, without) == "environment differs: HF_HUB_OFFLINE"
+    unthreaded = {key: value for key, value in base.items() if key not in forkserver.THREAD_VARIABLES}
+    assert forkserver.refusal(base, unthreaded).startswith("the job sets no thread count")
+    assert forkserver.environment_key(base) == forkserver.environment_key(
+        {**base, "CUDA_VISIBLE_DEVICES": "3", "OMP_NUM_THREADS": "2"})
+
+
+def test_a_thread_in_the_server_refuses_the_fork():
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait)
+    thread.start()
+    try:
+        assert forkserver.fork_hazard().startswith("the server runs threads")
+    finally:
+        release.set()
+        thread.join()
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="needs root to connect as another user")
@@ -129,6 +148,7 @@ def test_another_user_cannot_reach_the_server(server):
 def test_the_server_ends_with_the_run_that_started_it(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv(forkserver.SWITCH, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     run = ("import os, sys\nfrom iadbench.core import forkserver\n"
            "print(forkserver.start(os.environ, ['json'], 'server.log').pid, flush=True)\n")
     pid = int(subprocess.run([sys.executable, "-c", run], capture_output=True, text=True, check=True,
