@@ -19,7 +19,12 @@ Models share a per-image (and per-pixel) latent difficulty, as real models on th
 ``RHO``). Scores are binormal: a model of AUROC a separates the classes by sqrt(2) Phi^-1(a) standard deviations.
 The bootstrap uses ``--resamples`` (the p uses only the replicates' standard deviation, which 500 resamples
 estimate within ~3 %) and ``--thresholds`` grid points for the small maps, and one BLAS thread, to stay in
-budget on 2 cores.
+budget on 2 cores. The null tables (all 60 with pixel maps by default) skip the one thing their decision does not
+read: the pixel metrics' bootstrap replicates (NaN columns of the same shape; with the jackknife values present,
+``test_table`` tests the pixel metrics by the jackknife and reads only that the replicates exist). Everything
+else goes through the report's code as evaluation writes it (``JobEvidence``: scores, image replicates, exact
+rows, ``pixel_jackknife``). The null tables run in ``--workers`` processes (default 2), each on its own random
+stream (``SeedSequence([seed, 1]).spawn``), so the result does not depend on the number of workers.
 
     nice python benchmarks/significance_power.py            # last line: power=<P> false_alarm=<F> coverage=<C>
     nice python benchmarks/significance_power.py --curve     # plus power per gap 0.02 ... 0.25 (image metrics)
