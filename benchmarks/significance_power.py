@@ -19,7 +19,12 @@ Models share a per-image (and per-pixel) latent difficulty, as real models on th
 ``RHO``). Scores are binormal: a model of AUROC a separates the classes by sqrt(2) Phi^-1(a) standard deviations.
 The bootstrap uses ``--resamples`` (the p uses only the replicates' standard deviation, which 500 resamples
 estimate within ~3 %) and ``--thresholds`` grid points for the small maps, and one BLAS thread, to stay in
-budget on 2 cores.
+budget on 2 cores. The null tables (all 60 with pixel maps by default) skip the one thing their decision does not
+read: the pixel metrics' bootstrap replicates (NaN columns of the same shape; with the jackknife values present,
+``test_table`` tests the pixel metrics by the jackknife and reads only that the replicates exist). Everything
+else goes through the report's code as evaluation writes it (``JobEvidence``: scores, image replicates, exact
+rows, ``pixel_jackknife``). The null tables run in ``--workers`` processes (default 2), each on its own random
+stream (``SeedSequence([seed, 1]).spawn``), so the result does not depend on the number of workers.
 
     nice python benchmarks/significance_power.py            # last line: power=<P> false_alarm=<F> coverage=<C>
     nice python benchmarks/significance_power.py --curve     # plus power per gap 0.02 ... 0.25 (image metrics)
@@ -37,6 +42,7 @@ for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -70,8 +76,11 @@ def category_data(rng: np.random.Generator, size: int):
     return labels, paths, masks, rng.normal(size=labels.size), rng.normal(size=masks.shape)
 
 
-def model_job(rng, data, auroc: float, seed: int, resamples: int, thresholds: int, pixels: bool):
-    """One evaluation job of a model of the given AUROC: its score table, replicates and row values."""
+def model_job(rng, data, auroc: float, seed: int, resamples: int, thresholds: int, pixels: bool,
+              pixel_bootstrap: bool = True):
+    """One evaluation job of a model of the given AUROC: its score table, replicates and row values.
+    ``pixel_bootstrap`` False (null tables): the pixel metrics' bootstrap replicates are NaN columns of the same
+    shape, not computed: with the jackknife values present the report's pixel test reads only that they exist."""
     labels, paths, masks, image_latent, pixel_latent = data
     d = separation(auroc)
     noise = np.sqrt(1 - RHO ** 2)
@@ -85,7 +94,9 @@ def model_job(rng, data, auroc: float, seed: int, resamples: int, thresholds: in
         values |= {"pixel_AUROC": exact["pixel_AUROC"], "pixel_AP": exact["pixel_AP"],
                    "pixel_AUPRO_30": exact["pixel_AUPRO_30"]}
         statistic = uncertainty.pixel_statistics(maps, masks, (0.3,), n_thresholds=thresholds)
-        replicates |= dict(zip(statistic.names, uncertainty.pixel_replicates(statistic, counts).T, strict=True))
+        pixel = (uncertainty.pixel_replicates(statistic, counts) if pixel_bootstrap
+                 else np.full((counts.shape[0], len(statistic.names)), np.nan))
+        replicates |= dict(zip(statistic.names, pixel.T, strict=True))
         left_out = jackknife.pixel_jackknife(statistic, paths, labels)  # as evaluation saves it
     else:
         left_out = None
@@ -113,7 +124,8 @@ def pair_z(job_a: JobEvidence, job_b: JobEvidence, values_a: dict, values_b: dic
 
 
 def simulate_table(rng, aurocs: list[float], args, pixels: bool,
-                   calibration: dict[str, list[tuple[float, float]]] | None = None) -> dict[str, np.ndarray]:
+                   calibration: dict[str, list[tuple[float, float]]] | None = None,
+                   pixel_bootstrap: bool = True) -> dict[str, np.ndarray]:
     """Per metric: a (categories x models) bool array of the cells marked worse (not ‡, not the best).
     ``calibration``: also collect, per metric, the z of the fixed pairs of models (0, 1), (2, 3), ... (12, 13) of
     every category, with their t's degrees of freedom (equal models in a null table: the p should be uniform,
@@ -121,7 +133,8 @@ def simulate_table(rng, aurocs: list[float], args, pixels: bool,
     evidence, estimates, seed = {}, {}, 0
     for category in range(N_CATEGORIES):
         data = category_data(rng, args.size)
-        jobs = [model_job(rng, data, auroc, seed, args.resamples, args.thresholds, pixels) for auroc in aurocs]
+        jobs = [model_job(rng, data, auroc, seed, args.resamples, args.thresholds, pixels, pixel_bootstrap)
+                for auroc in aurocs]
         for model, (job, values) in enumerate(jobs):
             evidence["d", f"c{category}", f"m{model}", seed] = job
             estimates |= {(f"m{model}", f"c{category}", seed, metric): value for metric, value in values.items()}
@@ -162,13 +175,30 @@ def power(rng, gap: float, args, pixels: bool, tables: int,
     return {metric: float(np.mean(values)) for metric, values in hits.items()}
 
 
-def false_alarms(rng, args, pixels: bool, tables: int,
-                 calibration: dict[str, list[tuple[float, float]]] | None = None) -> dict[str, list[bool]]:
-    """Per metric, per null table: whether any cell was marked worse (``calibration``: see simulate_table)."""
+def null_table(seed: np.random.SeedSequence, args, pixels: bool) -> tuple[dict[str, bool], dict[str, list]]:
+    """One null table (its own random stream): per metric whether any cell was marked worse, and the calibration
+    pairs (see simulate_table). No pixel bootstrap replicates (see model_job): the decision does not read them."""
+    calibration: dict[str, list[tuple[float, float]]] = {}
+    marked = simulate_table(np.random.default_rng(seed), [BEST] * N_MODELS, args, pixels, calibration,
+                            pixel_bootstrap=False)
+    return {metric: bool(worse.any()) for metric, worse in marked.items()}, calibration
+
+
+def false_alarms(seeds: list[np.random.SeedSequence], args, pixels: bool,
+                 calibration: dict[str, list[tuple[float, float]]]) -> dict[str, list[bool]]:
+    """Per metric, per null table (one per seed): whether any cell was marked worse; ``calibration`` collects the
+    fixed pairs' z and df. ``args.workers`` processes: the tables are independent."""
     alarms: dict[str, list[bool]] = {}
-    for _ in range(tables):
-        for metric, worse in simulate_table(rng, [BEST] * N_MODELS, args, pixels, calibration).items():
-            alarms.setdefault(metric, []).append(bool(worse.any()))
+    if args.workers > 1 and len(seeds) > 1:
+        with ProcessPoolExecutor(args.workers) as pool:
+            results = list(pool.map(null_table, seeds, [args] * len(seeds), [pixels] * len(seeds)))
+    else:
+        results = [null_table(seed, args, pixels) for seed in seeds]
+    for marked, pairs in results:  # in seed order: the same result whatever the number of workers
+        for metric, any_marked in marked.items():
+            alarms.setdefault(metric, []).append(any_marked)
+        for metric, values in pairs.items():
+            calibration.setdefault(metric, []).extend(values)
     return alarms
 
 
@@ -210,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--power-tables", type=int, default=2, help="tables with a planted gap (default 2)")
     parser.add_argument("--null-tables", type=int, default=60, help="tables without (default 60)")
-    parser.add_argument("--pixel-null-tables", type=int, default=12, help="of those, with pixel maps (default 12)")
+    parser.add_argument("--pixel-null-tables", type=int, default=60, help="of those, with pixel maps (default 60)")
+    parser.add_argument("--workers", type=int, default=2, help="processes for the null tables (default 2)")
     parser.add_argument("--coverage-simulations", type=int, default=400)
     parser.add_argument("--resamples", type=int, default=500)
     parser.add_argument("--thresholds", type=int, default=512, help="pixel grid points (small maps)")
@@ -232,9 +263,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"power at gap {GAP:.2f} ({BEST:.2f} vs {BEST - GAP:.2f}) {metric}: {share:.3f}; good models among "
               f"the cells marked worse (false discovery proportion) {np.mean(discoveries[metric]):.3f}")
     calibration: dict[str, list[tuple[float, float]]] = {}
-    alarms = false_alarms(rng, args, pixels=True, tables=args.pixel_null_tables, calibration=calibration)
-    image_only = false_alarms(rng, args, pixels=False, tables=args.null_tables - args.pixel_null_tables,
-                              calibration=calibration)
+    table_seeds = np.random.SeedSequence([args.seed, 1]).spawn(args.null_tables)
+    pixel_tables = min(args.pixel_null_tables, args.null_tables)
+    alarms = false_alarms(table_seeds[:pixel_tables], args, pixels=True, calibration=calibration)
+    image_only = false_alarms(table_seeds[pixel_tables:], args, pixels=False, calibration=calibration)
     for metric, values in image_only.items():
         alarms.setdefault(metric, []).extend(values)
     null = {metric: float(np.mean(values)) for metric, values in alarms.items()}

@@ -1,6 +1,7 @@
 """A synthetic but complete results tree at paper scale, in exactly the layout the report reads: the merged rows
 (``results/benchmark.parquet``), each evaluation job's per-image scores and bootstrap replicates
-(``results/evaluate/<dataset>/<category>/<model>/<seed>/scores.parquet``, ``bootstrap.npz``) and the first
+(``results/evaluate/<dataset>/<category>/<model>/<seed>/scores.parquet``, ``bootstrap.npz`` with the pixel metrics'
+leave-one-image-out values as evaluation keeps them) and the first
 seed's gallery strip of every dataset x category x model (``results/gallery/.../<seed>.png``).
 
 Five datasets with their real category lists, the study's 15 models, 3 seeds (2,070 jobs); a few jobs fail so
@@ -26,6 +27,8 @@ from iadbench.metrics.maps import f1_optimal_threshold
 from iadbench.metrics.measures import image_metrics
 from iadbench.models.specs import MODEL_SPECS
 from iadbench.results.rows import CI_METRICS, make_rows, write_row
+from iadbench.stats.jackknife import Jackknife
+from iadbench.stats.jackknife import members as jackknife_members
 from iadbench.stats.uncertainty import save_replicates
 
 DATASETS = ("mvtec_ad", "visa", "mvtec_3d", "btech", "mpdd")
@@ -71,6 +74,26 @@ def _replicates(rng: np.random.Generator, shared: np.ndarray, values: dict[str, 
     names = [name for name in CI_METRICS if np.isfinite(values.get(name, np.nan))]
     columns = [np.clip(values[name] + 0.02 * shared + 0.005 * rng.normal(size=shared.size), 0.0, 1.0) for name in names]
     return names, np.stack(columns, axis=1) if columns else np.zeros((0, 0))
+
+
+def _jackknife(seed: int, job: tuple, names: list[str], replicates: np.ndarray, paths: list[str],
+               labels: np.ndarray) -> Jackknife | None:
+    """Leave-one-image-out values of the pixel metrics, as evaluation saves them (:mod:`iadbench.stats.jackknife`):
+    around each metric's replicates' mean, the test set's shared per-image terms plus a little of the job's, scaled
+    so the jackknife standard error matches the replicates' spread (se = sqrt(n - 1) x the per-image spread)."""
+    pixel = [index for index, name in enumerate(names) if name.startswith("pixel_")]
+    if not pixel:
+        return None
+    dataset, category, model, run_seed = job
+    n = labels.size
+    shared = _rng(seed, dataset, category, run_seed, "jackknife").normal(size=n)
+    own = _rng(seed, dataset, category, model, run_seed, "jackknife").normal(size=(n, len(pixel)))
+    scale = 1 / np.sqrt(n - 1)
+    values = np.stack([np.clip(replicates[:, index].mean() + scale * (0.02 * shared + 0.005 * own[:, column]), 0, 1)
+                       for column, index in enumerate(pixel)], axis=1)
+    order = np.argsort(np.asarray(paths, dtype=str), kind="stable")
+    return Jackknife(tuple(names[index] for index in pixel), values[order].astype(np.float64),
+                     np.asarray(paths, dtype=str)[order], (labels > 0)[order])
 
 
 def _strip(rng: np.random.Generator, labels: np.ndarray, skill: float, failed: bool) -> np.ndarray:
@@ -167,7 +190,9 @@ def write_paper_tree(root: str | Path, seed: int = 0) -> PaperTree:
                     names, replicates = _replicates(rng, shared, values)
                     folder.mkdir(parents=True, exist_ok=True)
                     atomic_write(folder / "scores.parquet", lambda temporary, t=table: t.to_parquet(temporary, index=False))
-                    save_replicates(folder / "bootstrap.npz", names, replicates)
+                    left_out = None if failed else _jackknife(seed, (dataset, category, model, run_seed), names,
+                                                              replicates, paths, labels)
+                    save_replicates(folder / "bootstrap.npz", names, replicates, extra=jackknife_members(left_out))
                     tree.score_paths.append(folder / "scores.parquet")
                     tree.bootstrap_paths.append(folder / "bootstrap.npz")
                     rows.append(_row(dataset, category, model, run_seed, rng, values, n_normal + n_defective,

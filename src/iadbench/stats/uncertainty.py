@@ -289,8 +289,8 @@ def pixel_statistics(maps, masks, fpr_limits: Sequence[float] = (0.3,), n_thresh
     negative, positive = np.concatenate(negative_sample), np.concatenate(positive_sample)
     quarter, grid = n_thresholds // 4, [np.zeros(0)]
     if negative.size:  # AU-PRO lives in the top `limit` share of the defect-free scores: denser there
-        grid += [np.quantile(negative, np.linspace(0, 1, quarter))] + [
-            np.quantile(negative, np.linspace(1 - limit, 1, max(quarter // len(limits), 2))) for limit in limits]
+        grid.append(np.quantile(negative, np.concatenate([np.linspace(0, 1, quarter)] + [  # one call: one partition
+            np.linspace(1 - limit, 1, max(quarter // len(limits), 2)) for limit in limits])))
     if positive.size:
         grid.append(np.quantile(positive, np.linspace(0, 1, n_thresholds - sum(part.size for part in grid))))
     grid = np.unique(np.concatenate(grid))

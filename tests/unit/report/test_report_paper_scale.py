@@ -9,6 +9,8 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from test_report_layout import CHROMIUM, HEIGHT, laid_out, overlaps
 
@@ -17,6 +19,7 @@ from iadbench.report.paper_scale import DATASETS, MODELS, SEEDS, write_paper_tre
 from iadbench.report.render import gallery_items, report_html_pages
 from iadbench.results.rows import read_rows
 from iadbench.stats.evidence import read_evidence
+from iadbench.stats.jackknife import load_jackknife
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +48,15 @@ def test_the_fixture_is_paper_scale(tmp_path, paper_pages):
     assert (frame["status"] == "ok").sum() == 2066  # the fixture's four failed jobs: one partial, one failed cell
     assert len(list((site.parent / "results" / "evaluate").glob("*/*/*/*/scores.parquet"))) == 2070
     assert set(pages) == {"index.html", *(f"dataset-{name.replace('_', '-')}.html" for name in DATASETS)}
+    # The pixel metrics' leave-one-image-out values, as evaluation keeps them: the pixel tables use the jackknife
+    # test, not the older files' bootstrap fall-back (whose note would say "older files").
+    job = site.parent / "results" / "evaluate" / "mvtec_ad" / "bottle" / "patchcore" / "0"
+    left_out = load_jackknife(job / "bootstrap.npz")
+    scores = pd.read_parquet(job / "scores.parquet")
+    assert left_out is not None and {"pixel_AUROC", "pixel_AP", "pixel_AUPRO"} <= set(left_out.names)
+    assert list(left_out.keys) == sorted(scores["image_path"]) and left_out.values.shape[0] == len(scores)
+    assert np.array_equal(left_out.strata, scores.sort_values("image_path")["label"].to_numpy() > 0)
+    assert not any("older files" in html for html in pages.values())
     again = write_paper_tree(tmp_path)  # seeded: the same tree again
     assert read_rows([again.benchmark_path]).drop(columns="finished_at").equals(frame.drop(columns="finished_at"))
 
