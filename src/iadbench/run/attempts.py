@@ -20,6 +20,7 @@ import contextlib
 import fcntl
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -31,7 +32,7 @@ from typing import Any
 
 import pandas as pd
 
-from iadbench.core import forkserver
+from iadbench.core import forkclient
 
 LEDGER = "attempts.jsonl"
 LOCK = ".job.lock"
@@ -143,7 +144,8 @@ def run_child(module: str, args: dict[str, Any], job_dir: Path, lock_descriptor:
     sys.stdout.flush()
     sys.stderr.flush()
     try:
-        returncode, how = forkserver.fork_child(module, [str(args_path)], environment, [lock_descriptor])
+        forkclient.last_peak_rss_kb = float("nan")
+        returncode, how = forkclient.fork_child(module, [str(args_path)], environment, [lock_descriptor])
         print(f"{module}: {how}", file=sys.stderr, flush=True)
         if returncode is None:
             returncode = subprocess.run([sys.executable, "-m", module, str(args_path)], env=environment,
@@ -151,6 +153,14 @@ def run_child(module: str, args: dict[str, Any], job_dir: Path, lock_descriptor:
     finally:
         args_path.unlink(missing_ok=True)
     return returncode
+
+
+def child_peak_rss_mb() -> float:
+    """Peak resident memory of the last child :func:`run_child` ran: a forked one's as its server saw it, else
+    (a child of this process) the largest of this process's children's."""
+    if forkclient.last_peak_rss_kb == forkclient.last_peak_rss_kb:  # not NaN: the last child was forked
+        return forkclient.last_peak_rss_kb / 1024
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def child_failure(returncode: int, log_path: str | Path | None) -> Outcome:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from iadbench.core import forkserver
+from iadbench.core import forkclient, forkserver
 from iadbench.core.gpus import gpu_slot
 from iadbench.models.assets import ASSET_DIR, offline_environment
 from iadbench.run import attempts
@@ -67,15 +67,15 @@ def start_fork_servers(jobs: Iterable[tuple[int, str | None, str | None]], log_p
     a job is ``(threads, tmpdir, weights)``, the environment is what Snakemake gives a job of those (its
     temporary-directory variables; thread counts are set by each child) as :func:`isolated_child` completes it.
     Returns the servers started."""
-    if forkserver.switched_off(base) or not hasattr(os, "pidfd_open"):
+    if forkclient.switched_off(base) or not hasattr(os, "pidfd_open"):
         return 0
     environments = {}
     for _threads, tmpdir, weights in jobs:
         # One thread while the server loads the libraries (no pool to fork); each child then sets its own.
-        job = {**base, **dict.fromkeys(forkserver.THREAD_VARIABLES, "1"),
+        job = {**base, **dict.fromkeys(forkclient.THREAD_VARIABLES, "1"),
                **(dict.fromkeys(SNAKEMAKE_TMPDIR_VARIABLES, str(tmpdir)) if tmpdir else {})}
         environment = child_environment(job, weights, asset_dir)
-        environments[forkserver.environment_key(environment)] = environment
+        environments[forkclient.environment_key(environment)] = environment
     for environment in environments.values():
         forkserver.start(environment, PRELOAD, log_path)
     return len(environments)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import resource
 import sys
 import tempfile
 import time
@@ -243,7 +242,7 @@ def run_isolated(*, log_path: str | Path | None = None, gpu_lock_dir: str | Path
             info = read_json(info_path)
             outcome = attempts.Outcome(info["status"], info.get("error_type", ""), info.get("error_tail", ""))
         else:
-            info = {**base_info(job_args), "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+            info = {**base_info(job_args), "peak_rss_mb": attempts.child_peak_rss_mb()}
             outcome = attempts.child_failure(returncode, log_path)
         try:
             info["attempts"] = attempts.settle(out_dir, outcome, stage="train", attempt=attempt,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from iadbench.core import forkserver
+from iadbench.core import forkclient, forkserver
 
 PROBE = textwrap.dedent("""
     import json, os, sys, time
@@ -55,19 +55,19 @@ def server(tmp_path, monkeypatch):
     (tmp_path / "lib").mkdir()
     (tmp_path / "lib" / "probe_child.py").write_text(PROBE)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv(forkserver.SWITCH, raising=False)
+    monkeypatch.delenv(forkclient.SWITCH, raising=False)
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "lib"), *sys.path[1:]]),
-                   "PROBE_MARKER": "server", **dict.fromkeys(forkserver.THREAD_VARIABLES, "1")}
+                   "PROBE_MARKER": "server", **dict.fromkeys(forkclient.THREAD_VARIABLES, "1")}
     process = forkserver.start(environment, ["json", "numpy"], tmp_path / "server.log")
-    assert wait_for(lambda: forkserver.socket_path(environment).exists()), (tmp_path / "server.log").read_text()
+    assert wait_for(lambda: forkclient.socket_path(environment).exists()), (tmp_path / "server.log").read_text()
     yield environment
     process.kill()
     process.wait()
 
 
 def test_forked_child_runs_the_module_as_python_m_would(server, capfd):
-    job = {**server, "CUDA_VISIBLE_DEVICES": "1", **dict.fromkeys(forkserver.THREAD_VARIABLES, "2")}
-    status, how = forkserver.fork_child("probe_child", ["ok"], job, [])
+    job = {**server, "CUDA_VISIBLE_DEVICES": "1", **dict.fromkeys(forkclient.THREAD_VARIABLES, "2")}
+    status, how = forkclient.fork_child("probe_child", ["ok"], job, [])
     assert status == 0 and how.startswith("forked child"), how
     probe = json.loads(Path("probe.json").read_text())
     assert probe["blas"] and set(probe["blas"]) == {2}  # the job's count, though the server loaded BLAS with 1
@@ -78,8 +78,9 @@ def test_forked_child_runs_the_module_as_python_m_would(server, capfd):
 
 @pytest.mark.parametrize(("action", "expected"), [("exit3", 3), ("raise", 1), ("kill", -signal.SIGKILL)])
 def test_exit_status_as_subprocess_reports_it(server, action, expected, capfd):
-    status, _ = forkserver.fork_child("probe_child", [action], server, [])
+    status, _ = forkclient.fork_child("probe_child", [action], server, [])
     assert status == expected
+    assert forkclient.last_peak_rss_kb > 1000  # the child's own peak (wait4), even when it was killed
     if action == "raise":
         assert "RuntimeError: probe failed" in capfd.readouterr().err
 
@@ -89,7 +90,7 @@ def test_the_child_holds_the_job_lock_after_the_job_lets_go(server):
     lock = os.open("job.lock", os.O_RDWR | os.O_CREAT)
     fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     result = {}
-    thread = threading.Thread(target=lambda: result.update(status=forkserver.fork_child(
+    thread = threading.Thread(target=lambda: result.update(status=forkclient.fork_child(
         "probe_child", ["wait"], server, [lock])[0]))
     thread.start()
     assert wait_for(lambda: Path("probe.json").exists())
@@ -104,22 +105,22 @@ def test_the_child_holds_the_job_lock_after_the_job_lets_go(server):
 
 
 def test_a_job_of_another_environment_or_with_the_switch_off_is_not_forked(server):
-    status, how = forkserver.fork_child("probe_child", ["ok"], {**server, "PROBE_MARKER": "job"}, [])
+    status, how = forkclient.fork_child("probe_child", ["ok"], {**server, "PROBE_MARKER": "job"}, [])
     assert status is None and "no fork server" in how
-    status, how = forkserver.fork_child("probe_child", ["ok"], {**server, forkserver.SWITCH: "0"}, [])
-    assert status is None and forkserver.SWITCH in how
+    status, how = forkclient.fork_child("probe_child", ["ok"], {**server, forkclient.SWITCH: "0"}, [])
+    assert status is None and forkclient.SWITCH in how
     assert not Path("probe.json").exists()
 
 
 def test_refusal_names_the_variables_read_at_import():
-    base = {"PYTHONPATH": "a", "HF_HUB_OFFLINE": "1", "_": "/bin/python", **dict.fromkeys(forkserver.THREAD_VARIABLES, "1")}
+    base = {"PYTHONPATH": "a", "HF_HUB_OFFLINE": "1", "_": "/bin/python", **dict.fromkeys(forkclient.THREAD_VARIABLES, "1")}
     assert forkserver.refusal(base, {**base, "CUDA_VISIBLE_DEVICES": "0", "_": "/usr/bin/env", "OMP_NUM_THREADS": "4"}) == ""
     assert forkserver.refusal(base, {**base, "HF_HUB_OFFLINE": "0"}) == "environment differs: HF_HUB_OFFLINE"
     without = {key: value for key, value in base.items() if key != "HF_HUB_OFFLINE"}
     assert forkserver.refusal(base, without) == "environment differs: HF_HUB_OFFLINE"
-    unthreaded = {key: value for key, value in base.items() if key not in forkserver.THREAD_VARIABLES}
+    unthreaded = {key: value for key, value in base.items() if key not in forkclient.THREAD_VARIABLES}
     assert forkserver.refusal(base, unthreaded).startswith("the job sets no thread count")
-    assert forkserver.environment_key(base) == forkserver.environment_key(
+    assert forkclient.environment_key(base) == forkclient.environment_key(
         {**base, "CUDA_VISIBLE_DEVICES": "3", "OMP_NUM_THREADS": "2"})
 
 
@@ -136,7 +137,7 @@ def test_a_thread_in_the_server_refuses_the_fork():
 
 @pytest.mark.skipif(os.getuid() != 0, reason="needs root to connect as another user")
 def test_another_user_cannot_reach_the_server(server):
-    path = forkserver.socket_path(server)
+    path = forkclient.socket_path(server)
     assert Path(path).parent.stat().st_mode & 0o777 == 0o700
     probe = ("import os, socket, sys\nos.setgid(65534); os.setuid(65534)\n"
              "s = socket.socket(socket.AF_UNIX)\ntry:\n    s.connect(sys.argv[1])\n"
@@ -147,7 +148,7 @@ def test_another_user_cannot_reach_the_server(server):
 
 def test_the_server_ends_with_the_run_that_started_it(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv(forkserver.SWITCH, raising=False)
+    monkeypatch.delenv(forkclient.SWITCH, raising=False)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     run = ("import os, sys\nfrom iadbench.core import forkserver\n"
            "print(forkserver.start(os.environ, ['json'], 'server.log').pid, flush=True)\n")
@@ -163,7 +164,7 @@ def test_the_server_ends_with_the_run_that_started_it(tmp_path, monkeypatch):
             return True
 
     assert wait_for(gone, 30), (tmp_path / "server.log").read_text()
-    assert not list((tmp_path / forkserver.SOCKET_DIR).glob("*.sock"))
+    assert not list((tmp_path / forkclient.SOCKET_DIR).glob("*.sock"))
 
 
 def test_exit_codes_follow_the_interpreter():
