@@ -26,7 +26,12 @@ onstart:
     start_job_fork_servers()
 
 
+onsuccess:
+    stop_fork_servers()
+
+
 onerror:
+    stop_fork_servers()
     exit_on_missing_assets()
 
 

@@ -11,7 +11,7 @@ from iadbench.models.assets import ASSET_DIR
 from iadbench.models.offline_check import downloads_summary
 from iadbench.models.required_assets import missing_assets_summary
 from iadbench.run.attempts import busy_jobs, retry_round
-from iadbench.run.isolated import start_fork_servers
+from iadbench.run.isolated import start_fork_servers, stop_fork_servers
 from iadbench.config.base import (
     ConfigError,
     Job,

@@ -58,6 +58,23 @@ FORK_SAFE_THREADS = frozenset({"jemalloc_bg_thd"})
 # --------------------------------------------------------------------------------------------
 
 
+_started: list[subprocess.Popen] = []  # the servers this process started, for stop()
+
+
+def stop(timeout: float = 30) -> None:
+    """End the servers this process started (a run's onsuccess/onerror): each removes its socket at once and
+    exits once its children have, so that no socket outlives the run (a copy of the folder would trip on it)."""
+    for server in _started:
+        if server.poll() is None:
+            server.terminate()
+    for server in _started:
+        try:
+            server.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass  # a child still runs: the server answers it, then exits
+    _started.clear()
+
+
 def start(environment: Mapping[str, str], preload: Iterable[str], log_path: str | Path) -> subprocess.Popen:
     """Start the server for ``environment`` (it imports ``preload``); it lives as long as this process."""
     SOCKET_DIR.mkdir(parents=True, exist_ok=True)
@@ -65,6 +82,7 @@ def start(environment: Mapping[str, str], preload: Iterable[str], log_path: str 
     with open(log_path, "ab") as log:
         server = subprocess.Popen([sys.executable, "-m", "iadbench.core.forkserver", str(os.getpid()), *preload],
                                   env=dict(environment), stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    _started.append(server)
     deadline = time.monotonic() + 10
     while not socket_path(environment).exists() and server.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)  # listening before any job asks (it binds before importing: jobs wait in its backlog)
@@ -131,7 +149,7 @@ class Server:
                     self.accept()
                 else:
                     self.reap(key.fd)
-            if self.listener is not None and os.getppid() != self.parent_pid:
+            if self.listener is not None and (_stopping or os.getppid() != self.parent_pid):
                 self.close_listener()  # the run is gone: finish the children, take nothing new
 
     def close_listener(self) -> None:
@@ -250,7 +268,11 @@ def _exit_code(code: object) -> int:
     return 1
 
 
+_stopping: list[bool] = []  # SIGTERM (stop()) came: the run has ended
+
+
 def main(argv: list[str]) -> None:
+    signal.signal(signal.SIGTERM, lambda *_: _stopping.append(True))
     parent_pid, preload = int(argv[0]), argv[1:]
     server = Server(socket_path(os.environ), parent_pid)
     for name in preload:

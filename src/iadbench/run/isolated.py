@@ -79,3 +79,8 @@ def start_fork_servers(jobs: Iterable[tuple[int, str | None, str | None]], log_p
     for environment in environments.values():
         forkserver.start(environment, PRELOAD, log_path)
     return len(environments)
+
+
+def stop_fork_servers() -> None:
+    """End the servers :func:`start_fork_servers` started (the run's onsuccess and onerror)."""
+    forkserver.stop()

@@ -170,3 +170,11 @@ def test_the_server_ends_with_the_run_that_started_it(tmp_path, monkeypatch):
 def test_exit_codes_follow_the_interpreter():
     assert forkserver._exit_code(None) == 0 and forkserver._exit_code(4) == 4
     assert forkserver._exit_code("a message") == 1
+
+
+def test_stop_removes_the_socket_before_the_run_ends(server):
+    path = forkclient.socket_path(server)
+    forkserver.stop(timeout=30)
+    assert not path.exists()  # a copy of the run's folder right after the run finds no socket
+    status, how = forkclient.fork_child("probe_child", ["ok"], server, [])
+    assert status is None and "no fork server" in how
