@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from iadbench.stats.uncertainty import (
     CI_LEVEL,
@@ -22,8 +22,10 @@ def _delong_components(scores: np.ndarray, positive: np.ndarray) -> tuple[np.nda
     """AUCs of the rows of ``scores`` and their DeLong covariance, via midranks (Sun & Xu 2014): O(n log n)."""
     x, y = scores[:, positive], scores[:, ~positive]
     m, n = x.shape[1], y.shape[1]
-    tx, ty = stats.rankdata(x, axis=1), stats.rankdata(y, axis=1)
-    tz = stats.rankdata(np.concatenate([x, y], axis=1), axis=1)
+    from scipy.stats import rankdata  # here: scipy.stats costs every evaluation job's process 0.4 s to import
+
+    tx, ty = rankdata(x, axis=1), rankdata(y, axis=1)
+    tz = rankdata(np.concatenate([x, y], axis=1), axis=1)
     aucs = tz[:, :m].sum(axis=1) / (m * n) - (m + 1) / (2 * n)
     v01 = (tz[:, :m] - tx) / n       # each anomalous image: share of normal ones scored below it
     v10 = 1 - (tz[:, m:] - ty) / m   # each normal image: share of anomalous ones scored above it
