@@ -193,7 +193,7 @@ def start_job_fork_servers():
     its jobs will start (iadbench.core.forkserver), so that they do not each import torch and anomalib."""
     if workflow.non_local_exec or workflow.remote_exec or workflow.subprocess_exec:
         return
-    jobs = {(job.threads, job.resources.get("tmpdir"), config["weights"] if CHILD_RULES[job.rule.name] else None)
+    jobs = {(job.resources.get("tmpdir"), config["weights"] if CHILD_RULES[job.rule.name] else None)
             for job in workflow.dag.needrun_jobs() if job.rule.name in CHILD_RULES}
     start_fork_servers(sorted(jobs, key=str), log_path=".snakemake/iadbench/forkserver.log")
 

@@ -10,10 +10,11 @@ it, as :mod:`subprocess` reports it) goes back to the job. A job that finds no s
 
 What keeps a forked child what a fresh one would be:
 
-- **Environment.** A variable read at import (PYTHONPATH, HF_HUB_OFFLINE, the thread counts BLAS and OpenMP
-  read when loaded, ...) must be what the child would have read. A server serves exactly one environment,
-  up to the variables read later (:data:`LAZY_VARIABLES`: the GPU a job sees); its socket is named after it
-  (:func:`socket_path`), and it checks the job's environment again before forking.
+- **Environment.** A variable read at import (PYTHONPATH, HF_HUB_OFFLINE, TMPDIR, ...) must be what the child
+  would have read. A server serves exactly one environment, up to the variables read later or set by the child
+  (:data:`~iadbench.core.forkclient.LAZY_VARIABLES`: the GPU a job sees, its thread counts); its socket is named
+  after it (:func:`~iadbench.core.forkclient.socket_path`), and it checks the job's environment again before
+  forking.
 - **No CUDA context, no thread pool** in the server when it forks (neither survives a fork); checked. The server
   loads BLAS and OpenMP with one thread; the child then sets the job's counts (those Snakemake gave the job,
   which a fresh child's libraries would have read when loaded) through threadpoolctl.

@@ -61,16 +61,16 @@ PRELOAD = ("torch", "lightning", "anomalib.models", "anomalib.engine", "anomalib
 SNAKEMAKE_TMPDIR_VARIABLES = ("TMPDIR", "TMP", "TEMPDIR", "TEMP")
 
 
-def start_fork_servers(jobs: Iterable[tuple[int, str | None, str | None]], log_path: str | Path,
+def start_fork_servers(jobs: Iterable[tuple[str | None, str | None]], log_path: str | Path,
                        base: Mapping[str, str] = os.environ, asset_dir: str | Path = ASSET_DIR) -> int:
     """Start one fork server (:mod:`iadbench.core.forkserver`) per environment the children of ``jobs`` will have;
-    a job is ``(threads, tmpdir, weights)``, the environment is what Snakemake gives a job of those (its
+    a job is ``(tmpdir, weights)``, the environment is what Snakemake gives a job of those (its
     temporary-directory variables; thread counts are set by each child) as :func:`isolated_child` completes it.
     Returns the servers started."""
     if forkclient.switched_off(base) or not hasattr(os, "pidfd_open"):
         return 0
     environments = {}
-    for _threads, tmpdir, weights in jobs:
+    for tmpdir, weights in jobs:
         # One thread while the server loads the libraries (no pool to fork); each child then sets its own.
         job = {**base, **dict.fromkeys(forkclient.THREAD_VARIABLES, "1"),
                **(dict.fromkeys(SNAKEMAKE_TMPDIR_VARIABLES, str(tmpdir)) if tmpdir else {})}
