@@ -253,7 +253,7 @@ MODEL_PATH = "{setting}/{dataset}/{category}/{model}"
 
 
 def timing_specs(wildcards):
-    """What iadbench.run.timing.run_timing needs for the job's model (its first seed's files: the rule's inputs)."""
+    """What iadbench.run.jobs.run_timing needs for the job's model (its first seed's files: the rule's inputs)."""
     job_dir = f"results/train/{wildcards.setting}/{wildcards.dataset}/{wildcards.category}/{wildcards.model}/{TIMED_SEED}"
     return {wildcards.model: {"model_spec": config["models"][wildcards.model],
                               "image_size": model_image_size(config, wildcards.model),

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from iadbench.core.files import log_to_file
 from iadbench.run.attempts import RetryWithMoreResources
-from iadbench.run.evaluate import run_evaluation
+from iadbench.run.jobs import run_evaluation
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])

@@ -1,7 +1,7 @@
 """Time one trained model (its first seed, in a child process); writes its timing.json, NaN if it cannot."""
 
 from iadbench.core.files import log_to_file
-from iadbench.run.timing import run_timing
+from iadbench.run.jobs import run_timing
 
 snakemake = globals()["snakemake"]
 log_to_file(snakemake.log[0])

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import fcntl
 import json
 import os
@@ -29,8 +30,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import pandas as pd
 
 from iadbench.core import forkclient
 
@@ -183,6 +182,11 @@ def log_tail(path: str | Path | None, size: int = 2000) -> str:
         return ""
 
 
+def next_attempt(job_dir: str | Path) -> int:
+    """The number of the job's next attempt, counted over all runs (its ledger's records + 1)."""
+    return len(read_ledger(job_dir)) + 1
+
+
 def settle(job_dir: str | Path, outcome: Outcome, *, stage: str, attempt: int, final_attempt: int,
            retry_round_: int, log_path: str | Path | None, results_dir: str | Path = "results") -> int:
     """Record this attempt; raise :class:`RetryWithMoreResources` when the scheduler should retry it.
@@ -192,10 +196,10 @@ def settle(job_dir: str | Path, outcome: Outcome, *, stage: str, attempt: int, f
     """
     job_dir = Path(job_dir)
     retry = outcome.retryable and attempt < final_attempt
-    number = len(read_ledger(job_dir)) + 1
+    number = next_attempt(job_dir)
     record = {"attempt": number, "run_attempt": attempt, "round": retry_round_, "stage": stage,
               "status": outcome.status, "final": not retry, "error_type": outcome.error_type,
-              "finished_at": pd.Timestamp.now(tz="UTC").isoformat()}
+              "finished_at": datetime.datetime.now(datetime.UTC).isoformat()}
     with open(job_dir / LEDGER, "a") as ledger:
         ledger.write(json.dumps(record) + "\n")
     if outcome.status != "ok":

@@ -17,9 +17,8 @@ from iadbench.config.base import Job
 from iadbench.core.files import atomic_write, read_json
 from iadbench.metrics import measures as metrics
 from iadbench.metrics.maps import degenerate_maps, f1_optimal_threshold, resize_maps_to
-from iadbench.results.rows import METRIC_COLUMNS, job_row, read_rows, write_row
+from iadbench.results.rows import METRIC_COLUMNS, job_row, write_row
 from iadbench.run import attempts
-from iadbench.run.isolated import isolated_child
 from iadbench.run.predictions import load_predictions
 from iadbench.run.protocols import DEFAULT_TARGET_FPR, protocol_values
 from iadbench.run.timing import read_timing
@@ -228,6 +227,7 @@ def evaluate_job(
     resolution: str, fpr_limits, config_hash: str, train_config_hash: str | None = None,
     timing_path: str | Path | None = None, scores_path: str | Path | None = None,
     n_resamples: int = uncertainty.N_RESAMPLES, target_fpr: float = DEFAULT_TARGET_FPR,
+    attempt_number: int | None = None,
 ) -> pd.DataFrame:
     """Compute the job's metrics and write its row (a failed training gives a failed row).
 
@@ -237,6 +237,7 @@ def evaluate_job(
 
     ``train_config_hash`` is what the current config expects the predictions to come from: predictions
     made under another config (e.g. by a job of an earlier run) give a failed row, never a mislabelled one.
+    ``attempt_number``: the row's ``evaluation_attempts`` (:func:`iadbench.run.jobs.run_evaluation` counts them).
     """
     info = read_json(train_info_path)
     evaluation: Evaluation | None = None
@@ -266,6 +267,8 @@ def evaluate_job(
     for column in METRIC_COLUMNS:
         row.setdefault(column, float("nan"))
     frame = job_row(job._asdict(), train_info=info, timing=read_timing(timing_path, job.model), **row)
+    if attempt_number is not None:
+        frame["evaluation_attempts"] = pd.array([attempt_number], dtype="Int64")
     if evaluation is None:
         write_side_outputs(row_path, scores_path, empty_score_table(), [], np.zeros((0, 0)))
     else:
@@ -284,49 +287,21 @@ def write_side_outputs(row_path: str | Path, scores_path: str | Path | None, tab
                                 extra=jackknife.members(left_out))
 
 
-def run_evaluation(*, log_path: str | Path | None = None, attempt: int = 1, final_attempt: int = 1,
-                   retry_round: int = 0, results_dir: str | Path = "results", **job_args: Any) -> pd.DataFrame:
-    """Run :func:`evaluate_job` in a child process holding the job folder's lock, like training
-    (:func:`iadbench.run.train.run_isolated`): an evaluation killed for memory is retried with more while
-    this run has attempts left, and leaves a failed row on the last one."""
+def write_failed_row(job_args: dict[str, Any], outcome: attempts.Outcome, attempt_number: int,
+                     scores_path: Path) -> None:
+    """The row (and empty side outputs) of an evaluation whose child died: the training record's provenance
+    (same host, versions, commit), ``outcome``'s status and error (:func:`iadbench.run.jobs.run_evaluation`)."""
+    frame = job_row(Job(*job_args["job"])._asdict(), train_info=read_json(job_args["train_info_path"]),
+                    timing=read_timing(job_args["timing_path"], job_args["job"][2]), status="failed",
+                    error_type=outcome.error_type, error_tail=outcome.error_tail, config_hash=job_args["config_hash"],
+                    finished_at=pd.Timestamp.now(tz="UTC"))
+    frame["evaluation_attempts"] = pd.array([attempt_number], dtype="Int64")
     row_path = Path(job_args["row_path"])
-    job_dir = row_path.parent
-    # The timing job's record, one per setting x dataset x category x model (unified: per training job;
-    # results/timing/<s>/<d>/<c>/<m>/timing.json, the first seed's model); none: NaN columns.
-    job_args.setdefault("timing_path", str(Path(results_dir, "timing", Job(*job_args["job"]).training.path).parent
-                                           / "timing.json"))
-    scores_path = Path(job_args.get("scores_path") or row_path.with_name("scores.parquet"))
-    side_outputs = (row_path, scores_path, row_path.with_name("bootstrap.npz"))
-    with isolated_child(job_dir, stale=side_outputs) as child:
-        returncode = child.run("iadbench.run.evaluate", {**job_args, "job": list(job_args["job"])})
-        if returncode == 0 and row_path.exists():
-            frame = read_rows([row_path])
-            text = {key: "" if pd.isna(value) else str(value)
-                    for key, value in frame.iloc[0][["status", "error_type", "error_tail"]].items()}
-            outcome = attempts.Outcome(**text)
-        else:
-            frame = None
-            outcome = attempts.child_failure(returncode, log_path)
-        try:
-            count = attempts.settle(job_dir, outcome, stage="evaluate", attempt=attempt, final_attempt=final_attempt,
-                                    retry_round_=retry_round, log_path=log_path, results_dir=results_dir)
-        except attempts.RetryWithMoreResources:
-            for path in side_outputs:
-                path.unlink(missing_ok=True)
-            raise
-        if frame is None:
-            frame = job_row(  # the training record's provenance: same host, versions, commit
-                Job(*job_args["job"])._asdict(), train_info=read_json(job_args["train_info_path"]),
-                timing=read_timing(job_args["timing_path"], job_args["job"][2]), status="failed", error_type=outcome.error_type,
-                error_tail=outcome.error_tail, config_hash=job_args["config_hash"],
-                finished_at=pd.Timestamp.now(tz="UTC"))
-            write_side_outputs(row_path, scores_path, empty_score_table(), [], np.zeros((0, 0)))
-        frame["evaluation_attempts"] = pd.array([count], dtype="Int64")
-        write_row(frame, row_path)
-    return frame
+    write_side_outputs(row_path, scores_path, empty_score_table(), [], np.zeros((0, 0)))
+    write_row(frame, row_path)  # last: a row means its side outputs are complete
 
 
-if __name__ == "__main__":  # the child of run_evaluation
+if __name__ == "__main__":  # the child of iadbench.run.jobs.run_evaluation
     import sys
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

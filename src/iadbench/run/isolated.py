@@ -17,7 +17,6 @@ from typing import Any
 
 from iadbench.core import forkclient, forkserver
 from iadbench.core.gpus import gpu_slot
-from iadbench.models.assets import ASSET_DIR, offline_environment
 from iadbench.run import attempts
 
 
@@ -36,7 +35,7 @@ class IsolatedChild:
 @contextlib.contextmanager
 def isolated_child(job_dir: str | Path, *, stale: Iterable[str | Path] = (), gpu_lock_dir: str | Path = ".snakemake/gpu-slots",
                    gpu_slots: int = 0, weights: str | None = None,
-                   asset_dir: str | Path = ASSET_DIR) -> Iterator[IsolatedChild]:
+                   asset_dir: str | Path | None = None) -> Iterator[IsolatedChild]:
     """Inside the block, the job folder is locked (and a GPU slot held, of ``gpu_slots``); the ``stale`` outputs
     of an earlier attempt are gone, never to be mistaken for this one's."""
     job_dir = Path(job_dir)
@@ -50,9 +49,16 @@ def isolated_child(job_dir: str | Path, *, stale: Iterable[str | Path] = (), gpu
         yield IsolatedChild(job_dir, lock, device, environment)
 
 
-def child_environment(base: Mapping[str, str], weights: str | None, asset_dir: str | Path = ASSET_DIR) -> dict[str, str]:
-    """A child's environment (but its GPU): the job's, offline with ``weights: pretrained``."""
-    return {**base, **(offline_environment(asset_dir) if weights == "pretrained" else {})}
+def child_environment(base: Mapping[str, str], weights: str | None, asset_dir: str | Path | None = None
+                      ) -> dict[str, str]:
+    """A child's environment (but its GPU): the job's, offline with ``weights: pretrained`` (``asset_dir``: the
+    asset cache, default :data:`iadbench.models.assets.ASSET_DIR`)."""
+    if weights != "pretrained":
+        return dict(base)
+    # Here, not at the top: the assets module imports the download code, which every job process would pay.
+    from iadbench.models.assets import ASSET_DIR, offline_environment
+
+    return {**base, **offline_environment(ASSET_DIR if asset_dir is None else asset_dir)}
 
 
 # The children's modules (IsolatedChild.run) and the libraries they import: what a fork server imports once.
@@ -62,7 +68,7 @@ SNAKEMAKE_TMPDIR_VARIABLES = ("TMPDIR", "TMP", "TEMPDIR", "TEMP")
 
 
 def start_fork_servers(jobs: Iterable[tuple[str | None, str | None]], log_path: str | Path,
-                       base: Mapping[str, str] = os.environ, asset_dir: str | Path = ASSET_DIR) -> int:
+                       base: Mapping[str, str] = os.environ, asset_dir: str | Path | None = None) -> int:
     """Start one fork server (:mod:`iadbench.core.forkserver`) per environment the children of ``jobs`` will have;
     a job is ``(tmpdir, weights)``, the environment is what Snakemake gives a job of those (its
     temporary-directory variables; thread counts are set by each child) as :func:`isolated_child` completes it.

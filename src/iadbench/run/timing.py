@@ -6,8 +6,8 @@ the same work) and times the torch model alone (``model.model`` in eval mode, no
 inputs made on the device at the model's input size: no image decoding, resizing or post-processing is
 timed, and nothing else runs beside it (the rule asks for all cores and the ``timing`` resource). It
 writes ``results/timing/<dataset>/<category>/<model>/timing.json`` (``{model: record}``;
-:func:`run_timing` can time several models in one process); evaluation merges the record into every
-seed's row (:data:`TIMING_COLUMNS`; ``timing_seed`` names the seed timed). A model that cannot be timed,
+:func:`iadbench.run.jobs.run_timing` can time several models in one process); evaluation merges the record into
+every seed's row (:data:`TIMING_COLUMNS`; ``timing_seed`` names the seed timed). A model that cannot be timed,
 or whose training failed, gets NaN and a ``timing_error``, never a failed job: the row keeps its metrics.
 
 ``fit_seconds`` (training time without validation) is :mod:`iadbench.run.clock`'s.
@@ -27,12 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from iadbench.core.files import read_json, write_json
-from iadbench.models.assets import ASSET_DIR
-from iadbench.models.build import build_model
-from iadbench.models.checkpoint import load_checkpoint
-from iadbench.models.random_weights import offline_model
-from iadbench.run import attempts
-from iadbench.run.isolated import isolated_child
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +158,7 @@ def time_torch_model(torch_model, make_batch: Callable[[int], Any], device, batc
 
 def timing_job(*, checkpoint_path: str | Path, train_info_path: str | Path, model_name: str,
                model_spec: dict[str, Any], image_size: int, weights: str, out_path: str | Path | None = None,
-               batch: int = 32, threads: int = 1, asset_dir: str | Path = ASSET_DIR, budget_s: float = 20.0,
+               batch: int = 32, threads: int = 1, asset_dir: str | Path | None = None, budget_s: float = 20.0,
                seed: int | None = None) -> dict[str, Any]:
     """Time one trained model (and write ``out_path``, a one-model timing.json, if given); never raises for
     the model's sake. ``seed``: the seed whose checkpoint is timed (recorded as ``timing_seed``)."""
@@ -181,13 +175,13 @@ def timing_job(*, checkpoint_path: str | Path, train_info_path: str | Path, mode
     else:
         try:
             result = {**known, **_time_checkpoint(checkpoint_path, model_name, model_spec, image_size, weights,
-                                                  Path(asset_dir), device, batch, budget_s)}
+                                                  asset_dir, device, batch, budget_s)}
         except Exception as error:  # a model that cannot be timed still gets its (NaN) record
             logger.exception("timing %s failed", model_name)
             result = empty_timing(f"{type(error).__name__}: {error}"[:500], **known,
                                   timing_traceback="".join(traceback.format_exception(error))[-2000:])
     if out_path is not None:
-        write_json(out_path, {model_name: _json_safe(result)})
+        write_json(out_path, {model_name: json_safe(result)})
     return result
 
 
@@ -197,20 +191,27 @@ def time_models(*, models: dict[str, dict[str, Any]], out_path: str | Path, **co
     ``{model: record}``) is rewritten after each model, so a process that dies keeps the models it timed."""
     records: dict[str, Any] = {}
     for name, model in models.items():
-        records[name] = _json_safe(timing_job(model_name=name, **model, **common))
+        records[name] = json_safe(timing_job(model_name=name, **model, **common))
         write_json(out_path, records)
     return records
 
 
-def _json_safe(record: dict[str, Any]) -> dict[str, Any]:
+def json_safe(record: dict[str, Any]) -> dict[str, Any]:
     """NaN as null: timing.json stays standard JSON."""
     return {key: None if isinstance(value, float) and math.isnan(value) else value for key, value in record.items()}
 
 
-def _time_checkpoint(checkpoint_path, model_name, model_spec, image_size, weights, asset_dir: Path, device,
+def _time_checkpoint(checkpoint_path, model_name, model_spec, image_size, weights, asset_dir, device,
                      batch: int, budget_s: float) -> dict[str, Any]:
     import torch
 
+    # Here, not at the top: the job process (iadbench.run.jobs) imports this module for its records.
+    from iadbench.models.assets import ASSET_DIR
+    from iadbench.models.build import build_model
+    from iadbench.models.checkpoint import load_checkpoint
+    from iadbench.models.random_weights import offline_model
+
+    asset_dir = Path(ASSET_DIR if asset_dir is None else asset_dir)
     with contextlib.ExitStack() as guards:
         # random: the same architecture as training, nothing fetched; pretrained: read from the asset cache
         guards.enter_context(offline_model(model_name, model_spec, weights,
@@ -230,48 +231,6 @@ def _time_checkpoint(checkpoint_path, model_name, model_spec, image_size, weight
     return {**values, "timing_input_size": side, "n_missing_keys": len(missing), "n_unexpected_keys": len(unexpected)}
 
 
-def run_timing(*, models: dict[str, dict[str, Any]], out_path: str | Path, log_path: str | Path | None = None,
-               gpu_lock_dir: str | Path = ".snakemake/gpu-slots", gpu_slots: int = 0, enabled: bool = True,
-               **common: Any) -> dict[str, Any]:
-    """Time ``models`` (see :func:`time_models`; the rule gives one) in one child process holding the
-    folder's lock and a GPU slot (like training), and write ``out_path`` (timing.json, ``{model: record}``).
-    A model whose training failed, or a video model, is not timed; a child killed (out of memory, a crash
-    in a kernel) leaves a NaN record with the reason for each model it had not timed yet. ``enabled`` false
-    (the config's ``timing.enabled``): every model gets a NaN record saying so, and no child starts."""
-    out_path = Path(out_path)
-    seed = {"timing_seed": common.get("seed")}
-    records: dict[str, Any] = {}
-    timed: dict[str, dict[str, Any]] = {}
-    for name, model in models.items():
-        info = read_json(model["train_info_path"])
-        if not enabled:
-            records[name] = _json_safe(empty_timing(TIMING_DISABLED, **seed))
-        elif info.get("status") != "ok":
-            reason = f"training failed ({info.get('error_type') or 'unknown error'}): not timed"
-            records[name] = _json_safe(empty_timing(reason, **seed))
-        elif info.get("track") == "video":  # synthetic single images do not fit a clip model's input
-            records[name] = _json_safe(empty_timing(VIDEO_NOT_TIMED, **seed))
-        else:
-            timed[name] = model
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.unlink(missing_ok=True)
-    if timed:
-        with isolated_child(out_path.parent, gpu_lock_dir=gpu_lock_dir, gpu_slots=gpu_slots,
-                            weights=common.get("weights"), asset_dir=common.get("asset_dir", ASSET_DIR)) as child:
-            returncode = child.run("iadbench.run.timing", {**common, "models": timed, "out_path": str(out_path)})
-            done = read_json(out_path) if out_path.exists() else {}
-            if returncode != 0 or set(done) != set(timed):
-                outcome = attempts.child_failure(returncode, log_path)
-                for name in timed:
-                    done.setdefault(name, _json_safe(empty_timing(
-                        f"{outcome.error_type}: the timing process died", timing_traceback=outcome.error_tail,
-                        **seed)))
-            records.update(done)
-    records = {name: records[name] for name in models}  # the config's order
-    write_json(out_path, records)
-    return records
-
-
 def read_timing(path: str | Path | None, model: str) -> dict[str, Any]:
     """The row's timing columns of ``model`` from a timing.json (null: NaN); {} when there is none."""
     if path is None or not Path(path).exists():
@@ -280,6 +239,6 @@ def read_timing(path: str | Path | None, model: str) -> dict[str, Any]:
     return {key: record[key] for key in TIMING_COLUMNS if key in record}
 
 
-if __name__ == "__main__":  # the child of run_timing
+if __name__ == "__main__":  # the child of iadbench.run.jobs.run_timing
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     time_models(**read_json(sys.argv[1]))

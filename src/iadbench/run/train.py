@@ -29,10 +29,9 @@ from iadbench.models.build import build_model
 from iadbench.models.random_weights import offline_model
 from iadbench.models.required_assets import check_assets
 from iadbench.models.specs import spec_for_class
-from iadbench.run import attempts, calibration
+from iadbench.run import calibration
 from iadbench.run.clock import training_clock
 from iadbench.run.continual_step import ContinualStep
-from iadbench.run.isolated import isolated_child
 from iadbench.run.predictions import EMPTY, predict_to, predict_video_to, save_predictions
 from iadbench.run.submission import export_submission
 
@@ -187,7 +186,7 @@ def train_job(
         info.update(status="ok", error_type="", error_tail="")
     except Exception as error:  # a failing model must still yield its (failed) row
         logger.exception("training %s on %s failed", model_name, category)
-        _write_failure(out_dir, info, type(error).__name__,
+        write_failure(out_dir, info, type(error).__name__,
                        "".join(traceback.format_exception(error)) + _setting_failure(setting, model_name))
         return info
     info.update(peak_rss_mb=provenance.peak_rss_mb(), peak_gpu_mb=provenance.peak_gpu_mb())
@@ -203,7 +202,7 @@ def _setting_failure(setting: str, model_name: str) -> str:
     return f"few-shot setting {setting}: {model_name} could not be trained on {chosen.k} image(s) per category\n"
 
 
-def _write_failure(out_dir: Path, info: dict[str, Any], error_type: str, error_text: str) -> None:
+def write_failure(out_dir: Path, info: dict[str, Any], error_type: str, error_text: str) -> None:
     """Outputs of a failed job: empty predictions, the error and its tail, status ``failed``."""
     info.update(status="failed", error_type=error_type, error_tail=error_text[-2000:])
     info.setdefault("peak_rss_mb", provenance.peak_rss_mb())
@@ -221,44 +220,6 @@ def base_info(job_args: dict[str, Any]) -> dict[str, Any]:
             **provenance.versions(), **provenance.host_info(), **(job_args.get("extra_info") or {})}
 
 
-def run_isolated(*, log_path: str | Path | None = None, gpu_lock_dir: str | Path = ".snakemake/gpu-slots",
-                 gpu_slots: int = 0, attempt: int = 1, final_attempt: int = 1, retry_round: int = 0,
-                 results_dir: str | Path = "results", **job_args: Any) -> dict[str, Any]:
-    """Run :func:`train_job` in a child process that holds the job folder's lock (see
-    :mod:`iadbench.run.attempts`): a job killed by the OS (out of memory, segmentation fault) still leaves a
-    ``failed`` record with its log tail, or, while this run has attempts left, fails so that the
-    scheduler retries it with more memory (:class:`~iadbench.run.attempts.RetryWithMoreResources`).
-
-    Holds a GPU slot for the child's lifetime and pins the child to it (``CUDA_VISIBLE_DEVICES``).
-    """
-    out_dir = Path(job_args["out_dir"])
-    info_path = out_dir / "train_info.json"
-    outputs = [out_dir / name for name in ("train_info.json", "predictions.npz", "model.ckpt")]
-    with isolated_child(out_dir, stale=outputs, gpu_lock_dir=gpu_lock_dir, gpu_slots=gpu_slots,
-                        weights=job_args.get("weights"), asset_dir=job_args.get("asset_dir", ASSET_DIR)) as child:
-        device = child.device
-        returncode = child.run("iadbench.run.train", job_args)
-        if returncode == 0 and info_path.exists():
-            info = read_json(info_path)
-            outcome = attempts.Outcome(info["status"], info.get("error_type", ""), info.get("error_tail", ""))
-        else:
-            info = {**base_info(job_args), "peak_rss_mb": attempts.child_peak_rss_mb()}
-            outcome = attempts.child_failure(returncode, log_path)
-        try:
-            info["attempts"] = attempts.settle(out_dir, outcome, stage="train", attempt=attempt,
-                                               final_attempt=final_attempt, retry_round_=retry_round,
-                                               log_path=log_path, results_dir=results_dir)
-        except attempts.RetryWithMoreResources:
-            for path in outputs:
-                path.unlink(missing_ok=True)
-            raise
-        if outcome.status != "ok" and info.get("status") != "failed":
-            _write_failure(out_dir, info, outcome.error_type, outcome.error_tail)
-        info.update(cuda_visible_devices=device or "", retry_round=retry_round)
-        write_json(info_path, info)
-    return info
-
-
-if __name__ == "__main__":  # the child of run_isolated
+if __name__ == "__main__":  # the child of iadbench.run.jobs.run_training
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     train_job(**read_json(sys.argv[1]))

@@ -239,10 +239,10 @@ def test_missing_asset_names_the_fetch_command(tmp_path):
 
 
 def test_pretrained_job_without_assets_fails_fast_with_a_failed_record(tiny_dataset, tmp_path):
-    from iadbench.run.train import run_isolated
+    from iadbench.run.jobs import run_training
 
     out_dir = tmp_path / "job"
-    info = run_isolated(dataset_root=str(tiny_dataset), category="washer", model_name="padim",
+    info = run_training(dataset_root=str(tiny_dataset), category="washer", model_name="padim",
                         model_spec={**RESNET18, "max_epochs": 1, "train_batch_size": 4, "eval_batch_size": 4},
                         seed=0, image_size=64, weights="pretrained", out_dir=str(out_dir),
                         asset_dir=str(tmp_path / "assets"))

@@ -130,7 +130,7 @@ def test_evaluation_memory_grows_with_pixels_and_attempts(tmp_path, predictions)
 def test_killed_evaluation_retries_then_leaves_a_failed_row(tmp_path, predictions, monkeypatch):
     """An evaluation killed for memory fails the job while attempts remain; the last leaves a row."""
     from iadbench.run.attempts import RetryWithMoreResources
-    from iadbench.run.evaluate import run_evaluation
+    from iadbench.run.jobs import run_evaluation
 
     (tmp_path / "info.json").write_text(json.dumps({"status": "ok", "weights": "random", "git_commit": "abc",
                                                     "hostname": "node1", "train_config_hash": "t"}))
@@ -147,11 +147,11 @@ def test_killed_evaluation_retries_then_leaves_a_failed_row(tmp_path, prediction
     with pytest.raises(RetryWithMoreResources):
         run_evaluation(attempt=1, **job)
     assert not row_path.exists()
-    frame = run_evaluation(attempt=2, **job)
+    run_evaluation(attempt=2, **job)
     stored = pd.read_parquet(row_path)
     assert stored["status"].item() == "failed" and stored["error_type"].item().startswith("KilledSIGKILL")
     assert stored["evaluation_attempts"].item() == 2 and stored["git_commit"].item() == "abc"
-    assert frame["hostname"].item() == "node1"
+    assert stored["hostname"].item() == "node1"
     monkeypatch.delenv("PYTHONPATH")
     run_evaluation(attempt=1, **job)  # the same job, given the memory: its metrics
     stored = pd.read_parquet(row_path)

@@ -8,8 +8,9 @@ import pytest
 
 from iadbench.report.figures import efficiency
 from iadbench.run import clock as run_clock
-from iadbench.run import timing
-from iadbench.run.timing import measure, median_ms, read_timing, run_timing, timing_job
+from iadbench.run import jobs, timing
+from iadbench.run.jobs import run_timing
+from iadbench.run.timing import measure, median_ms, read_timing, timing_job
 
 
 class FakeClock:
@@ -73,7 +74,7 @@ def test_failed_training_is_not_timed_and_gives_nan(tmp_path):
 
 def test_timing_disabled_times_nothing_and_says_so(tmp_path, monkeypatch):
     (tmp_path / "info.json").write_text(json.dumps({"status": "ok"}))
-    monkeypatch.setattr(timing, "isolated_child", lambda *args, **kwargs: pytest.fail("a child was started"))
+    monkeypatch.setattr(jobs, "isolated_child", lambda *args, **kwargs: pytest.fail("a child was started"))
     models = {name: {"checkpoint_path": tmp_path / "model.ckpt", "train_info_path": tmp_path / "info.json",
                      "model_spec": {}, "image_size": 64} for name in ("padim", "dfm")}
     records = run_timing(models=models, weights="random", out_path=tmp_path / "timing.json", seed=0, enabled=False)

@@ -54,7 +54,7 @@ def test_pretrained_true_with_random_weights_is_refused(tmp_path):
 def test_isolated_job_failure_leaves_failed_record(tiny_dataset, tmp_path, monkeypatch, repo_root,
                                                    model_class, error_type):
     from iadbench.run.attempts import RetryWithMoreResources, read_ledger
-    from iadbench.run.train import run_isolated
+    from iadbench.run.jobs import run_training
 
     monkeypatch.setenv("PYTHONPATH", str(repo_root / "tests" / "support"))
     log = tmp_path / "job.log"
@@ -67,9 +67,9 @@ def test_isolated_job_failure_leaves_failed_record(tiny_dataset, tmp_path, monke
                "extra_info": {"git_commit": "abc123", "train_config_hash": "f00"}}
     if model_class == "KilledPadim":  # out of memory: the first attempt of two fails the job, for a retry
         with pytest.raises(RetryWithMoreResources):
-            run_isolated(attempt=1, **job)
+            run_training(attempt=1, **job)
         assert not (out / "train_info.json").exists()
-    info = run_isolated(attempt=2, **job)
+    info = run_training(attempt=2, **job)
     assert info["status"] == "failed" and info["error_type"].startswith(error_type)
     assert json.loads((out / "train_info.json").read_text())["status"] == "failed"
     assert (out / "predictions.npz").exists()

@@ -130,7 +130,8 @@ def test_image_job_rows_say_image(tmp_path):
 
 
 def test_video_jobs_are_not_timed(tmp_path):
-    from iadbench.run.timing import VIDEO_NOT_TIMED, run_timing
+    from iadbench.run.jobs import run_timing
+    from iadbench.run.timing import VIDEO_NOT_TIMED
 
     write_json(tmp_path / "train_info.json", {"status": "ok", "track": "video"})
     models = {"ai_vad": {"checkpoint_path": tmp_path / "model.ckpt", "train_info_path": tmp_path / "train_info.json",
