@@ -8,11 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure  # not pyplot: no global figure state, a lighter import per gallery job
 from PIL import Image
 
 from iadbench.core.files import atomic_write, read_json
@@ -43,8 +40,8 @@ def render_gallery(predictions_path: str | Path, train_info_path: str | Path, pn
     maps = predictions.get("maps", np.zeros(0))
     # One colour scale per job: the range of its maps over the whole test set.
     low, high = (float(maps.min()), float(maps.max())) if maps.size else (0.0, 1.0)
-    figure, axes = plt.subplots(1, max(len(examples), 1), figsize=(2.4 * max(len(examples), 1), 2.7),
-                                squeeze=False)
+    figure = Figure(figsize=(2.4 * max(len(examples), 1), 2.7))
+    axes = figure.subplots(1, max(len(examples), 1), squeeze=False)
     if not examples:
         axes[0, 0].text(0.5, 0.5, f"no predictions ({info.get('status', 'unknown')})", ha="center", va="center")
     for axis, index in zip(axes[0], examples, strict=False):
@@ -65,4 +62,3 @@ def render_gallery(predictions_path: str | Path, train_info_path: str | Path, pn
     figure.suptitle(title, fontsize=9)
     figure.tight_layout()
     atomic_write(png_path, lambda temporary: figure.savefig(temporary, format="png", dpi=70))
-    plt.close(figure)
