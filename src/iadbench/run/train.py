@@ -187,7 +187,7 @@ def train_job(
     except Exception as error:  # a failing model must still yield its (failed) row
         logger.exception("training %s on %s failed", model_name, category)
         write_failure(out_dir, info, type(error).__name__,
-                       "".join(traceback.format_exception(error)) + _setting_failure(setting, model_name))
+                      "".join(traceback.format_exception(error)) + _setting_failure(setting, model_name))
         return info
     info.update(peak_rss_mb=provenance.peak_rss_mb(), peak_gpu_mb=provenance.peak_gpu_mb())
     write_json(out_dir / "train_info.json", info)
