@@ -43,7 +43,7 @@ def run_training(*, log_path: str | Path | None = None, gpu_lock_dir: str | Path
             info = read_json(info_path)
             outcome = attempts.Outcome(info["status"], info.get("error_type", ""), info.get("error_tail", ""))
         else:
-            from iadbench.run.train import base_info
+            from iadbench.run.train import base_info  # the child's module: only for a dead child
 
             info = {**base_info(job_args), "peak_rss_mb": attempts.child_peak_rss_mb()}
             outcome = attempts.child_failure(returncode, log_path)
@@ -56,7 +56,7 @@ def run_training(*, log_path: str | Path | None = None, gpu_lock_dir: str | Path
                 path.unlink(missing_ok=True)
             raise
         if outcome.status != "ok" and info.get("status") != "failed":
-            from iadbench.run.train import write_failure
+            from iadbench.run.train import write_failure  # the child's module: only on failure
 
             write_failure(out_dir, info, outcome.error_type, outcome.error_tail)
         info.update(cuda_visible_devices=device or "", retry_round=retry_round)
@@ -141,7 +141,7 @@ def run_evaluation(*, log_path: str | Path | None = None, attempt: int = 1, fina
                 path.unlink(missing_ok=True)
             raise
         if returncode != 0 or not row_path.exists():
-            from iadbench.run.evaluate import write_failed_row
+            from iadbench.run.evaluate import write_failed_row  # the child's module: only for a dead child
 
             write_failed_row(job_args, outcome, number, scores_path)
 

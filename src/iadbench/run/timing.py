@@ -205,11 +205,11 @@ def _time_checkpoint(checkpoint_path, model_name, model_spec, image_size, weight
                      batch: int, budget_s: float) -> dict[str, Any]:
     import torch
 
-    # Here, not at the top: the job process (iadbench.run.jobs) imports this module for its records.
-    from iadbench.models.assets import ASSET_DIR
-    from iadbench.models.build import build_model
-    from iadbench.models.checkpoint import load_checkpoint
-    from iadbench.models.random_weights import offline_model
+    # Model code here, not at the top: the job process (iadbench.run.jobs) imports this module for its records.
+    from iadbench.models.assets import ASSET_DIR  # (model code: see above)
+    from iadbench.models.build import build_model  # (model code)
+    from iadbench.models.checkpoint import load_checkpoint  # (model code)
+    from iadbench.models.random_weights import offline_model  # (model code)
 
     asset_dir = Path(ASSET_DIR if asset_dir is None else asset_dir)
     with contextlib.ExitStack() as guards:

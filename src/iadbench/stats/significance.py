@@ -27,11 +27,9 @@ The best is picked from the same data, so its one-sided p is multiplied by the c
 at most k - 1 chances of P(T > z) each; the cell's p is valid whichever cell comes out best. The table's cells
 (one dataset x metric, every category) are then corrected together by :func:`gated_benjamini_hochberg`:
 Benjamini-Hochberg, opened only when the smallest p passes Bonferroni over the table at half the level
-(``GATE_SHARE``). So (a) in a table with no difference anywhere the chance of *any* mark is at most ``ALPHA``
-/ 2 with exact tests (union bound, any dependence), and at most ``ALPHA`` with tests whose far tail runs up to
-twice their nominal p (the paired tests are approximations, checked only in simulation: docs/statistics.md);
-and (b) otherwise the expected share of wrong marks among a table's marks is at most ``ALPHA`` (false
-discovery rate).
+(``GATE_SHARE``). So (a) with no difference anywhere the chance of *any* mark is at most ``ALPHA`` / 2 for exact
+tests (union bound, any dependence), ``ALPHA`` for tests up to twice too light in the far tail (docs/statistics.md),
+and (b) otherwise the expected share of wrong marks among a table's marks is at most ``ALPHA`` (the FDR).
 A family-wise rule over the whole table (the former pair-counting Holm step-down) cannot mark a 0.20 AP gap at
 40 + 80 images in 90 % of cells: it held image AP at 0.75 (measured in ``benchmarks/significance_power.py``).
 A cell whose adjusted p is at least ``ALPHA`` is *not significantly worse* (‡). The Mean column is not tested
